@@ -1,0 +1,197 @@
+//! `berth list` and `berth info`.
+
+use super::{output, Ctx};
+use crate::error::Result;
+use crate::store::listing::Record;
+use crate::store::Entry;
+use serde::Serialize;
+
+/// List installed packages.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  berth list                  # name, version, id, size, installed-at
+  berth list myapp            # only the versions of myapp
+  berth list --json")]
+pub struct ListArgs {
+    /// Only this package name
+    pub name: Option<String>,
+}
+
+/// Show one installed package.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  berth info myapp@1.5.0         # manifest, origin, file count, bytes
+  berth info myapp               # the highest installed version
+  berth info myapp@3f2a --files  # by id prefix, with every file")]
+pub struct InfoArgs {
+    /// name, name@version or name@ID-PREFIX
+    pub package: String,
+    /// Also list every file
+    #[arg(long)]
+    pub files: bool,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    name: String,
+    version: String,
+    id: String,
+    files: u64,
+    bytes: u64,
+    installed_at: String,
+    path: String,
+}
+
+fn summary(e: &Entry) -> Summary {
+    Summary {
+        name: e.name().to_string(),
+        version: e.version().to_string(),
+        id: e.id().to_string(),
+        files: e.origin.files,
+        bytes: e.origin.bytes,
+        installed_at: e.origin.installed_at.clone(),
+        path: e.path().display().to_string(),
+    }
+}
+
+/// Runs `list`.
+pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
+    let entries: Vec<Entry> = ctx
+        .store
+        .entries()?
+        .into_iter()
+        .filter(|e| a.name.as_deref().is_none_or(|n| e.name() == n))
+        .collect();
+    if ctx.json {
+        output::json(&entries.iter().map(summary).collect::<Vec<_>>());
+        return Ok(0);
+    }
+    if entries.is_empty() {
+        if !ctx.quiet {
+            println!("no packages installed in {}", ctx.root.path().display());
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.name().to_string(),
+                e.version().to_string(),
+                e.id()[..12].to_string(),
+                output::size(e.origin.bytes),
+                e.origin.installed_at.clone(),
+            ]
+        })
+        .collect();
+    output::table(&["NAME", "VERSION", "ID", "SIZE", "INSTALLED"], &rows);
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct FileRow {
+    path: String,
+    kind: &'static str,
+    exec: bool,
+    size: u64,
+    sha256: Option<String>,
+    target: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Info {
+    #[serde(flatten)]
+    summary: Summary,
+    manifest: crate::package::manifest::Manifest,
+    origin: crate::store::Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_list: Option<Vec<FileRow>>,
+}
+
+/// Runs `info`.
+pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
+    let e = ctx.store.resolve(&a.package)?;
+    let file_list = if a.files {
+        let list = e.file_list()?;
+        Some(
+            list.records
+                .iter()
+                .map(|(p, r)| match r {
+                    Record::Dir => FileRow {
+                        path: p.clone(),
+                        kind: "dir",
+                        exec: false,
+                        size: 0,
+                        sha256: None,
+                        target: None,
+                    },
+                    Record::File { exec, size, sha256 } => FileRow {
+                        path: p.clone(),
+                        kind: "file",
+                        exec: *exec,
+                        size: *size,
+                        sha256: Some(hex::encode(sha256)),
+                        target: None,
+                    },
+                    Record::Symlink { target } => FileRow {
+                        path: p.clone(),
+                        kind: "symlink",
+                        exec: false,
+                        size: 0,
+                        sha256: None,
+                        target: Some(target.clone()),
+                    },
+                })
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    if ctx.json {
+        output::json(&Info {
+            summary: summary(&e),
+            manifest: e.manifest.clone(),
+            origin: e.origin.clone(),
+            file_list,
+        });
+        return Ok(0);
+    }
+    let m = &e.manifest;
+    println!("{}@{}", e.name(), e.version());
+    if !m.package.description.is_empty() {
+        println!("  description  {}", m.package.description);
+    }
+    println!("  id           {}", e.id());
+    println!("  path         {}", e.path().display());
+    println!("  files        {}", e.origin.files);
+    println!("  size         {}", output::size(e.origin.bytes));
+    println!("  installed    {}", e.origin.installed_at);
+    println!("  from         {} ({})", e.origin.artifact, e.origin.format);
+    println!("  sha256       {}", e.origin.sha256);
+    println!("  exports bin  {}", m.exports.bin.join(", "));
+    for c in &m.config {
+        println!("  config       {}", c.path);
+    }
+    for w in &m.writable {
+        println!("  writable     {}", w.path);
+    }
+    if let Some(s) = &m.service {
+        println!("  service      {}", s.exec);
+    }
+    if let Some(files) = file_list {
+        println!();
+        for f in files {
+            match f.kind {
+                "dir" => println!("d            {}/", f.path),
+                "symlink" => println!("l            {} -> {}", f.path, f.target.unwrap_or_default()),
+                _ => println!(
+                    "f {} {:>9}  {}",
+                    if f.exec { "x" } else { "-" },
+                    f.size,
+                    f.path
+                ),
+            }
+        }
+    }
+    Ok(0)
+}

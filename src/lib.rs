@@ -1,0 +1,13 @@
+//! berth: installs every version of a package into its own immutable prefix, side by side,
+//! and lets each service pick its versions through profiles and shims.
+
+pub mod cli;
+pub mod env;
+pub mod error;
+pub mod fsutil;
+pub mod package;
+pub mod progress;
+pub mod root;
+pub mod store;
+
+pub use error::{Error, Result};

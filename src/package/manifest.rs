@@ -1,0 +1,288 @@
+//! The package manifest (`berth.toml` in a source directory, `.berth/manifest.toml` in an
+//! entry): parsed strictly, so that a typo is an error with its line and column.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A whole manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Name, version and description.
+    pub package: PackageMeta,
+    /// What the package offers to profiles.
+    #[serde(default)]
+    pub exports: Exports,
+    /// Files the operator may edit (kept per profile, outside the store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<PathEntry>,
+    /// Directories the service writes (kept per profile, outside the store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writable: Vec<PathEntry>,
+    /// How the package runs as a service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    /// Fields kept from an imported format (a .deb's control fields, for instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<toml::Table>,
+}
+
+/// `[package]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageMeta {
+    /// Lowercase letters, digits, `-_.+`.
+    pub name: String,
+    /// Non-empty, without `/` or whitespace; ordered like Debian versions.
+    pub version: String,
+    /// One line for humans.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// `[exports]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exports {
+    /// Directories whose executables become commands.
+    #[serde(default = "default_bin")]
+    pub bin: Vec<String>,
+}
+
+impl Default for Exports {
+    fn default() -> Self {
+        Exports { bin: default_bin() }
+    }
+}
+
+fn default_bin() -> Vec<String> {
+    vec!["bin".to_string()]
+}
+
+/// `[[config]]` and `[[writable]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathEntry {
+    /// Relative to the package root.
+    pub path: String,
+}
+
+/// `[service]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Command line, relative to the package root.
+    pub exec: String,
+    /// User the service runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Capabilities kept after privileges are dropped (`NET_BIND_SERVICE` …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+impl Manifest {
+    /// A minimal manifest, as made for plain tarballs.
+    pub fn new(name: &str, version: &str) -> Result<Manifest> {
+        let m = Manifest {
+            package: PackageMeta {
+                name: name.to_string(),
+                version: version.to_string(),
+                description: String::new(),
+            },
+            exports: Exports::default(),
+            config: vec![],
+            writable: vec![],
+            service: None,
+            origin: None,
+        };
+        m.validate(Path::new("(command line)"))?;
+        Ok(m)
+    }
+
+    /// Parses and validates manifest text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+        let m: Manifest = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            Error::Manifest {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        m.validate(path)?;
+        Ok(m)
+    }
+
+    /// Reads and parses a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::InputNotFound {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        Manifest::parse(&text, path)
+    }
+
+    /// The manifest as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a manifest always serialises")
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| Error::ManifestValue {
+            path: path.to_path_buf(),
+            message,
+        };
+        check_name("package name", &self.package.name).map_err(|e| bad(e.to_string()))?;
+        check_version(&self.package.version).map_err(|e| bad(e.to_string()))?;
+        let rel = |what: &str, p: &str| -> Result<()> {
+            if p.is_empty()
+                || p.starts_with('/')
+                || p.split('/').any(|c| c == ".." || c == ".")
+                || p.chars().any(|c| c.is_control() || c == '\\')
+            {
+                return Err(bad(format!(
+                    "{what} `{p}` must be a plain relative path inside the package"
+                )));
+            }
+            Ok(())
+        };
+        for b in &self.exports.bin {
+            rel("exports.bin entry", b)?;
+        }
+        for c in &self.config {
+            rel("config path", &c.path)?;
+        }
+        for w in &self.writable {
+            rel("writable path", &w.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a package or profile name: lowercase letters, digits, `-_.+`, starting with a
+/// letter or digit.
+pub fn check_name(what: &'static str, name: &str) -> Result<()> {
+    let err = |why| Error::InvalidName {
+        what,
+        value: name.to_string(),
+        why,
+    };
+    if name.is_empty() {
+        return Err(err("it is empty"));
+    }
+    if name.len() > 128 {
+        return Err(err("it is longer than 128 characters"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.+".contains(c))
+    {
+        return Err(err("use lowercase letters, digits and - _ . + only"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(err("it must start with a letter or a digit"));
+    }
+    Ok(())
+}
+
+/// Checks a version: non-empty, no `/`, no whitespace or control characters.
+pub fn check_version(version: &str) -> Result<()> {
+    let err = |why| Error::InvalidName {
+        what: "version",
+        value: version.to_string(),
+        why,
+    };
+    if version.is_empty() {
+        return Err(err("it is empty"));
+    }
+    if version.len() > 128 {
+        return Err(err("it is longer than 128 characters"));
+    }
+    if version.contains('/') {
+        return Err(err("it contains `/`"));
+    }
+    if version.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err("it contains whitespace or control characters"));
+    }
+    if version.contains('@') {
+        return Err(err("it contains `@`, which separates name and version"));
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_manifest() {
+        let m = Manifest::parse(
+            r#"
+[package]
+name = "myapp"
+version = "1.5.0"
+description = "Order service"
+[exports]
+bin = ["bin", "sbin"]
+[[config]]
+path = "etc/myapp.ini"
+[[writable]]
+path = "var/uploads"
+[service]
+exec = "bin/myapp serve"
+user = "myapp"
+capabilities = ["NET_BIND_SERVICE"]
+"#,
+            Path::new("berth.toml"),
+        )
+        .unwrap();
+        assert_eq!(m.package.name, "myapp");
+        assert_eq!(m.exports.bin, vec!["bin", "sbin"]);
+        assert_eq!(m.config[0].path, "etc/myapp.ini");
+        assert_eq!(m.service.unwrap().capabilities, vec!["NET_BIND_SERVICE"]);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let e = Manifest::parse(
+            "[package]\nname = \"a\"\nversion = \"1\"\nvesion = \"2\"\n",
+            Path::new("berth.toml"),
+        )
+        .unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("berth.toml:4:1:"), "{s}");
+        assert!(s.contains("vesion"), "{s}");
+    }
+
+    #[test]
+    fn bad_names_and_versions_refused() {
+        for n in ["", "MyApp", "a/b", "-a", "a b", "ä"] {
+            assert!(check_name("package name", n).is_err(), "{n}");
+        }
+        for n in ["a", "my-app_2.0+x", "0ad"] {
+            assert!(check_name("package name", n).is_ok(), "{n}");
+        }
+        for v in ["", "1/2", "1 2", "1\t", "1@2"] {
+            assert!(check_version(v).is_err(), "{v:?}");
+        }
+        assert!(check_version("1:2.0~rc1-3").is_ok());
+    }
+}

@@ -1,0 +1,176 @@
+//! The file list of a package (`.berth/files`): one line per member, tab-separated
+//! `type mode size sha256 path [target]`, sorted by path. It is what an entry's id is
+//! computed from and what `verify` re-hashes against.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One member of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A directory (mode 755 in the list, 0555 in the store).
+    Dir,
+    /// A regular file (mode 644 or 755 in the list, 0444 or 0555 in the store).
+    File {
+        /// Whether it is executable.
+        exec: bool,
+        /// Length in bytes.
+        size: u64,
+        /// SHA-256 of the content.
+        sha256: [u8; 32],
+    },
+    /// A symbolic link.
+    Symlink {
+        /// Where it points (relative, inside the package).
+        target: String,
+    },
+}
+
+/// A whole file list, keyed by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileList {
+    /// Path (relative, `/`-separated) to record.
+    pub records: BTreeMap<String, Record>,
+}
+
+/// Error parsing a file list: the line number and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl FileList {
+    /// The canonical text (sorted, one line per record, trailing newline).
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.records.len() * 100);
+        for (path, rec) in &self.records {
+            match rec {
+                Record::Dir => {
+                    let _ = writeln!(out, "d\t755\t0\t-\t{path}");
+                }
+                Record::File { exec, size, sha256 } => {
+                    let mode = if *exec { 755 } else { 644 };
+                    let _ = writeln!(out, "f\t{mode}\t{size}\t{}\t{path}", hex::encode(sha256));
+                }
+                Record::Symlink { target } => {
+                    let _ = writeln!(out, "l\t777\t0\t-\t{path}\t{target}");
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses the text written by [`FileList::to_text`].
+    pub fn parse(text: &str) -> Result<FileList, ParseError> {
+        let mut records = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let err = |problem: &str| ParseError {
+                line: i + 1,
+                problem: problem.to_string(),
+            };
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() < 5 {
+                return Err(err("expected at least 5 tab-separated fields"));
+            }
+            let path = f[4].to_string();
+            if path.is_empty() {
+                return Err(err("empty path"));
+            }
+            let rec = match (f[0], f.len()) {
+                ("d", 5) => Record::Dir,
+                ("f", 5) => {
+                    let exec = match f[1] {
+                        "755" => true,
+                        "644" => false,
+                        _ => return Err(err("file mode must be 644 or 755")),
+                    };
+                    let size = f[2].parse().map_err(|_| err("bad size"))?;
+                    let mut sha256 = [0u8; 32];
+                    hex::decode_to_slice(f[3], &mut sha256).map_err(|_| err("bad sha256"))?;
+                    Record::File { exec, size, sha256 }
+                }
+                ("l", 6) => Record::Symlink {
+                    target: f[5].to_string(),
+                },
+                _ => return Err(err("unknown type or wrong number of fields")),
+            };
+            if records.insert(path, rec).is_some() {
+                return Err(err("duplicate path"));
+            }
+        }
+        Ok(FileList { records })
+    }
+
+    /// Total bytes of regular files.
+    pub fn bytes(&self) -> u64 {
+        self.records
+            .values()
+            .map(|r| match r {
+                Record::File { size, .. } => *size,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Number of regular files.
+    pub fn file_count(&self) -> usize {
+        self.records
+            .values()
+            .filter(|r| matches!(r, Record::File { .. }))
+            .count()
+    }
+
+    /// The content address of a package: name, version and this list. Same content, same
+    /// id, whatever the archive format or compression.
+    pub fn id(&self, name: &str, version: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"berth-entry-v1\0");
+        h.update(name.as_bytes());
+        h.update(b"\0");
+        h.update(version.as_bytes());
+        h.update(b"\0");
+        h.update(self.to_text().as_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_id_is_stable() {
+        let mut l = FileList::default();
+        l.records.insert("bin".into(), Record::Dir);
+        l.records.insert(
+            "bin/app".into(),
+            Record::File {
+                exec: true,
+                size: 3,
+                sha256: [7; 32],
+            },
+        );
+        l.records.insert(
+            "lib/a b".into(),
+            Record::Symlink {
+                target: "../bin/app".into(),
+            },
+        );
+        let text = l.to_text();
+        assert_eq!(FileList::parse(&text).unwrap(), l);
+        assert_eq!(l.id("a", "1"), l.id("a", "1"));
+        assert_ne!(l.id("a", "1"), l.id("a", "2"));
+        assert_eq!(l.id("a", "1").len(), 32);
+    }
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let e = FileList::parse("d\t755\t0\t-\ta\nf\t600\t1\t00\tb\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}

@@ -1,0 +1,90 @@
+//! The store: installed entries (`store/<name>-<version>-<id>/`), the object pool they
+//! share, staging and trash. Only this module writes under `store/`.
+
+pub mod dirfd;
+pub mod entry;
+pub mod install;
+pub mod listing;
+pub mod lock;
+pub mod object_pool;
+pub mod query;
+pub mod remove;
+pub mod staging;
+pub mod verify;
+
+pub use entry::{Entry, Origin};
+pub use lock::LockedFile;
+
+use crate::error::{IoContext, Result};
+use crate::root::Root;
+use std::path::Path;
+
+/// The store of one root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: Root,
+}
+
+impl Store {
+    /// The store of `root` (nothing is created until something is installed).
+    pub fn new(root: &Root) -> Store {
+        Store { root: root.clone() }
+    }
+
+    /// The root this store belongs to.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// Every complete entry, sorted by name, then version (Debian order), then id.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let dir = self.root.store();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(crate::Error::io("read directory", dir, e)),
+        };
+        let mut out = Vec::new();
+        for ent in rd {
+            let ent = ent.ctx("read directory", &dir)?;
+            let name = ent.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            out.push(Entry::load(&ent.path())?);
+        }
+        out.sort_by(|a, b| {
+            a.name()
+                .cmp(b.name())
+                .then_with(|| crate::package::version::compare(a.version(), b.version()))
+                .then_with(|| a.id().cmp(b.id()))
+        });
+        Ok(out)
+    }
+
+    /// Removes what crashed runs left in staging and trash. Needs the lock: only a lock
+    /// holder has anything in progress there.
+    pub fn clean_leftovers(&self, _lock: &LockedFile) -> Result<usize> {
+        let mut n = 0;
+        for dir in [self.root.staging(), self.root.trash()] {
+            n += remove_children(&dir)?;
+        }
+        Ok(n)
+    }
+}
+
+fn remove_children(dir: &Path) -> Result<usize> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(crate::Error::io("read directory", dir, e)),
+    };
+    let mut n = 0;
+    for ent in rd {
+        let ent = ent.ctx("read directory", dir)?;
+        crate::fsutil::remove_tree(&ent.path())?;
+        n += 1;
+    }
+    Ok(n)
+}
