@@ -6,6 +6,7 @@ pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod package;
+pub mod profile;
 pub mod progress;
 pub mod root;
 pub mod store;
