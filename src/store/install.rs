@@ -135,6 +135,7 @@ impl Store {
         progress: &Progress,
         pool: &ObjectPool,
     ) -> Result<Outcome> {
+        let started = std::time::Instant::now();
         let is_berth = tar_manifest.is_none();
         let opts = Options {
             archive: req.path.clone(),
@@ -180,6 +181,7 @@ impl Store {
             }
         }
         progress.finish();
+        tracing::debug!("extracted in {:?}", started.elapsed());
         let report = extracted?;
         let manifest = manifest.ok_or_else(|| Error::BadArchive {
             archive: archive.clone(),
@@ -202,6 +204,7 @@ impl Store {
             }
         }
         let built = writer.finish().map_err(|e| name_archive(e, &archive))?;
+        tracing::debug!("workers done after {:?}", started.elapsed());
         for f in &report.special_bits_dropped {
             tracing::warn!("{}: setuid/setgid/sticky bits dropped from `{f}`", archive.display());
         }
@@ -260,20 +263,28 @@ impl Store {
             hint: "report this as a bug".into(),
         })?;
         write_ro(&meta.join("origin.toml"), origin_text.as_bytes())?;
+        let t = std::time::Instant::now();
         seal(tree, &built.list)?;
+        tracing::debug!("sealed in {:?}", t.elapsed());
         crate::fsutil::syncfs(tree)?;
-        for (path, sha, exec) in &built.new_objects {
+        tracing::debug!("data durable after {:?}", t.elapsed());
+        // Only now, with the data durable, may the pool name these files: an object must
+        // never exist with content that a power loss could still lose.
+        use rayon::prelude::*;
+        built.new_objects.par_iter().try_for_each(|(path, sha, exec)| {
             let obj = pool.path(sha, *exec);
             match std::fs::hard_link(tree.join(path), &obj) {
-                Ok(()) => {}
+                Ok(()) => Ok(()),
                 // Two copies raced within this install: the other one is pooled.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("link into pool", obj, e)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(Error::io("link into pool", obj, e)),
             }
-        }
+        })?;
+        tracing::debug!("pool links after {:?}", t.elapsed());
         if !built.new_objects.is_empty() {
             crate::fsutil::syncfs(tree)?;
         }
+        tracing::debug!("links durable after {:?}", t.elapsed());
         std::fs::rename(tree, &dest).ctx("commit", &dest)?;
         crate::fsutil::fsync_dir(&self.root.store())?;
         Ok(Outcome::Installed {

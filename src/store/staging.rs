@@ -455,6 +455,7 @@ fn place_streamed(
         }
     }
     dirfd::set_file_mtime(&f).ctx("set mtime", path)?;
+    dirfd::start_writeback(&f);
     drop(f);
     // Written before its hash was known: if the content is already pooled, share it.
     let obj = pool.path(&sha, exec);
