@@ -35,7 +35,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             }
             crate::store::query::resolve_in(&entries, p)?.clone()
         };
-        if !chosen.iter().any(|c: &crate::store::Entry| c.id() == e.id()) {
+        if !chosen
+            .iter()
+            .any(|c: &crate::store::Entry| c.id() == e.id())
+        {
             chosen.push(e);
         }
     }

@@ -36,7 +36,9 @@ impl Store {
                 .records
                 .values()
                 .filter_map(|r| match r {
-                    Record::File { exec, size, sha256 } if *size > 0 => Some(pool.path(sha256, *exec)),
+                    Record::File { exec, size, sha256 } if *size > 0 => {
+                        Some(pool.path(sha256, *exec))
+                    }
                     _ => None,
                 })
                 .collect();
