@@ -49,10 +49,14 @@ impl Store {
             let ent = ent.ctx("read directory", &dir)?;
             let name = ent.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') {
+            if name.starts_with('.') || !ent.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            out.push(Entry::load(&ent.path())?);
+            match Entry::load(&ent.path()) {
+                Ok(e) => out.push(e),
+                // One damaged entry must not hide the others; `berth check` reports it.
+                Err(e) => tracing::warn!("skipping {}: {e}", ent.path().display()),
+            }
         }
         out.sort_by(|a, b| {
             a.name()
