@@ -153,6 +153,10 @@ pub enum Error {
         holder: String,
         secs: u64,
     },
+    /// Internal signal: the package being read is already installed (at this path), so
+    /// extraction stops early. Never shown: install turns it into "unchanged".
+    #[error("already installed at {0}")]
+    AlreadyInstalled(PathBuf),
     #[error("{0}")]
     Usage(String),
     #[error("{message}\nhint: {hint}")]
@@ -180,7 +184,10 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Corrupt { .. } | Error::Other { .. } => exit::FAILURE,
+            Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Other { .. }
+            | Error::AlreadyInstalled(_) => exit::FAILURE,
             Error::VerifyFailed { .. } => exit::INTEGRITY,
             Error::InputNotFound { .. } | Error::UnknownPackage { .. } => exit::NOT_FOUND,
             Error::AmbiguousPackage { .. } | Error::Usage(_) | Error::NeedNameVersion { .. } => {

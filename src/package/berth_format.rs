@@ -228,16 +228,20 @@ pub struct BerthSink<'w> {
     /// The manifest, once read.
     pub manifest: Option<Manifest>,
     have_list: bool,
+    store_dir: Option<PathBuf>,
 }
 
 impl<'w> BerthSink<'w> {
-    /// A sink feeding `writer`; `archive` names the package in messages.
-    pub fn new(writer: &'w mut EntryWriter, archive: &Path) -> Self {
+    /// A sink feeding `writer`; `archive` names the package in messages. With `store_dir`,
+    /// extraction stops early (`Error::AlreadyInstalled`) when the listed content is
+    /// already installed there: a reinstall costs reading two small members.
+    pub fn new(writer: &'w mut EntryWriter, archive: &Path, store_dir: Option<PathBuf>) -> Self {
         BerthSink {
             writer,
             manifest_path: archive.join(".berth/manifest.toml"),
             manifest: None,
             have_list: false,
+            store_dir,
         }
     }
 
@@ -263,6 +267,13 @@ impl Sink for BerthSink<'_> {
                 let list = FileList::parse(&text).map_err(|e| {
                     SinkError::Refused(Unsafe::BadHeader(format!(".berth/files {e}")))
                 })?;
+                if let (Some(m), Some(store)) = (&self.manifest, &self.store_dir) {
+                    let (name, version) = (&m.package.name, &m.package.version);
+                    let dest = store.join(format!("{name}-{version}-{}", list.id(name, version)));
+                    if dest.is_dir() {
+                        return Err(SinkError::Fail(Error::AlreadyInstalled(dest)));
+                    }
+                }
                 self.writer.expect(list);
                 self.have_list = true;
                 Ok(())

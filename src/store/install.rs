@@ -172,7 +172,7 @@ impl Store {
         let (extracted, manifest) = {
             let dec = decoder(compression, &mut reader, &archive)?;
             if is_berth {
-                let mut sink = BerthSink::new(&mut writer, &archive);
+                let mut sink = BerthSink::new(&mut writer, &archive, Some(self.root.store()));
                 let r = extract::extract(dec, &opts, &mut sink);
                 (r, sink.manifest.take())
             } else {
@@ -193,7 +193,12 @@ impl Store {
         }
         progress.finish();
         tracing::debug!("extracted in {:?}", started.elapsed());
-        let report = extracted?;
+        let report = match extracted {
+            Err(Error::AlreadyInstalled(dest)) => {
+                return Ok(Outcome::AlreadyInstalled(Entry::load(&dest)?))
+            }
+            r => r?,
+        };
         let manifest = manifest.ok_or_else(|| Error::BadArchive {
             archive: archive.clone(),
             detail: "no .berth/manifest.toml at the start of the package".into(),
