@@ -97,7 +97,9 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     /// A directory; `explicit` when the archive had a member for it.
-    Dir { explicit: bool },
+    Dir {
+        explicit: bool,
+    },
     File,
     Symlink,
 }
@@ -126,7 +128,7 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
     let mut report = Report::default();
     let bad = |detail: String| Error::BadArchive {
         archive: opts.archive.clone(),
-        detail,
+        detail: explain(detail),
     };
     let entries = archive.entries().map_err(|e| bad(e.to_string()))?;
     for entry in entries {
@@ -140,11 +142,31 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
                     member: printable(&raw_name),
                     why,
                 },
+                // A sink that checks off the decoding thread names the member itself.
+                SinkError::Fail(Error::Unsafe { member, why, .. }) => Error::Unsafe {
+                    archive: opts.archive.clone(),
+                    member: printable(&member),
+                    why,
+                },
                 SinkError::Fail(Error::BadArchive { detail, .. }) => bad(detail),
                 SinkError::Fail(e) => e,
             })?;
     }
     Ok(report)
+}
+
+/// Makes a decoder's message say what it means for the user.
+fn explain(detail: String) -> String {
+    // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
+    if detail.contains("Frame requires too much memory") {
+        let log = crate::package::source::ZSTD_WINDOW_LOG_MAX;
+        return format!(
+            "zstd window larger than the limit of 2^{log} bytes ({} MiB); recompress it \
+             without --long=28 or higher ({detail})",
+            (1u64 << log) >> 20
+        );
+    }
+    detail
 }
 
 /// A member name safe to print on one line.
@@ -345,7 +367,11 @@ impl Checker<'_> {
     }
 
     /// Announces implicit parent directories and refuses a path through a symlink or file.
-    fn ensure_parents(&mut self, components: &[&str], sink: &mut dyn Sink) -> Result<(), SinkError> {
+    fn ensure_parents(
+        &mut self,
+        components: &[&str],
+        sink: &mut dyn Sink,
+    ) -> Result<(), SinkError> {
         for i in 1..components.len() {
             let prefix = components[..i].join("/");
             match self.seen.get(&prefix) {
