@@ -390,7 +390,7 @@ impl Checker<'_> {
     /// Records a new path, refusing one that collides with another when case is folded
     /// (on a case-insensitive filesystem they would be the same file).
     fn claim(&mut self, path: &str, kind: Kind) -> Result<(), SinkError> {
-        let folded = path.to_lowercase();
+        let folded = fold_case(path);
         if let Some(other) = self.folded.get(&folded) {
             if other != path {
                 return refuse(Unsafe::CaseCollision(other.clone()));
@@ -446,6 +446,14 @@ impl Checker<'_> {
     }
 }
 
+/// A key under which names that a case-insensitive filesystem would confuse are equal.
+/// Lowercasing alone is not enough: `to_lowercase` turns a final `Σ` into `ς`, so `ΑΣ`
+/// would fold to `ας` and miss `ασ`; uppercasing the result folds `ς`, `σ` and `Σ` (and
+/// the Kelvin sign and `K`) together.
+fn fold_case(path: &str) -> String {
+    path.to_lowercase().to_uppercase()
+}
+
 fn check_chars(s: &str) -> Result<(), SinkError> {
     if s.contains('\\') {
         return refuse(Unsafe::Backslash);
@@ -499,5 +507,14 @@ mod tests {
         assert!(check_symlink_target("a/b", "/etc").is_err());
         assert!(check_symlink_target("a/m", "l/..").is_err());
         assert!(check_symlink_target("a/b", "..").is_ok());
+    }
+
+    #[test]
+    fn case_folding() {
+        assert_eq!(fold_case("ΑΣ"), fold_case("ασ"));
+        assert_eq!(fold_case("ας"), fold_case("ασ"));
+        assert_eq!(fold_case("\u{212a}elvin"), fold_case("kelvin"));
+        assert_eq!(fold_case("Androi~2"), fold_case("ANDROI~2"));
+        assert_ne!(fold_case("a"), fold_case("b"));
     }
 }
