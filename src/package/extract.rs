@@ -116,7 +116,7 @@ struct Checker<'o> {
 
 /// Reads a tar stream and hands every member that passes the checks to `sink`.
 pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result<Report> {
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(ExtensionGuard::new(reader));
     let mut checker = Checker {
         opts,
         seen: HashMap::new(),
@@ -169,11 +169,182 @@ fn explain(detail: String) -> String {
     detail
 }
 
-/// A member name safe to print on one line.
+/// Characters of a member name shown in an error; the rest is elided.
+const PRINTABLE_MAX: usize = 512;
+
+/// A member name safe to print on one line, and of bounded length.
 fn printable(s: &str) -> String {
-    s.chars()
+    let mut out: String = s
+        .chars()
+        .take(PRINTABLE_MAX)
         .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+        .collect();
+    if s.chars().nth(PRINTABLE_MAX).is_some() {
+        out.push_str(&format!("… ({} bytes in all)", s.len()));
+    }
+    out
+}
+
+/// The largest PAX extended header or GNU long name or link accepted, in bytes.
+pub const MAX_EXTENSION: u64 = 1 << 20;
+
+/// Watches the tar stream on its way to the tar crate and refuses an extension header
+/// (PAX `x`, GNU `L`/`K`) larger than [`MAX_EXTENSION`]. The tar crate reads those into
+/// memory whole, before the member they describe is handed over, so without this a few
+/// compressed kilobytes can make it allocate gigabytes: no limit on members would help.
+/// It follows the block structure as the tar crate does (a PAX `size` overrides the next
+/// member's header size) and stops watching at the end of the archive, at a sparse member
+/// (refused as soon as it is seen) or at a header the tar crate will fail on anyway.
+struct ExtensionGuard<R> {
+    inner: R,
+    /// Stream offset of the next byte.
+    pos: u64,
+    /// Stream offset of the next header block.
+    next_header: u64,
+    header: [u8; 512],
+    filled: usize,
+    /// Data of the current PAX header, collected until `pax_end`.
+    pax: Vec<u8>,
+    pax_end: u64,
+    /// The PAX `size` that applies to the next member.
+    pending_size: Option<u64>,
+    off: bool,
+}
+
+impl<R: Read> ExtensionGuard<R> {
+    fn new(inner: R) -> Self {
+        ExtensionGuard {
+            inner,
+            pos: 0,
+            next_header: 0,
+            header: [0; 512],
+            filled: 0,
+            pax: Vec::new(),
+            pax_end: 0,
+            pending_size: None,
+            off: false,
+        }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() && !self.off {
+            if self.pos < self.next_header {
+                let take = (self.next_header - self.pos).min(data.len() as u64) as usize;
+                if self.pos < self.pax_end {
+                    let k = (self.pax_end - self.pos).min(take as u64) as usize;
+                    self.pax.extend_from_slice(&data[..k]);
+                    if self.pos + k as u64 == self.pax_end {
+                        self.pending_size = pax_size_record(&self.pax);
+                        self.pax = Vec::new();
+                    }
+                }
+                self.pos += take as u64;
+                data = &data[take..];
+                continue;
+            }
+            let take = (512 - self.filled).min(data.len());
+            self.header[self.filled..self.filled + take].copy_from_slice(&data[..take]);
+            self.filled += take;
+            self.pos += take as u64;
+            data = &data[take..];
+            if self.filled == 512 {
+                self.filled = 0;
+                self.on_header()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self) -> std::io::Result<()> {
+        let h = &self.header;
+        if h.iter().all(|&b| b == 0) {
+            self.off = true;
+            return Ok(());
+        }
+        let Some(size) = header_size(&h[124..136]) else {
+            self.off = true;
+            return Ok(());
+        };
+        let span = match h[156] {
+            t @ (b'x' | b'L' | b'K') => {
+                if size > MAX_EXTENSION {
+                    let what = match t {
+                        b'x' => "PAX extended header",
+                        b'L' => "GNU long name",
+                        _ => "GNU long link name",
+                    };
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{what} of {size} bytes at offset {} exceeds the limit of {} bytes",
+                            self.pos - 512,
+                            MAX_EXTENSION
+                        ),
+                    ));
+                }
+                if t == b'x' {
+                    self.pending_size = None;
+                    self.pax.clear();
+                    self.pax_end = self.pos + size;
+                }
+                size
+            }
+            // A global header takes no PAX size, and uses up a pending local one.
+            b'g' => {
+                self.pending_size = None;
+                size
+            }
+            b'S' => {
+                self.off = true;
+                return Ok(());
+            }
+            _ => self.pending_size.take().unwrap_or(size),
+        };
+        match span
+            .checked_add(511)
+            .map(|s| s & !511)
+            .and_then(|s| self.pos.checked_add(s))
+        {
+            Some(next) => self.next_header = next,
+            None => self.off = true,
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for ExtensionGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.off {
+            self.observe(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// A header's size field as the tar crate reads it: octal text up to the first NUL, or
+/// base-256 when the high bit of the first byte is set.
+fn header_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let tail = &field[field.len() - 8..];
+        return Some(tail.iter().fold(0u64, |v, &b| (v << 8) | b as u64));
+    }
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let text = std::str::from_utf8(&field[..end]).ok()?;
+    u64::from_str_radix(text.trim(), 8).ok()
+}
+
+/// The PAX `size` the tar crate applies: the first `size` record, if every record up to
+/// it parses and its value is a number.
+fn pax_size_record(data: &[u8]) -> Option<u64> {
+    for ext in tar::PaxExtensions::new(data) {
+        let ext = ext.ok()?;
+        if ext.key() != Ok("size") {
+            continue;
+        }
+        return ext.value().ok()?.parse().ok();
+    }
+    None
 }
 
 fn refuse<T>(why: Unsafe) -> Result<T, SinkError> {
@@ -321,12 +492,19 @@ impl Checker<'_> {
             archive: self.opts.archive.clone(),
             detail: e.to_string(),
         })?;
-        let pax = entry.pax_extensions().ok().flatten().and_then(|exts| {
-            exts.filter_map(|e| e.ok())
-                .find(|e| e.key_bytes() == b"size")
+        // Every `size` record counts: readers differ on whether the first or the last wins.
+        let sizes: Vec<Vec<u8>> = match entry.pax_extensions() {
+            Ok(Some(exts)) => exts
+                .filter_map(|e| e.ok())
+                .filter(|e| e.key_bytes() == b"size")
                 .map(|e| e.value_bytes().to_vec())
-        });
-        if let Some(v) = pax {
+                .collect(),
+            _ => Vec::new(),
+        };
+        if sizes.iter().any(|v| v != &sizes[0]) {
+            return refuse(Unsafe::BadHeader("conflicting PAX size records".into()));
+        }
+        for v in sizes {
             let pax: u64 = std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
