@@ -1401,3 +1401,153 @@ fn refuses_non_utf8_symlink_target() {
     let tar = Tar::new().symlink("l", b"caf\xe9").finish();
     env.refuse("sym-latin1.tar", &tar, &[], Some("l"), "not valid UTF-8");
 }
+
+// ---------------------------------------------------------------------------------------
+// Memory bombs hidden in extension headers, and conflicting headers.
+// ---------------------------------------------------------------------------------------
+
+/// A `.tar.zst` whose extension header (`typeflag`) claims `size` bytes, all present, made
+/// cheaply by repeating one compressed frame of 1 MiB (zstd decoders concatenate frames).
+fn extension_bomb(typeflag: u8, size: u64) -> Vec<u8> {
+    assert_eq!(size % (1 << 20), 0);
+    let mut h = ustar(b"././@LongLink", typeflag, 0o644, size, b"");
+    if typeflag != b'x' {
+        h[257..265].copy_from_slice(b"ustar  \0");
+        set_checksum(&mut h);
+    }
+    // Not well-formed PAX records: a reader that buffers the header whole has already
+    // spent the memory before it could tell.
+    let chunk = zstd_compress(&[b'a'; 1 << 20]);
+    let mut out = zstd_compress(&h);
+    for _ in 0..size >> 20 {
+        out.extend_from_slice(&chunk);
+    }
+    out.extend_from_slice(&zstd_compress(&Tar::new().file("f", b"x").finish()));
+    out
+}
+
+#[test]
+fn refuses_huge_gnu_long_name_before_reading_it() {
+    // 256 MiB of name from a few kilobytes: refused at its header, not buffered.
+    let env = Env::new();
+    let bomb = extension_bomb(b'L', 256 << 20);
+    assert!(bomb.len() < 64 << 10, "bomb is {} bytes", bomb.len());
+    env.refuse(
+        "longname-1.tar.zst",
+        &bomb,
+        &[],
+        None,
+        "GNU long name of 268435456 bytes at offset 0 exceeds the limit of 1048576 bytes",
+    );
+}
+
+#[test]
+fn refuses_huge_gnu_long_link_name() {
+    let env = Env::new();
+    let bomb = extension_bomb(b'K', 64 << 20);
+    env.refuse(
+        "longlink-1.tar.zst",
+        &bomb,
+        &[],
+        None,
+        "GNU long link name of 67108864 bytes",
+    );
+}
+
+#[test]
+fn refuses_huge_pax_header() {
+    let env = Env::new();
+    let bomb = extension_bomb(b'x', 64 << 20);
+    env.refuse(
+        "paxbomb-1.tar.zst",
+        &bomb,
+        &[],
+        None,
+        "PAX extended header of 67108864 bytes",
+    );
+}
+
+#[test]
+fn refuses_huge_extension_header_after_a_pax_sized_member() {
+    // The check follows the block structure past a PAX header and its member to find
+    // the long name that comes after them.
+    let env = Env::new();
+    let mut plain = Tar::new()
+        .pax(&[("size", b"1000")])
+        .raw(ustar(b"big", b'0', 0o644, 1000, b""), &[b'b'; 1000])
+        .buf;
+    let mut h = ustar(b"././@LongLink", b'L', 0o644, 32 << 20, b"");
+    h[257..265].copy_from_slice(b"ustar  \0");
+    set_checksum(&mut h);
+    plain.extend_from_slice(&h);
+    let mut out = zstd_compress(&plain);
+    let chunk = zstd_compress(&[b'a'; 1 << 20]);
+    for _ in 0..32 {
+        out.extend_from_slice(&chunk);
+    }
+    env.refuse(
+        "later-1.tar.zst",
+        &out,
+        &[],
+        None,
+        "GNU long name of 33554432 bytes",
+    );
+}
+
+#[test]
+fn refuses_conflicting_pax_size_records() {
+    // The tar crate takes the first `size` record, GNU tar the last.
+    let env = Env::new();
+    let tar = Tar::new()
+        .pax(&[("size", b"4"), ("size", b"1024")])
+        .raw(ustar(b"outer", b'0', 0o644, 4, b""), b"abcd")
+        .finish();
+    env.refuse(
+        "pax-two.tar",
+        &tar,
+        &[],
+        Some("outer"),
+        "conflicting PAX size records",
+    );
+}
+
+#[test]
+fn error_shortens_a_very_long_member_name() {
+    let env = Env::new();
+    let long = "n".repeat(5000);
+    let tar = Tar::new()
+        .pax(&[("path", long.as_bytes())])
+        .file("placeholder", b"x")
+        .finish();
+    let err = env.refuse("long-1.tar", &tar, &[], None, "path longer than 4096 bytes");
+    assert!(err.contains("… (5000 bytes in all)"), "{err}");
+    assert!(err.len() < 2000, "error is {} bytes", err.len());
+}
+
+#[test]
+fn accepts_global_pax_header_local_pax_and_gnu_long_names() {
+    // The control for the extension checks: ordinary use of every kind of extension.
+    let env = Env::new();
+    let long = format!("{}/file", "long-directory-name".repeat(8));
+    let mut g = ustar(b"pax_global_header", b'g', 0o644, 0, b"");
+    let comment = pax_record("comment", b"made by git archive");
+    octal(&mut g[124..136], comment.len() as u64);
+    set_checksum(&mut g);
+    let tar = Tar::new()
+        .raw(g, &comment)
+        .pax(&[
+            ("path", b"pax/named.txt"),
+            ("size", b"5"),
+            ("mtime", b"1.5"),
+        ])
+        .raw(ustar(b"short", b'0', 0o644, 5, b""), b"hello")
+        .gnu_longname(long.as_bytes())
+        .file("x", b"long\n")
+        .file("after.txt", b"after\n")
+        .finish();
+    env.install_ok("ext-ok.tar", &tar, &[]);
+    let dir = env.entry_dir("fine");
+    assert_eq!(std::fs::read(dir.join("pax/named.txt")).unwrap(), b"hello");
+    assert_eq!(std::fs::read(dir.join(&long)).unwrap(), b"long\n");
+    assert_eq!(std::fs::read(dir.join("after.txt")).unwrap(), b"after\n");
+}
