@@ -109,6 +109,8 @@ struct Checker<'o> {
     opts: &'o Options,
     seen: HashMap<String, Kind>,
     folded: HashMap<String, String>,
+    /// Symlinks and files removed by `--strip-components`, by folded path.
+    stripped: HashMap<String, (String, Kind)>,
     total: u64,
     count: u64,
     payload_started: bool,
@@ -121,6 +123,7 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
         opts,
         seen: HashMap::new(),
         folded: HashMap::new(),
+        stripped: HashMap::new(),
         total: 0,
         count: 0,
         payload_started: false,
@@ -401,10 +404,12 @@ impl Checker<'_> {
             }
             return refuse(Unsafe::Reserved);
         }
-        if components.len() <= self.opts.strip_components {
-            return Ok(());
+        let strip = self.opts.strip_components;
+        if components.len() <= strip {
+            return self.stripped_member(&components, etype);
         }
-        let components = &components[self.opts.strip_components..];
+        self.check_stripped_parents(&components[..strip])?;
+        let components = &components[strip..];
         if components.first() == Some(&".berth") {
             return refuse(Unsafe::Reserved);
         }
@@ -475,14 +480,50 @@ impl Checker<'_> {
             report.members += 1;
             return sink.hardlink(&path, &target);
         }
-        let what = match etype {
-            tar::EntryType::Char => "character device",
-            tar::EntryType::Block => "block device",
-            tar::EntryType::Fifo => "fifo",
-            tar::EntryType::GNUSparse => "sparse file",
-            other => return refuse(Unsafe::UnknownType(other.as_byte())),
+        refuse_special(etype)
+    }
+
+    /// A member that `--strip-components` removes whole. Nothing of it is created, but
+    /// what it is still matters: in the archive's own meaning a later member under a
+    /// stripped symlink or file passes through it, and a device is refused wherever it is.
+    fn stripped_member(
+        &mut self,
+        components: &[&str],
+        etype: tar::EntryType,
+    ) -> Result<(), SinkError> {
+        if let Some((_, parents)) = components.split_last() {
+            self.check_stripped_parents(parents)?;
+        }
+        let kind = if etype.is_dir() {
+            return Ok(());
+        } else if etype.is_symlink() {
+            Kind::Symlink
+        } else if etype.is_file() || etype.is_hard_link() || etype == tar::EntryType::Continuous {
+            Kind::File
+        } else {
+            return refuse_special(etype);
         };
-        refuse(Unsafe::SpecialFile(what))
+        self.stripped.insert(
+            fold_case(&components.join("/")),
+            (components.join("/"), kind),
+        );
+        Ok(())
+    }
+
+    /// Refuses a path whose stripped leading components were a symlink or a file of the
+    /// archive (compared with case folded, as the filesystem would).
+    fn check_stripped_parents(&self, prefix: &[&str]) -> Result<(), SinkError> {
+        if self.stripped.is_empty() {
+            return Ok(());
+        }
+        for i in 1..=prefix.len() {
+            match self.stripped.get(&fold_case(&prefix[..i].join("/"))) {
+                Some((name, Kind::Symlink)) => return refuse(Unsafe::ThroughSymlink(name.clone())),
+                Some((name, Kind::File)) => return refuse(Unsafe::NotADirectory(name.clone())),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A PAX `size` record that disagrees with the ustar header is the TARmageddon class of
@@ -609,6 +650,7 @@ impl Checker<'_> {
         if comps.len() <= self.opts.strip_components {
             return refuse(Unsafe::HardlinkOutside(raw.to_string()));
         }
+        self.check_stripped_parents(&comps[..self.opts.strip_components])?;
         let target = comps[self.opts.strip_components..].join("/");
         match self.seen.get(&target) {
             Some(Kind::File) => Ok(target),
@@ -630,6 +672,18 @@ impl Checker<'_> {
 /// the Kelvin sign and `K`) together.
 fn fold_case(path: &str) -> String {
     path.to_lowercase().to_uppercase()
+}
+
+/// Refuses a member that is neither a directory, a file nor a link.
+fn refuse_special(etype: tar::EntryType) -> Result<(), SinkError> {
+    let what = match etype {
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Fifo => "fifo",
+        tar::EntryType::GNUSparse => "sparse file",
+        other => return refuse(Unsafe::UnknownType(other.as_byte())),
+    };
+    refuse(Unsafe::SpecialFile(what))
 }
 
 fn check_chars(s: &str) -> Result<(), SinkError> {
