@@ -1551,3 +1551,88 @@ fn accepts_global_pax_header_local_pax_and_gnu_long_names() {
     assert_eq!(std::fs::read(dir.join(&long)).unwrap(), b"long\n");
     assert_eq!(std::fs::read(dir.join("after.txt")).unwrap(), b"after\n");
 }
+
+// ---------------------------------------------------------------------------------------
+// --strip-components: what is stripped is not created, but it still means something.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn refuses_member_through_a_stripped_symlink() {
+    // In the archive `pkg/passwd` is `/etc/passwd`; stripping `pkg/` must not launder it.
+    let env = Env::new();
+    let tar = Tar::new()
+        .symlink("pkg", "/etc")
+        .file("pkg/passwd", b"root::0:0::/:/bin/sh\n")
+        .finish();
+    env.refuse(
+        "strip-through.tar",
+        &tar,
+        &["--strip-components", "1"],
+        Some("pkg/passwd"),
+        "path passes through symlink `pkg` of the archive",
+    );
+}
+
+#[test]
+fn refuses_member_through_a_stripped_symlink_spelled_in_another_case() {
+    let env = Env::new();
+    let tar = Tar::new()
+        .symlink("pkg", "/etc")
+        .file("PKG/passwd", b"x")
+        .finish();
+    env.refuse(
+        "strip-through-case.tar",
+        &tar,
+        &["--strip-components", "1"],
+        Some("PKG/passwd"),
+        "path passes through symlink `pkg` of the archive",
+    );
+}
+
+#[test]
+fn refuses_device_in_a_stripped_component() {
+    let env = Env::new();
+    let tar = Tar::new()
+        .typed("console", b'3')
+        .file("pkg/f", b"x")
+        .finish();
+    env.refuse(
+        "strip-dev.tar",
+        &tar,
+        &["--strip-components", "1"],
+        Some("console"),
+        "character device entries are not allowed",
+    );
+}
+
+#[test]
+fn accepts_stripping_a_top_directory_and_loose_files() {
+    let env = Env::new();
+    let tar = Tar::new()
+        .file("README-outer", b"skipped, as GNU tar does\n")
+        .dir("pkg-1.0/")
+        .dir("pkg-1.0/bin/")
+        .file_mode("pkg-1.0/bin/tool", b"#!/bin/sh\n", 0o755)
+        .finish();
+    env.install_ok("strip-ok.tar", &tar, &["--strip-components", "1"]);
+    let dir = env.entry_dir("fine");
+    assert!(dir.join("bin/tool").is_file());
+    assert!(!dir.join("README-outer").exists());
+}
+
+#[test]
+fn refuses_hardlink_whose_target_passes_through_a_stripped_symlink() {
+    let env = Env::new();
+    let tar = Tar::new()
+        .symlink("etc", "/etc")
+        .file("pkg/passwd", b"x")
+        .hardlink("pkg/h", "etc/passwd")
+        .finish();
+    env.refuse(
+        "strip-hl.tar",
+        &tar,
+        &["--strip-components", "1"],
+        Some("pkg/h"),
+        "path passes through symlink `etc` of the archive",
+    );
+}
