@@ -172,6 +172,9 @@ fn explain(detail: String) -> String {
     detail
 }
 
+/// Bytes in one path component (Linux's NAME_MAX).
+const NAME_MAX: usize = 255;
+
 /// Characters of a member name shown in an error; the rest is elided.
 const PRINTABLE_MAX: usize = 512;
 
@@ -579,6 +582,9 @@ impl Checker<'_> {
             match c {
                 "" | "." => {}
                 ".." => return refuse(Unsafe::DotDot),
+                c if c.len() > NAME_MAX => {
+                    return refuse(Unsafe::ComponentTooLong { limit: NAME_MAX })
+                }
                 c => out.push(c),
             }
         }
@@ -630,6 +636,15 @@ impl Checker<'_> {
             return refuse(Unsafe::EmptyName);
         }
         check_chars(&s)?;
+        // The filesystem's limits, decided here rather than met as an I/O error later.
+        if s.len() > self.opts.limits.max_path_len {
+            return refuse(Unsafe::TooLong {
+                limit: self.opts.limits.max_path_len,
+            });
+        }
+        if s.split('/').any(|c| c.len() > NAME_MAX) {
+            return refuse(Unsafe::ComponentTooLong { limit: NAME_MAX });
+        }
         Ok(s)
     }
 
