@@ -1514,13 +1514,14 @@ fn refuses_conflicting_pax_size_records() {
 #[test]
 fn error_shortens_a_very_long_member_name() {
     let env = Env::new();
-    let long = "n".repeat(5000);
+    // 40 components of 124 bytes: within depth and name limits, over the path limit.
+    let long = vec!["n".repeat(124); 40].join("/") + "/nnnn";
     let tar = Tar::new()
         .pax(&[("path", long.as_bytes())])
         .file("placeholder", b"x")
         .finish();
     let err = env.refuse("long-1.tar", &tar, &[], None, "path longer than 4096 bytes");
-    assert!(err.contains("… (5000 bytes in all)"), "{err}");
+    assert!(err.contains("… (5004 bytes in all)"), "{err}");
     assert!(err.len() < 2000, "error is {} bytes", err.len());
 }
 
@@ -1634,5 +1635,60 @@ fn refuses_hardlink_whose_target_passes_through_a_stripped_symlink() {
         &["--strip-components", "1"],
         Some("pkg/h"),
         "path passes through symlink `etc` of the archive",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Filesystem limits are decided from the archive, not met as I/O errors.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn refuses_name_component_longer_than_255_bytes() {
+    let env = Env::new();
+    let name = format!("dir/{}", "c".repeat(256));
+    let tar = Tar::new()
+        .pax(&[("path", name.as_bytes())])
+        .file("placeholder", b"x")
+        .finish();
+    env.refuse(
+        "namemax.tar",
+        &tar,
+        &[],
+        Some(&name),
+        "path component longer than 255 bytes",
+    );
+}
+
+#[test]
+fn refuses_symlink_target_longer_than_4096_bytes() {
+    let env = Env::new();
+    let target = "t/".repeat(2100);
+    let tar = Tar::new()
+        .pax(&[("linkpath", target.as_bytes())])
+        .symlink("l", "placeholder")
+        .finish();
+    env.refuse(
+        "longlink.tar",
+        &tar,
+        &[],
+        Some("l"),
+        "path longer than 4096 bytes",
+    );
+}
+
+#[test]
+fn refuses_symlink_target_component_longer_than_255_bytes() {
+    let env = Env::new();
+    let target = "t".repeat(300);
+    let tar = Tar::new()
+        .pax(&[("linkpath", target.as_bytes())])
+        .symlink("l", "placeholder")
+        .finish();
+    env.refuse(
+        "longcomp.tar",
+        &tar,
+        &[],
+        Some("l"),
+        "path component longer than 255 bytes",
     );
 }
