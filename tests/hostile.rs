@@ -1692,3 +1692,58 @@ fn refuses_symlink_target_component_longer_than_255_bytes() {
         "path component longer than 255 bytes",
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// `.berth` metadata itself.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn refuses_berth_payload_before_its_metadata() {
+    let env = Env::new();
+    let t = Tar::new()
+        .file("data.txt", b"data\n")
+        .file(".berth/manifest.toml", MANIFEST.as_bytes())
+        .file(
+            ".berth/files",
+            listed_file("data.txt", 0o644, b"data\n").as_bytes(),
+        );
+    env.refuse(
+        "listed-1.0.berth",
+        &zstd_compress(&t.finish()),
+        &[],
+        Some("data.txt"),
+        "payload before .berth/manifest.toml and .berth/files",
+    );
+}
+
+#[test]
+fn refuses_berth_with_a_second_file_list() {
+    // A second list after the first could otherwise widen what is accepted.
+    let env = Env::new();
+    let payload = Tar::new().file(".berth/files", good_list().as_bytes());
+    env.refuse(
+        "listed-1.0.berth",
+        &berth_package(&good_list(), payload),
+        &[],
+        Some(".berth/files"),
+        "duplicate member",
+    );
+}
+
+#[test]
+fn refuses_berth_manifest_pointing_outside_the_package() {
+    let env = Env::new();
+    let manifest =
+        "[package]\nname = \"listed\"\nversion = \"1.0\"\n\n[[writable]]\npath = \"../../etc\"\n";
+    let t = Tar::new()
+        .file(".berth/manifest.toml", manifest.as_bytes())
+        .file(".berth/files", b"");
+    let err = env.refuse(
+        "listed-1.0.berth",
+        &zstd_compress(&t.finish()),
+        &[],
+        None,
+        "writable path `../../etc` must be a plain relative path inside the package",
+    );
+    assert!(err.contains(".berth/manifest.toml"), "{err}");
+}
