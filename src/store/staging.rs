@@ -174,11 +174,22 @@ impl EntryWriter {
         let records = std::mem::take(&mut *self.shared.records.lock().unwrap_or_else(|p| p.into_inner()));
         self.list.records.extend(records);
         for (path, target) in std::mem::take(&mut self.hardlinks) {
+            // Placed after extraction moved on: name the member in the error here.
+            let named = |why| {
+                SinkError::Fail(Error::Unsafe {
+                    archive: PathBuf::new(),
+                    member: path.clone(),
+                    why,
+                })
+            };
             let rec = self.list.records.get(&target).cloned().ok_or_else(|| {
-                SinkError::Refused(Unsafe::HardlinkBadTarget(target.clone(), "not a regular file"))
+                named(Unsafe::HardlinkBadTarget(target.clone(), "not a regular file"))
             })?;
             if self.expected.is_some() {
-                self.check_expected(&path, &rec)?;
+                self.check_expected(&path, &rec).map_err(|e| match e {
+                    SinkError::Refused(why) => named(why),
+                    e => e,
+                })?;
             }
             self.dir
                 .link_within(&target, &path)
