@@ -1747,3 +1747,17 @@ fn refuses_berth_manifest_pointing_outside_the_package() {
     );
     assert!(err.contains(".berth/manifest.toml"), "{err}");
 }
+
+#[test]
+fn refuses_berth_hardlink_not_in_the_list() {
+    // Hard links are placed after the other members: the error must still name it.
+    let env = Env::new();
+    let payload = good_payload().hardlink("data-copy.txt", "data.txt");
+    env.refuse(
+        "listed-1.0.berth",
+        &berth_package(&good_list(), payload),
+        &[],
+        Some("data-copy.txt"),
+        "not listed in .berth/files",
+    );
+}
