@@ -388,8 +388,13 @@ impl Checker<'_> {
             return refuse(Unsafe::EmptyName);
         }
 
-        if components[0] == ".berth" {
-            if self.opts.allow_meta && !self.payload_started && self.opts.strip_components == 0 {
+        // `.BERTH/` too: on a case-insensitive filesystem it is the metadata directory.
+        if is_reserved(components[0]) {
+            if components[0] == ".berth"
+                && self.opts.allow_meta
+                && !self.payload_started
+                && self.opts.strip_components == 0
+            {
                 if is_dir {
                     return Ok(());
                 }
@@ -413,7 +418,7 @@ impl Checker<'_> {
         }
         self.check_stripped_parents(&components[..strip])?;
         let components = &components[strip..];
-        if components.first() == Some(&".berth") {
+        if is_reserved(components[0]) {
             return refuse(Unsafe::Reserved);
         }
         self.payload_started = true;
@@ -687,6 +692,11 @@ impl Checker<'_> {
 /// the Kelvin sign and `K`) together.
 fn fold_case(path: &str) -> String {
     path.to_lowercase().to_uppercase()
+}
+
+/// Whether a top-level component names the entry's metadata directory, case folded.
+fn is_reserved(component: &str) -> bool {
+    fold_case(component) == fold_case(".berth")
 }
 
 /// Refuses a member that is neither a directory, a file nor a link.
