@@ -1779,3 +1779,32 @@ fn refuses_berth_member_whose_listed_hash_names_a_pooled_object() {
         "sha256 is",
     );
 }
+
+#[test]
+fn refuses_payload_in_metadata_directory_spelled_in_another_case() {
+    let env = Env::new();
+    let tar = Tar::new()
+        .file("ok.txt", b"x")
+        .file(".Berth/origin.toml", b"forged\n")
+        .finish();
+    env.refuse(
+        "meta-case.tar",
+        &tar,
+        &[],
+        Some(".Berth/origin.toml"),
+        "`.berth/` is reserved",
+    );
+}
+
+#[test]
+fn refuses_metadata_directory_revealed_by_strip_components() {
+    let env = Env::new();
+    let tar = Tar::new().file("pkg/.berth/files", b"forged\n").finish();
+    env.refuse(
+        "meta-strip.tar",
+        &tar,
+        &["--strip-components", "1"],
+        Some("pkg/.berth/files"),
+        "`.berth/` is reserved",
+    );
+}
