@@ -70,6 +70,8 @@ pub enum Unsafe {
     TooDeep { limit: usize },
     #[error("path longer than {limit} bytes")]
     TooLong { limit: usize },
+    #[error("path component longer than {limit} bytes")]
+    ComponentTooLong { limit: usize },
     #[error("`{0}` is a file in this archive, so nothing can be placed under it")]
     NotADirectory(String),
     #[error("`.berth/` is reserved for berth's own metadata")]

@@ -109,6 +109,8 @@ struct Checker<'o> {
     opts: &'o Options,
     seen: HashMap<String, Kind>,
     folded: HashMap<String, String>,
+    /// Symlinks and files removed by `--strip-components`, by folded path.
+    stripped: HashMap<String, (String, Kind)>,
     total: u64,
     count: u64,
     payload_started: bool,
@@ -116,11 +118,12 @@ struct Checker<'o> {
 
 /// Reads a tar stream and hands every member that passes the checks to `sink`.
 pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result<Report> {
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(ExtensionGuard::new(reader));
     let mut checker = Checker {
         opts,
         seen: HashMap::new(),
         folded: HashMap::new(),
+        stripped: HashMap::new(),
         total: 0,
         count: 0,
         payload_started: false,
@@ -128,7 +131,7 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
     let mut report = Report::default();
     let bad = |detail: String| Error::BadArchive {
         archive: opts.archive.clone(),
-        detail,
+        detail: explain(detail),
     };
     let entries = archive.entries().map_err(|e| bad(e.to_string()))?;
     for entry in entries {
@@ -142,6 +145,12 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
                     member: printable(&raw_name),
                     why,
                 },
+                // A sink that checks off the decoding thread names the member itself.
+                SinkError::Fail(Error::Unsafe { member, why, .. }) => Error::Unsafe {
+                    archive: opts.archive.clone(),
+                    member: printable(&member),
+                    why,
+                },
                 SinkError::Fail(Error::BadArchive { detail, .. }) => bad(detail),
                 SinkError::Fail(e) => e,
             })?;
@@ -149,11 +158,199 @@ pub fn extract(reader: impl Read, opts: &Options, sink: &mut dyn Sink) -> Result
     Ok(report)
 }
 
-/// A member name safe to print on one line.
+/// Makes a decoder's message say what it means for the user.
+fn explain(detail: String) -> String {
+    // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
+    if detail.contains("Frame requires too much memory") {
+        let log = crate::package::source::ZSTD_WINDOW_LOG_MAX;
+        return format!(
+            "zstd window larger than the limit of 2^{log} bytes ({} MiB); recompress it \
+             without --long=28 or higher ({detail})",
+            (1u64 << log) >> 20
+        );
+    }
+    detail
+}
+
+/// Bytes in one path component (Linux's NAME_MAX).
+const NAME_MAX: usize = 255;
+
+/// Characters of a member name shown in an error; the rest is elided.
+const PRINTABLE_MAX: usize = 512;
+
+/// A member name safe to print on one line, and of bounded length.
 fn printable(s: &str) -> String {
-    s.chars()
+    let mut out: String = s
+        .chars()
+        .take(PRINTABLE_MAX)
         .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+        .collect();
+    if s.chars().nth(PRINTABLE_MAX).is_some() {
+        out.push_str(&format!("… ({} bytes in all)", s.len()));
+    }
+    out
+}
+
+/// The largest PAX extended header or GNU long name or link accepted, in bytes.
+pub const MAX_EXTENSION: u64 = 1 << 20;
+
+/// Watches the tar stream on its way to the tar crate and refuses an extension header
+/// (PAX `x`, GNU `L`/`K`) larger than [`MAX_EXTENSION`]. The tar crate reads those into
+/// memory whole, before the member they describe is handed over, so without this a few
+/// compressed kilobytes can make it allocate gigabytes: no limit on members would help.
+/// It follows the block structure as the tar crate does (a PAX `size` overrides the next
+/// member's header size) and stops watching at the end of the archive, at a sparse member
+/// (refused as soon as it is seen) or at a header the tar crate will fail on anyway.
+struct ExtensionGuard<R> {
+    inner: R,
+    /// Stream offset of the next byte.
+    pos: u64,
+    /// Stream offset of the next header block.
+    next_header: u64,
+    header: [u8; 512],
+    filled: usize,
+    /// Data of the current PAX header, collected until `pax_end`.
+    pax: Vec<u8>,
+    pax_end: u64,
+    /// The PAX `size` that applies to the next member.
+    pending_size: Option<u64>,
+    off: bool,
+}
+
+impl<R: Read> ExtensionGuard<R> {
+    fn new(inner: R) -> Self {
+        ExtensionGuard {
+            inner,
+            pos: 0,
+            next_header: 0,
+            header: [0; 512],
+            filled: 0,
+            pax: Vec::new(),
+            pax_end: 0,
+            pending_size: None,
+            off: false,
+        }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() && !self.off {
+            if self.pos < self.next_header {
+                let take = (self.next_header - self.pos).min(data.len() as u64) as usize;
+                if self.pos < self.pax_end {
+                    let k = (self.pax_end - self.pos).min(take as u64) as usize;
+                    self.pax.extend_from_slice(&data[..k]);
+                    if self.pos + k as u64 == self.pax_end {
+                        self.pending_size = pax_size_record(&self.pax);
+                        self.pax = Vec::new();
+                    }
+                }
+                self.pos += take as u64;
+                data = &data[take..];
+                continue;
+            }
+            let take = (512 - self.filled).min(data.len());
+            self.header[self.filled..self.filled + take].copy_from_slice(&data[..take]);
+            self.filled += take;
+            self.pos += take as u64;
+            data = &data[take..];
+            if self.filled == 512 {
+                self.filled = 0;
+                self.on_header()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self) -> std::io::Result<()> {
+        let h = &self.header;
+        if h.iter().all(|&b| b == 0) {
+            self.off = true;
+            return Ok(());
+        }
+        let Some(size) = header_size(&h[124..136]) else {
+            self.off = true;
+            return Ok(());
+        };
+        let span = match h[156] {
+            t @ (b'x' | b'L' | b'K') => {
+                if size > MAX_EXTENSION {
+                    let what = match t {
+                        b'x' => "PAX extended header",
+                        b'L' => "GNU long name",
+                        _ => "GNU long link name",
+                    };
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{what} of {size} bytes at offset {} exceeds the limit of {} bytes",
+                            self.pos - 512,
+                            MAX_EXTENSION
+                        ),
+                    ));
+                }
+                if t == b'x' {
+                    self.pending_size = None;
+                    self.pax.clear();
+                    self.pax_end = self.pos + size;
+                }
+                size
+            }
+            // A global header takes no PAX size, and uses up a pending local one.
+            b'g' => {
+                self.pending_size = None;
+                size
+            }
+            b'S' => {
+                self.off = true;
+                return Ok(());
+            }
+            _ => self.pending_size.take().unwrap_or(size),
+        };
+        match span
+            .checked_add(511)
+            .map(|s| s & !511)
+            .and_then(|s| self.pos.checked_add(s))
+        {
+            Some(next) => self.next_header = next,
+            None => self.off = true,
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for ExtensionGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.off {
+            self.observe(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// A header's size field as the tar crate reads it: octal text up to the first NUL, or
+/// base-256 when the high bit of the first byte is set.
+fn header_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let tail = &field[field.len() - 8..];
+        return Some(tail.iter().fold(0u64, |v, &b| (v << 8) | b as u64));
+    }
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let text = std::str::from_utf8(&field[..end]).ok()?;
+    u64::from_str_radix(text.trim(), 8).ok()
+}
+
+/// The PAX `size` the tar crate applies: the first `size` record, if every record up to
+/// it parses and its value is a number.
+fn pax_size_record(data: &[u8]) -> Option<u64> {
+    for ext in tar::PaxExtensions::new(data) {
+        let ext = ext.ok()?;
+        if ext.key() != Ok("size") {
+            continue;
+        }
+        return ext.value().ok()?.parse().ok();
+    }
+    None
 }
 
 fn refuse<T>(why: Unsafe) -> Result<T, SinkError> {
@@ -191,8 +388,13 @@ impl Checker<'_> {
             return refuse(Unsafe::EmptyName);
         }
 
-        if components[0] == ".berth" {
-            if self.opts.allow_meta && !self.payload_started && self.opts.strip_components == 0 {
+        // `.BERTH/` too: on a case-insensitive filesystem it is the metadata directory.
+        if is_reserved(components[0]) {
+            if components[0] == ".berth"
+                && self.opts.allow_meta
+                && !self.payload_started
+                && self.opts.strip_components == 0
+            {
                 if is_dir {
                     return Ok(());
                 }
@@ -210,11 +412,13 @@ impl Checker<'_> {
             }
             return refuse(Unsafe::Reserved);
         }
-        if components.len() <= self.opts.strip_components {
-            return Ok(());
+        let strip = self.opts.strip_components;
+        if components.len() <= strip {
+            return self.stripped_member(&components, etype);
         }
-        let components = &components[self.opts.strip_components..];
-        if components.first() == Some(&".berth") {
+        self.check_stripped_parents(&components[..strip])?;
+        let components = &components[strip..];
+        if is_reserved(components[0]) {
             return refuse(Unsafe::Reserved);
         }
         self.payload_started = true;
@@ -284,14 +488,50 @@ impl Checker<'_> {
             report.members += 1;
             return sink.hardlink(&path, &target);
         }
-        let what = match etype {
-            tar::EntryType::Char => "character device",
-            tar::EntryType::Block => "block device",
-            tar::EntryType::Fifo => "fifo",
-            tar::EntryType::GNUSparse => "sparse file",
-            other => return refuse(Unsafe::UnknownType(other.as_byte())),
+        refuse_special(etype)
+    }
+
+    /// A member that `--strip-components` removes whole. Nothing of it is created, but
+    /// what it is still matters: in the archive's own meaning a later member under a
+    /// stripped symlink or file passes through it, and a device is refused wherever it is.
+    fn stripped_member(
+        &mut self,
+        components: &[&str],
+        etype: tar::EntryType,
+    ) -> Result<(), SinkError> {
+        if let Some((_, parents)) = components.split_last() {
+            self.check_stripped_parents(parents)?;
+        }
+        let kind = if etype.is_dir() {
+            return Ok(());
+        } else if etype.is_symlink() {
+            Kind::Symlink
+        } else if etype.is_file() || etype.is_hard_link() || etype == tar::EntryType::Continuous {
+            Kind::File
+        } else {
+            return refuse_special(etype);
         };
-        refuse(Unsafe::SpecialFile(what))
+        self.stripped.insert(
+            fold_case(&components.join("/")),
+            (components.join("/"), kind),
+        );
+        Ok(())
+    }
+
+    /// Refuses a path whose stripped leading components were a symlink or a file of the
+    /// archive (compared with case folded, as the filesystem would).
+    fn check_stripped_parents(&self, prefix: &[&str]) -> Result<(), SinkError> {
+        if self.stripped.is_empty() {
+            return Ok(());
+        }
+        for i in 1..=prefix.len() {
+            match self.stripped.get(&fold_case(&prefix[..i].join("/"))) {
+                Some((name, Kind::Symlink)) => return refuse(Unsafe::ThroughSymlink(name.clone())),
+                Some((name, Kind::File)) => return refuse(Unsafe::NotADirectory(name.clone())),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A PAX `size` record that disagrees with the ustar header is the TARmageddon class of
@@ -301,12 +541,19 @@ impl Checker<'_> {
             archive: self.opts.archive.clone(),
             detail: e.to_string(),
         })?;
-        let pax = entry.pax_extensions().ok().flatten().and_then(|exts| {
-            exts.filter_map(|e| e.ok())
-                .find(|e| e.key_bytes() == b"size")
+        // Every `size` record counts: readers differ on whether the first or the last wins.
+        let sizes: Vec<Vec<u8>> = match entry.pax_extensions() {
+            Ok(Some(exts)) => exts
+                .filter_map(|e| e.ok())
+                .filter(|e| e.key_bytes() == b"size")
                 .map(|e| e.value_bytes().to_vec())
-        });
-        if let Some(v) = pax {
+                .collect(),
+            _ => Vec::new(),
+        };
+        if sizes.iter().any(|v| v != &sizes[0]) {
+            return refuse(Unsafe::BadHeader("conflicting PAX size records".into()));
+        }
+        for v in sizes {
             let pax: u64 = std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
@@ -340,6 +587,9 @@ impl Checker<'_> {
             match c {
                 "" | "." => {}
                 ".." => return refuse(Unsafe::DotDot),
+                c if c.len() > NAME_MAX => {
+                    return refuse(Unsafe::ComponentTooLong { limit: NAME_MAX })
+                }
                 c => out.push(c),
             }
         }
@@ -370,7 +620,7 @@ impl Checker<'_> {
     /// Records a new path, refusing one that collides with another when case is folded
     /// (on a case-insensitive filesystem they would be the same file).
     fn claim(&mut self, path: &str, kind: Kind) -> Result<(), SinkError> {
-        let folded = path.to_lowercase();
+        let folded = fold_case(path);
         if let Some(other) = self.folded.get(&folded) {
             if other != path {
                 return refuse(Unsafe::CaseCollision(other.clone()));
@@ -391,6 +641,15 @@ impl Checker<'_> {
             return refuse(Unsafe::EmptyName);
         }
         check_chars(&s)?;
+        // The filesystem's limits, decided here rather than met as an I/O error later.
+        if s.len() > self.opts.limits.max_path_len {
+            return refuse(Unsafe::TooLong {
+                limit: self.opts.limits.max_path_len,
+            });
+        }
+        if s.split('/').any(|c| c.len() > NAME_MAX) {
+            return refuse(Unsafe::ComponentTooLong { limit: NAME_MAX });
+        }
         Ok(s)
     }
 
@@ -411,6 +670,7 @@ impl Checker<'_> {
         if comps.len() <= self.opts.strip_components {
             return refuse(Unsafe::HardlinkOutside(raw.to_string()));
         }
+        self.check_stripped_parents(&comps[..self.opts.strip_components])?;
         let target = comps[self.opts.strip_components..].join("/");
         match self.seen.get(&target) {
             Some(Kind::File) => Ok(target),
@@ -424,6 +684,31 @@ impl Checker<'_> {
             )),
         }
     }
+}
+
+/// A key under which names that a case-insensitive filesystem would confuse are equal.
+/// Lowercasing alone is not enough: `to_lowercase` turns a final `Σ` into `ς`, so `ΑΣ`
+/// would fold to `ας` and miss `ασ`; uppercasing the result folds `ς`, `σ` and `Σ` (and
+/// the Kelvin sign and `K`) together.
+fn fold_case(path: &str) -> String {
+    path.to_lowercase().to_uppercase()
+}
+
+/// Whether a top-level component names the entry's metadata directory, case folded.
+fn is_reserved(component: &str) -> bool {
+    fold_case(component) == fold_case(".berth")
+}
+
+/// Refuses a member that is neither a directory, a file nor a link.
+fn refuse_special(etype: tar::EntryType) -> Result<(), SinkError> {
+    let what = match etype {
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Fifo => "fifo",
+        tar::EntryType::GNUSparse => "sparse file",
+        other => return refuse(Unsafe::UnknownType(other.as_byte())),
+    };
+    refuse(Unsafe::SpecialFile(what))
 }
 
 fn check_chars(s: &str) -> Result<(), SinkError> {
@@ -479,5 +764,14 @@ mod tests {
         assert!(check_symlink_target("a/b", "/etc").is_err());
         assert!(check_symlink_target("a/m", "l/..").is_err());
         assert!(check_symlink_target("a/b", "..").is_ok());
+    }
+
+    #[test]
+    fn case_folding() {
+        assert_eq!(fold_case("ΑΣ"), fold_case("ασ"));
+        assert_eq!(fold_case("ας"), fold_case("ασ"));
+        assert_eq!(fold_case("\u{212a}elvin"), fold_case("kelvin"));
+        assert_eq!(fold_case("Androi~2"), fold_case("ANDROI~2"));
+        assert_ne!(fold_case("a"), fold_case("b"));
     }
 }

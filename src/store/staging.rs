@@ -181,14 +181,25 @@ impl EntryWriter {
         );
         self.list.records.extend(records);
         for (path, target) in std::mem::take(&mut self.hardlinks) {
+            // Placed after extraction moved on: name the member in the error here.
+            let named = |why| {
+                SinkError::Fail(Error::Unsafe {
+                    archive: PathBuf::new(),
+                    member: path.clone(),
+                    why,
+                })
+            };
             let rec = self.list.records.get(&target).cloned().ok_or_else(|| {
-                SinkError::Refused(Unsafe::HardlinkBadTarget(
+                named(Unsafe::HardlinkBadTarget(
                     target.clone(),
                     "not a regular file",
                 ))
             })?;
             if self.expected.is_some() {
-                self.check_expected(&path, &rec)?;
+                self.check_expected(&path, &rec).map_err(|e| match e {
+                    SinkError::Refused(why) => named(why),
+                    e => e,
+                })?;
             }
             self.dir
                 .link_within(&target, &path)
@@ -410,12 +421,18 @@ fn note_new(shared: &Shared, path: &str, sha: [u8; 32], exec: bool) {
         .push((path.to_string(), sha, exec));
 }
 
-fn mismatch(want: &[u8; 32], got: &[u8; 32]) -> SinkError {
-    SinkError::Refused(Unsafe::ListMismatch(format!(
-        "sha256 is {}, listed {}",
-        hex::encode(got),
-        hex::encode(want)
-    )))
+/// Names the member itself: the check may run on a worker while the extractor is already
+/// at a later member.
+fn mismatch(path: &str, want: &[u8; 32], got: &[u8; 32]) -> SinkError {
+    SinkError::Fail(Error::Unsafe {
+        archive: PathBuf::new(),
+        member: path.to_string(),
+        why: Unsafe::ListMismatch(format!(
+            "sha256 is {}, listed {}",
+            hex::encode(got),
+            hex::encode(want)
+        )),
+    })
 }
 
 /// Places one small file held in memory.
@@ -440,7 +457,7 @@ fn place(dir: &Dir, pool: &ObjectPool, shared: &Shared, job: Job) -> Result<(), 
     let sha: [u8; 32] = Sha256::digest(&data).into();
     if let Some(want) = expected {
         if want != sha {
-            return Err(mismatch(&want, &sha));
+            return Err(mismatch(&path, &want, &sha));
         }
     }
     if size > 0 && expected.is_none() && link_existing(dir, pool, shared, &path, &sha, exec)? {
@@ -496,7 +513,7 @@ fn place_streamed(
     let sha: [u8; 32] = h.finalize().into();
     if let Some(want) = expected {
         if want != sha {
-            return Err(mismatch(&want, &sha));
+            return Err(mismatch(path, &want, &sha));
         }
     }
     dirfd::set_file_mtime(&f).ctx("set mtime", path)?;
