@@ -169,6 +169,14 @@ fn explain(detail: String) -> String {
             (1u64 << log) >> 20
         );
     }
+    // liblzma's text for LZMA_MEMLIMIT_ERROR.
+    if detail.contains("memory limit reached") {
+        let limit = crate::package::source::XZ_MEMLIMIT >> 20;
+        return format!(
+            "xz stream needs more than {limit} MiB of memory to decode; recompress it with a \
+             smaller dictionary (xz -9 or less) ({detail})"
+        );
+    }
     detail
 }
 

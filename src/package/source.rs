@@ -12,6 +12,9 @@ use std::sync::Arc;
 /// The largest zstd window accepted (2^27 = 128 MiB): a bigger one is a memory bomb.
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
+/// The most memory an xz stream may need to decode (xz -9 needs 65 MiB).
+pub const XZ_MEMLIMIT: u64 = 128 << 20;
+
 /// Compression of a tar stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -134,7 +137,17 @@ pub fn decoder<'a>(
     Ok(match c {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new(r)),
+        Compression::Xz => {
+            // Same idea as the zstd window cap: refuse streams that need more memory than
+            // any sane package (xz -9 needs 65 MiB to decode).
+            let stream =
+                xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, xz2::stream::CONCATENATED)
+                    .map_err(|e| Error::BadArchive {
+                        archive: archive.to_path_buf(),
+                        detail: e.to_string(),
+                    })?;
+            Box::new(xz2::read::XzDecoder::new_stream(r, stream))
+        }
         Compression::Zstd => {
             let mut d = zstd::stream::read::Decoder::new(r).map_err(|e| Error::BadArchive {
                 archive: archive.to_path_buf(),

@@ -221,12 +221,6 @@ impl Store {
         }
         let built = writer.finish().map_err(|e| name_archive(e, &archive))?;
         tracing::debug!("workers done after {:?}", started.elapsed());
-        for f in &report.special_bits_dropped {
-            tracing::warn!(
-                "{}: setuid/setgid/sticky bits dropped from `{f}`",
-                archive.display()
-            );
-        }
         let origin = Origin {
             artifact: archive
                 .file_name()

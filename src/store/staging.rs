@@ -248,10 +248,12 @@ fn describe(r: &Record) -> String {
     match r {
         Record::Dir => "a directory".into(),
         Record::File { exec, size, .. } => {
-            format!(
-                "a {}file of {size} bytes",
-                if *exec { "executable " } else { "" }
-            )
+            let what = if *exec {
+                "an executable file"
+            } else {
+                "a file"
+            };
+            format!("{what} of {size} bytes")
         }
         Record::Symlink { target } => format!("a symlink to `{target}`"),
     }
@@ -444,23 +446,15 @@ fn place(dir: &Dir, pool: &ObjectPool, shared: &Shared, job: Job) -> Result<(), 
         expected,
     } = job;
     let size = data.len() as u64;
-    if size > 0 {
-        // A listed hash lets a pooled file be linked without hashing it again: the pool's
-        // object is exactly the content the list (and so the entry's id) names.
-        if let Some(want) = expected {
-            if link_existing(dir, pool, shared, &path, &want, exec)? {
-                record(shared, path, exec, size, want);
-                return Ok(());
-            }
-        }
-    }
+    // Every member is hashed, even one whose listed content is already pooled: a `.berth`
+    // file must match its list byte for byte, whatever the store already holds.
     let sha: [u8; 32] = Sha256::digest(&data).into();
     if let Some(want) = expected {
         if want != sha {
             return Err(mismatch(&path, &want, &sha));
         }
     }
-    if size > 0 && expected.is_none() && link_existing(dir, pool, shared, &path, &sha, exec)? {
+    if size > 0 && link_existing(dir, pool, shared, &path, &sha, exec)? {
         record(shared, path, exec, size, sha);
         return Ok(());
     }
@@ -489,7 +483,17 @@ fn place_streamed(
 ) -> Result<(), SinkError> {
     if let Some(want) = expected {
         if link_existing(dir, pool, shared, path, &want, exec)? {
-            std::io::copy(data, &mut std::io::sink()).map_err(|e| bad_read(path, e))?;
+            // Linked on the listed hash; the member must still hash to it (if not, the
+            // whole install fails and the staging tree with this link goes).
+            let mut h = Sha256::new();
+            let n = std::io::copy(data, &mut h).map_err(|e| bad_read(path, e))?;
+            let sha: [u8; 32] = h.finalize().into();
+            if n != size {
+                return Err(bad_read(path, std::io::Error::other("truncated member")));
+            }
+            if sha != want {
+                return Err(mismatch(path, &want, &sha));
+            }
             record(shared, path.to_string(), exec, size, want);
             return Ok(());
         }
