@@ -208,6 +208,7 @@ fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Resu
 }
 
 fn existing(profiles: &Profiles, profile: &str) -> Result<u64> {
+    check_name("profile name", profile)?;
     profiles
         .current(profile)?
         .ok_or_else(|| Error::UnknownProfile {
