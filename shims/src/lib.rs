@@ -128,12 +128,17 @@ pub fn resolve(
         }
         dir = d.parent();
     }
-    if let Some(name) = first_line(&root.join(DEFAULT_PROFILE_FILE)) {
+    if let Some(name) = default_profile(root) {
         return checked(name, Source::Default);
     }
     Err(ResolveError::NoProfile {
         cwd: cwd.to_path_buf(),
     })
+}
+
+/// The root's default profile (`<root>/default-profile`), if one is set.
+pub fn default_profile(root: &Path) -> Option<String> {
+    first_line(&root.join(DEFAULT_PROFILE_FILE))
 }
 
 /// The first non-empty line of a small file, trimmed; `None` if unreadable or empty.

@@ -316,10 +316,7 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
 }
 
 fn read_default(ctx: &Ctx) -> Option<String> {
-    std::fs::read_to_string(ctx.root.default_profile())
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    berth_shim::default_profile(ctx.root.path())
 }
 
 fn profiles(ctx: &Ctx) -> Result<i32> {

@@ -283,3 +283,22 @@ fn find_entry<'e>(
             },
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::package::manifest::check_name;
+
+    #[test]
+    fn shim_and_berth_agree_on_profile_names() {
+        let long = "a".repeat(129);
+        for n in [
+            "", "MyApp", "a/b", "-a", "a b", "ä", "../x", ".a", "site-a", "0ad", "a+b_c.d", &long,
+        ] {
+            assert_eq!(
+                check_name("profile name", n).is_ok(),
+                berth_shim::valid_name(n),
+                "{n}"
+            );
+        }
+    }
+}
