@@ -176,6 +176,25 @@ pub fn profiles_with(root: &Path, command: &OsStr) -> Vec<String> {
     out
 }
 
+/// "profile P (from WHY) has no command C; profiles that have it: …", for the shim and `which`.
+pub fn missing_command(
+    root: &Path,
+    profile: &str,
+    why: &dyn fmt::Display,
+    command: &OsStr,
+) -> String {
+    let others = profiles_with(root, command);
+    let have = if others.is_empty() {
+        "no profile provides it".to_string()
+    } else {
+        format!("profiles that have it: {}", others.join(", "))
+    };
+    format!(
+        "profile {profile} (from {why}) has no command {}; {have}",
+        command.to_string_lossy()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! them to std before `main`).
 #![no_main]
 
-use berth_shim::{command_path, env, profile_link, profiles_with, resolve};
+use berth_shim::{command_path, env, missing_command, profile_link, resolve};
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -99,18 +99,9 @@ fn run() -> ! {
                     ),
                 );
             }
-            let others = profiles_with(&root, &command);
-            let have = if others.is_empty() {
-                "no profile provides it".to_string()
-            } else {
-                format!("profiles that have it: {}", others.join(", "))
-            };
             fail(
                 NOT_FOUND,
-                format!(
-                    "profile {profile} (from {}) has no command {name}; {have}",
-                    choice.source
-                ),
+                missing_command(&root, &profile, &choice.source, &command),
             );
         }
     }

@@ -425,17 +425,8 @@ fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
     let real: PathBuf = match std::fs::canonicalize(&path) {
         Ok(r) => r,
         Err(_) => {
-            let others = berth_shim::profiles_with(ctx.root.path(), &cmd);
             return Err(Error::Other {
-                message: format!(
-                    "profile {profile} (chosen by {why}) has no command {}{}",
-                    a.command,
-                    if others.is_empty() {
-                        "; no profile provides it".to_string()
-                    } else {
-                        format!("; profiles that have it: {}", others.join(", "))
-                    }
-                ),
+                message: berth_shim::missing_command(ctx.root.path(), &profile, &why, &cmd),
                 hint: format!("`berth use {profile} PACKAGE` adds the package that provides it"),
             });
         }
