@@ -4,6 +4,7 @@ mod info;
 mod install;
 mod output;
 mod pack;
+mod profile;
 mod remove;
 mod verify;
 
@@ -87,6 +88,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Remove installed packages
     Remove(remove::Args),
+    /// Profiles, generations, shims and running (use, drop, rollback, switch …).
+    #[command(flatten)]
+    Profile(profile::Command),
 }
 
 /// What every command gets: the root and the output settings.
@@ -130,5 +134,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => info::info(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Remove(a) => remove::run(&ctx, a),
+        Command::Profile(c) => profile::run(&ctx, c),
     }
 }

@@ -42,6 +42,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             chosen.push(e);
         }
     }
+    let users = crate::profile::refs::users(&crate::profile::Profiles::new(&ctx.root))?;
+    for e in &chosen {
+        if let Some(by) = users.get(e.dir_name()) {
+            return Err(crate::Error::EntryInUse {
+                entry: e.spec(),
+                users: crate::profile::refs::describe(by),
+            });
+        }
+    }
     let freed = ctx.store.delete_entries(&lock, &chosen)?;
     if ctx.json {
         output::json(&freed);
