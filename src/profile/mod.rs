@@ -8,5 +8,6 @@
 //!   so every numeric directory is complete.
 
 pub mod generation;
+pub mod prune;
 
 pub use generation::{GenPackage, Generation, Profiles};
