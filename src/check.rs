@@ -462,6 +462,7 @@ fn check_shims(root: &Root, profiles: &Profiles, out: &mut Vec<Problem>) -> Resu
 
 const ROOT_NAMES: &[&str] = &[
     ".lock",
+    berth_shim::DEFAULT_PROFILE_FILE,
     "store",
     "generations",
     "profiles",

@@ -1,9 +1,7 @@
 //! Every environment variable berth reads or sets, named in one place.
 
-/// The root directory (overridden by `--root`).
-pub const BERTH_ROOT: &str = "BERTH_ROOT";
-/// The profile a shim or `berth run` uses; set for children so they agree.
-pub const BERTH_PROFILE: &str = "BERTH_PROFILE";
+// The names the shim needs live in the shim crate, so that both binaries agree.
+pub use berth_shim::env::{BERTH_PROFILE, BERTH_ROOT};
 /// Disables colour when set to anything (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Filter for log output (tracing's env filter).
@@ -12,3 +10,5 @@ pub const RUST_LOG: &str = "RUST_LOG";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// Used for the default root of non-root users when XDG_DATA_HOME is unset.
 pub const HOME: &str = "HOME";
+/// The command search path; `berth run` puts the profile's bin/ first.
+pub const PATH: &str = "PATH";

@@ -143,6 +143,31 @@ pub enum Error {
     },
     #[error("{entry} is used by {}\nhint: drop it from those profiles first (`berth drop PROFILE NAME`), or remove the generations", .users.join(", "))]
     EntryInUse { entry: String, users: Vec<String> },
+    #[error("{path} is provided by both {first} and {second}\nhint: drop one of them, or let one win with `berth use --prefer NAME`; nothing was changed")]
+    PathConflict {
+        path: String,
+        first: String,
+        second: String,
+    },
+    #[error("no profile named `{profile}`{}\nhint: `berth use {profile} PACKAGE` creates it", profiles_hint(.existing))]
+    UnknownProfile {
+        profile: String,
+        existing: Vec<String>,
+    },
+    #[error("profile {profile} has no generation {number}; it has {}\nhint: `berth generations {profile}` lists them", .existing.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    NoSuchGeneration {
+        profile: String,
+        number: u64,
+        existing: Vec<u64>,
+    },
+    #[error("profile {profile} has no package {package}; it has {}\nhint: `berth generations {profile}` shows what each generation holds", if .has.is_empty() { "none".to_string() } else { .has.join(", ") })]
+    NotInProfile {
+        profile: String,
+        package: String,
+        has: Vec<String>,
+    },
+    #[error("{what} is not implemented yet\nhint: {hint}")]
+    NotImplemented { what: String, hint: String },
     #[error("store entry {entry}: {problem}")]
     Corrupt { entry: String, problem: String },
     #[error("verify failed: {count} problem(s) found\nhint: reinstall the damaged packages from their artifacts (`berth remove` then `berth install`)")]
@@ -157,6 +182,14 @@ pub enum Error {
     Usage(String),
     #[error("{message}\nhint: {hint}")]
     Other { message: String, hint: String },
+}
+
+fn profiles_hint(existing: &[String]) -> String {
+    if existing.is_empty() {
+        " (there are no profiles yet)".to_string()
+    } else {
+        format!("; profiles: {}", existing.join(", "))
+    }
 }
 
 fn installed_hint(installed: &[String]) -> String {
@@ -182,7 +215,13 @@ impl Error {
         match self {
             Error::Io { .. } | Error::Corrupt { .. } | Error::Other { .. } => exit::FAILURE,
             Error::VerifyFailed { .. } => exit::INTEGRITY,
-            Error::InputNotFound { .. } | Error::UnknownPackage { .. } => exit::NOT_FOUND,
+            Error::InputNotFound { .. }
+            | Error::UnknownPackage { .. }
+            | Error::UnknownProfile { .. }
+            | Error::NoSuchGeneration { .. }
+            | Error::NotInProfile { .. } => exit::NOT_FOUND,
+            Error::NotImplemented { .. } => exit::USAGE,
+            Error::PathConflict { .. } => exit::CONFLICT,
             Error::AmbiguousPackage { .. } | Error::Usage(_) | Error::NeedNameVersion { .. } => {
                 exit::USAGE
             }

@@ -85,6 +85,10 @@ impl Root {
     pub fn shim_binary(&self) -> PathBuf {
         self.path.join("libexec/berth-shim")
     }
+    /// The file naming the profile shims use when nothing else says.
+    pub fn default_profile(&self) -> PathBuf {
+        self.path.join(berth_shim::DEFAULT_PROFILE_FILE)
+    }
     /// Operator-edited configuration, per profile.
     pub fn etc(&self) -> PathBuf {
         self.path.join("etc")

@@ -1,1 +1,113 @@
-fn main() {}
+//! The shim: `<root>/shims/<exe>` links here. It picks the profile in force and `exec`s that
+//! profile's `bin/<exe>` in place (same pid, signals, stdin/tty and exit code), keeping
+//! `argv[0]` as typed and setting `BERTH_PROFILE` so that children agree.
+
+use berth_shim::{command_path, env, profile_link, profiles_with, resolve};
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Exit code of every shim error (as a shell's "command not found").
+const NOT_FOUND: i32 = 127;
+/// Exit code when the target exists but cannot be executed (as a shell's).
+const CANNOT_EXECUTE: i32 = 126;
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let command: OsString = Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| argv0.clone());
+    let name = command.to_string_lossy().into_owned();
+    let fail = |code: i32, msg: String| -> ! {
+        eprintln!("berth-shim: {name}: {msg}");
+        std::process::exit(code)
+    };
+
+    // The shim lives at <root>/libexec/berth-shim; the kernel resolved the shims/<exe> link.
+    let exe = std::env::current_exe().unwrap_or_else(|e| {
+        fail(
+            NOT_FOUND,
+            format!("cannot find the shim's own location: {e}"),
+        )
+    });
+    let root: PathBuf = match exe.parent().and_then(Path::parent) {
+        Some(r) => r.to_path_buf(),
+        None => fail(
+            NOT_FOUND,
+            format!("{} is not inside a berth root", exe.display()),
+        ),
+    };
+    if name == "berth-shim" {
+        fail(
+            NOT_FOUND,
+            format!(
+                "run a command through its link in {}, not the shim itself",
+                root.join("shims").display()
+            ),
+        );
+    }
+
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let env_profile = std::env::var_os(env::BERTH_PROFILE);
+    let choice = resolve(&root, env_profile.as_deref(), &cwd)
+        .unwrap_or_else(|e| fail(NOT_FOUND, e.to_string()));
+    let profile = choice.profile;
+    let target = command_path(&root, &profile, &command);
+
+    match std::fs::metadata(&target) {
+        Ok(m) => {
+            // A target that is this very binary would exec itself forever.
+            if let Ok(me) = std::fs::metadata(&exe) {
+                if (me.dev(), me.ino()) == (m.dev(), m.ino()) {
+                    fail(
+                        NOT_FOUND,
+                        format!(
+                            "{} is itself a berth shim (recursion); profile {profile} (from {}) must provide the real command",
+                            target.display(),
+                            choice.source
+                        ),
+                    );
+                }
+            }
+        }
+        Err(_) => {
+            if std::fs::metadata(profile_link(&root, &profile)).is_err() {
+                fail(
+                    NOT_FOUND,
+                    format!(
+                        "profile {profile} (from {}) does not exist; `berth profiles` lists the profiles, `berth use {profile} PACKAGE` creates it",
+                        choice.source
+                    ),
+                );
+            }
+            let others = profiles_with(&root, &command);
+            let have = if others.is_empty() {
+                "no profile provides it".to_string()
+            } else {
+                format!("profiles that have it: {}", others.join(", "))
+            };
+            fail(
+                NOT_FOUND,
+                format!(
+                    "profile {profile} (from {}) has no command {name}; {have}",
+                    choice.source
+                ),
+            );
+        }
+    }
+
+    let err = Command::new(&target)
+        .arg0(&argv0)
+        .args(args)
+        .env(env::BERTH_PROFILE, &profile)
+        .exec();
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => NOT_FOUND,
+        _ => CANNOT_EXECUTE,
+    };
+    fail(code, format!("cannot execute {}: {err}", target.display()));
+}

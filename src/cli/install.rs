@@ -127,6 +127,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
         rows.push(row);
     }
+    // Shims link to libexec/berth-shim: keep it equal to the shim built with this berth.
+    crate::profile::shims::ensure_shim_binary(&ctx.root, &lock)?;
     if ctx.json {
         output::json(&rows);
     }

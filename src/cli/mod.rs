@@ -6,6 +6,7 @@ mod info;
 mod install;
 mod output;
 mod pack;
+mod profile;
 mod remove;
 mod verify;
 
@@ -99,6 +100,9 @@ pub enum Command {
     Keep(gc::KeepArgs),
     /// Verify every invariant of the root; --repair fixes what is safe
     Check(check::Args),
+    /// Profiles, generations, shims and running (use, drop, rollback, switch …).
+    #[command(flatten)]
+    Profile(profile::Command),
 }
 
 /// What every command gets: the root and the output settings.
@@ -147,5 +151,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Unpin(a) => gc::unpin(&ctx, a),
         Command::Keep(a) => gc::keep(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
+        Command::Profile(c) => profile::run(&ctx, c),
     }
 }

@@ -35,8 +35,20 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             }
             crate::store::query::resolve_in(&entries, p)?.clone()
         };
-        if !chosen.iter().any(|c: &crate::store::Entry| c.id() == e.id()) {
+        if !chosen
+            .iter()
+            .any(|c: &crate::store::Entry| c.id() == e.id())
+        {
             chosen.push(e);
+        }
+    }
+    let users = crate::profile::refs::users(&crate::profile::Profiles::new(&ctx.root))?;
+    for e in &chosen {
+        if let Some(by) = users.get(e.dir_name()) {
+            return Err(crate::Error::EntryInUse {
+                entry: e.spec(),
+                users: crate::profile::refs::describe(by),
+            });
         }
     }
     let freed = ctx.store.delete_entries(&lock, &chosen)?;

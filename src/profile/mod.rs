@@ -7,7 +7,13 @@
 //! - a generation is built under `generations/<profile>/.build-*` and renamed to `<N>`,
 //!   so every numeric directory is complete.
 
+pub mod build;
+pub mod diff;
 pub mod generation;
 pub mod prune;
+pub mod refs;
+pub mod shims;
+pub mod switch;
 
 pub use generation::{GenPackage, Generation, Profiles};
+pub use switch::{Change, Switcher, Target};

@@ -1,0 +1,280 @@
+//! Changing a profile: `use`, `drop`, `rollback`/`switch`. Each takes the root's lock,
+//! re-reads the current generation under it (so concurrent calls never lose an update),
+//! builds generation N+1 when the package set changes, refreshes shims and moves the profile
+//! link with one `rename`.
+
+use super::build::{self, Member};
+use super::generation::{GenPackage, Generation, Profiles};
+use super::shims::{self, Refresh, ShimChanges};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::package::manifest::check_name;
+use crate::store::{Entry, LockedFile, Store};
+use std::path::Path;
+
+/// What a profile change did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Change {
+    /// The profile.
+    pub profile: String,
+    /// The generation current before (none for a new profile).
+    pub from: Option<u64>,
+    /// The generation current now.
+    pub to: u64,
+    /// Whether a new generation was made.
+    pub created: bool,
+    /// False when nothing changed ("unchanged").
+    pub changed: bool,
+    /// Shims added and removed.
+    pub shims: ShimChanges,
+}
+
+/// Which generation `rollback`/`switch` goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// The newest generation older than the current one.
+    Previous,
+    /// This number.
+    Number(u64),
+}
+
+/// Profile operations on one root.
+pub struct Switcher<'a> {
+    profiles: Profiles,
+    store: &'a Store,
+    lock: &'a LockedFile,
+}
+
+impl<'a> Switcher<'a> {
+    /// Operations under `lock`; cleans what a crashed run left behind first.
+    pub fn new(store: &'a Store, lock: &'a LockedFile) -> Result<Switcher<'a>> {
+        let profiles = Profiles::new(store.root());
+        build::clean_builds(&profiles, lock)?;
+        Ok(Switcher {
+            profiles,
+            store,
+            lock,
+        })
+    }
+
+    /// The current generation of `profile` with its number, if the profile exists.
+    fn current(&self, profile: &str) -> Result<Option<(u64, Generation)>> {
+        match self.profiles.current(profile)? {
+            Some(n) => Ok(Some((n, self.profiles.read(profile, n)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// `use`: replaces or adds the packages `refs` name; `prefer` names packages that win
+    /// path conflicts (kept in later generations while the package stays).
+    pub fn use_packages(
+        &self,
+        profile: &str,
+        refs: &[String],
+        prefer: &[String],
+        command: &str,
+    ) -> Result<Change> {
+        check_name("profile name", profile)?;
+        let entries = self.store.entries()?;
+        let current = self.current(profile)?;
+        let mut packages: Vec<GenPackage> = current
+            .as_ref()
+            .map(|(_, g)| g.packages.clone())
+            .unwrap_or_default();
+        for r in refs {
+            let e = crate::store::query::resolve_in(&entries, r)?;
+            packages.retain(|p| p.name != e.name());
+            packages.push(Member::new(e).package);
+        }
+        let mut pref: Vec<String> = prefer.to_vec();
+        for p in current
+            .as_ref()
+            .map(|(_, g)| g.prefer.as_slice())
+            .unwrap_or_default()
+        {
+            if !pref.contains(p) {
+                pref.push(p.clone());
+            }
+        }
+        for p in prefer {
+            if !packages.iter().any(|g| &g.name == p) {
+                return Err(Error::NotInProfile {
+                    profile: profile.to_string(),
+                    package: p.clone(),
+                    has: packages.iter().map(|g| g.name.clone()).collect(),
+                });
+            }
+        }
+        self.commit(profile, current, packages, pref, &entries, command)
+    }
+
+    /// `drop`: a new generation without the named packages.
+    pub fn drop_packages(&self, profile: &str, names: &[String], command: &str) -> Result<Change> {
+        let current = self.current(profile)?;
+        let Some((_, gen)) = &current else {
+            return Err(self.unknown(profile));
+        };
+        let mut packages = gen.packages.clone();
+        for n in names {
+            let name = n.split_once('@').map(|(n, _)| n).unwrap_or(n);
+            if !packages.iter().any(|p| p.name == name) {
+                return Err(Error::NotInProfile {
+                    profile: profile.to_string(),
+                    package: n.clone(),
+                    has: gen
+                        .packages
+                        .iter()
+                        .map(|p| format!("{}@{}", p.name, p.version))
+                        .collect(),
+                });
+            }
+            packages.retain(|p| p.name != name);
+        }
+        let prefer = gen.prefer.clone();
+        let entries = self.store.entries()?;
+        self.commit(profile, current, packages, prefer, &entries, command)
+    }
+
+    /// `rollback` / `switch`: points the profile at an existing generation; never deletes.
+    pub fn switch(&self, profile: &str, target: Target) -> Result<Change> {
+        let Some(from) = self.profiles.current(profile)? else {
+            return Err(self.unknown(profile));
+        };
+        let numbers = self.profiles.numbers(profile)?;
+        let to = match target {
+            Target::Number(n) if numbers.contains(&n) => n,
+            Target::Number(n) => {
+                return Err(Error::NoSuchGeneration {
+                    profile: profile.to_string(),
+                    number: n,
+                    existing: numbers,
+                })
+            }
+            Target::Previous => match numbers.iter().rev().find(|&&n| n < from) {
+                Some(&n) => n,
+                None => {
+                    return Err(Error::Other {
+                        message: format!("profile {profile} is at generation {from}, its oldest; there is nothing to roll back to"),
+                        hint: format!("`berth generations {profile}` lists the generations; `berth switch {profile} N` picks any"),
+                    })
+                }
+            },
+        };
+        // Reading it proves the generation is complete and well formed before we switch.
+        let gen = self.profiles.read(profile, to)?;
+        let entries = self.store.entries()?;
+        for p in &gen.packages {
+            find_entry(&entries, p, profile, to)?;
+        }
+        if to == from {
+            return Ok(self.unchanged(profile, from));
+        }
+        self.activate(profile, Some(from), to, false)
+    }
+
+    fn commit(
+        &self,
+        profile: &str,
+        current: Option<(u64, Generation)>,
+        mut packages: Vec<GenPackage>,
+        mut prefer: Vec<String>,
+        entries: &[Entry],
+        command: &str,
+    ) -> Result<Change> {
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        prefer.retain(|p| packages.iter().any(|g| &g.name == p));
+        if let Some((n, g)) = &current {
+            if g.packages == packages && g.prefer == prefer {
+                return Ok(self.unchanged(profile, *n));
+            }
+        }
+        let members = packages
+            .iter()
+            .map(|p| {
+                let mut m = Member::new(find_entry(entries, p, profile, 0)?);
+                m.package = p.clone();
+                Ok(m)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plan = build::plan(&members, &prefer)?;
+        let number = self.profiles.numbers(profile)?.last().copied().unwrap_or(0) + 1;
+        let gen = Generation {
+            number,
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            command: command.to_string(),
+            packages,
+            prefer,
+        };
+        build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;
+        self.activate(profile, current.map(|(n, _)| n), number, true)
+    }
+
+    /// Shims first (add only), then the one rename that switches, then drop stale shims: at
+    /// every instant each command some profile provides has its shim.
+    fn activate(&self, profile: &str, from: Option<u64>, to: u64, created: bool) -> Result<Change> {
+        let mut changes = shims::refresh(
+            &self.profiles,
+            self.lock,
+            Refresh::Before {
+                profile,
+                number: to,
+            },
+        )?;
+        let link = self.profiles.link(profile);
+        fsutil::create_dir_all(&self.profiles.root().profiles())?;
+        let target = Path::new("../generations")
+            .join(profile)
+            .join(to.to_string());
+        fsutil::replace_symlink(&target, &link)?;
+        let after = shims::refresh(&self.profiles, self.lock, Refresh::Exact)?;
+        changes.added.extend(after.added);
+        changes.removed.extend(after.removed);
+        Ok(Change {
+            profile: profile.to_string(),
+            from,
+            to,
+            created,
+            changed: true,
+            shims: changes,
+        })
+    }
+
+    fn unchanged(&self, profile: &str, n: u64) -> Change {
+        Change {
+            profile: profile.to_string(),
+            from: Some(n),
+            to: n,
+            created: false,
+            changed: false,
+            shims: ShimChanges::default(),
+        }
+    }
+
+    fn unknown(&self, profile: &str) -> Error {
+        Error::UnknownProfile {
+            profile: profile.to_string(),
+            existing: self.profiles.list().unwrap_or_default(),
+        }
+    }
+}
+
+/// The store entry a generation's package names (invariant 3 says it exists).
+fn find_entry<'e>(
+    entries: &'e [Entry],
+    p: &GenPackage,
+    profile: &str,
+    n: u64,
+) -> Result<&'e Entry> {
+    let dir = p.entry_dir();
+    entries
+        .iter()
+        .find(|e| e.dir_name() == dir)
+        .ok_or_else(|| Error::Corrupt {
+            entry: dir.clone(),
+            problem: if n == 0 {
+                format!("missing from the store, but profile {profile} uses it")
+            } else {
+                format!("missing from the store, but generation {profile}/{n} uses it")
+            },
+        })
+}
