@@ -437,9 +437,8 @@ fn check_shims(root: &Root, profiles: &Profiles, out: &mut Vec<Problem>) -> Resu
             out.push(leftover(s, "temporary link"));
             continue;
         }
-        let to_binary = s.is_symlink()
-            && std::fs::canonicalize(&s).ok() == std::fs::canonicalize(root.shim_binary()).ok()
-            && root.shim_binary().exists();
+        // The link text, as the shim refresh writes it: `../libexec/berth-shim`.
+        let to_binary = std::fs::read_link(&s).is_ok_and(|t| t == Path::new(SHIM_TARGET));
         let provided = names
             .iter()
             .any(|p| profiles.link(p).join("bin").join(&exe).exists());
@@ -459,6 +458,9 @@ fn check_shims(root: &Root, profiles: &Profiles, out: &mut Vec<Problem>) -> Resu
     }
     Ok(())
 }
+
+/// What every shim links to, relative to `shims/`.
+const SHIM_TARGET: &str = "../libexec/berth-shim";
 
 const ROOT_NAMES: &[&str] = &[
     ".lock",
