@@ -261,11 +261,13 @@ fn symlink(target: &Path, link: &Path) -> Result<()> {
     std::os::unix::fs::symlink(target, link).ctx("create symlink", link)
 }
 
-/// Removes what a crashed build left (`generations/<profile>/.build-*`). Needs the lock: only
-/// a lock holder builds.
-pub fn clean_builds(profiles: &Profiles, _lock: &LockedFile) -> Result<()> {
-    for p in profiles.list()? {
-        let dir = profiles.dir(&p);
+/// Removes what crashed runs left: `generations/<profile>/.build-*` and temporary links in
+/// `profiles/` (a switch killed between creating its new link and renaming it). Needs the
+/// lock: only a lock holder builds or switches.
+pub fn clean_leftovers(profiles: &Profiles, _lock: &LockedFile) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = profiles.list()?.iter().map(|p| profiles.dir(p)).collect();
+    dirs.push(profiles.root().profiles());
+    for dir in dirs {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -273,7 +275,11 @@ pub fn clean_builds(profiles: &Profiles, _lock: &LockedFile) -> Result<()> {
         };
         for ent in rd {
             let ent = ent.ctx("read directory", &dir)?;
-            if ent.file_name().as_encoded_bytes().starts_with(b".build-") {
+            let name = ent.file_name();
+            let name = name.as_encoded_bytes();
+            if name.starts_with(b".build-")
+                || (name.starts_with(b".") && name.windows(5).any(|w| w == b".tmp."))
+            {
                 fsutil::remove_tree(&ent.path())?;
             }
         }

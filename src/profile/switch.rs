@@ -49,7 +49,7 @@ impl<'a> Switcher<'a> {
     /// Operations under `lock`; cleans what a crashed run left behind first.
     pub fn new(store: &'a Store, lock: &'a LockedFile) -> Result<Switcher<'a>> {
         let profiles = Profiles::new(store.root());
-        build::clean_builds(&profiles, lock)?;
+        build::clean_leftovers(&profiles, lock)?;
         Ok(Switcher {
             profiles,
             store,

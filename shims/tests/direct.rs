@@ -1,0 +1,17 @@
+//! The shim binary run by its own name refuses with exit 127. (Having an integration test
+//! here also makes `cargo test --workspace` build the shim next to berth, where berth's tests
+//! and `berth install` expect it.)
+
+#[test]
+fn running_the_shim_itself_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth-shim"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("berth-shim: berth-shim: run a command through its link"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
