@@ -20,7 +20,11 @@ fn main() {
     let code = match berth::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            let prefix = if color {
+                "\x1b[1;31merror\x1b[0m"
+            } else {
+                "error"
+            };
             eprintln!("{prefix}: {e}");
             e.exit_code()
         }

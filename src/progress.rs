@@ -53,7 +53,8 @@ impl Progress {
             while !stop2.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
                 if bar.is_none() && start.elapsed() >= Duration::from_secs(1) {
-                    let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+                    let b =
+                        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                     b.set_style(
                         ProgressStyle::with_template(
                             "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}",

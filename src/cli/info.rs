@@ -183,7 +183,11 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         for f in files {
             match f.kind {
                 "dir" => println!("d            {}/", f.path),
-                "symlink" => println!("l            {} -> {}", f.path, f.target.unwrap_or_default()),
+                "symlink" => println!(
+                    "l            {} -> {}",
+                    f.path,
+                    f.target.unwrap_or_default()
+                ),
                 _ => println!(
                     "f {} {:>9}  {}",
                     if f.exec { "x" } else { "-" },

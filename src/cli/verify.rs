@@ -51,7 +51,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             eprintln!("{}: {} {}: {}", p.package, p.kind, p.path, p.detail);
         }
         if report.ok && !ctx.quiet {
-            println!("verified {} package(s): all files match", report.checked.len());
+            println!(
+                "verified {} package(s): all files match",
+                report.checked.len()
+            );
         }
     }
     if report.ok {

@@ -95,7 +95,8 @@ pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
                 match rec {
                     Record::Dir => {
                         h.set_mode(0o755);
-                        b.append_data(&mut h, rel, std::io::empty()).ctx("write", &out)?;
+                        b.append_data(&mut h, rel, std::io::empty())
+                            .ctx("write", &out)?;
                     }
                     Record::File { exec, size, .. } => {
                         h.set_mode(if *exec { 0o755 } else { 0o644 });
@@ -104,7 +105,8 @@ pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
                         let f = std::fs::File::open(&full).ctx("open", &full)?;
                         // If the file changed since it was hashed, the size check fails
                         // here rather than writing a package that lies.
-                        b.append_data(&mut h, rel, f.take(*size)).ctx("write", &out)?;
+                        b.append_data(&mut h, rel, f.take(*size))
+                            .ctx("write", &out)?;
                     }
                     Record::Symlink { target } => {
                         h.set_mode(0o777);
@@ -139,7 +141,12 @@ fn header(t: tar::EntryType) -> tar::Header {
     h
 }
 
-fn append_bytes<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8], out: &Path) -> Result<()> {
+fn append_bytes<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    data: &[u8],
+    out: &Path,
+) -> Result<()> {
     let mut h = header(tar::EntryType::Regular);
     h.set_mode(0o644);
     h.set_size(data.len() as u64);
@@ -177,10 +184,14 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Kind)>) -> Result<()> {
             message: message.to_string(),
         };
         if rel == ".berth" {
-            return Err(refuse("`.berth/` is reserved for berth's metadata; rename it"));
+            return Err(refuse(
+                "`.berth/` is reserved for berth's metadata; rename it",
+            ));
         }
         if rel.contains('\\') || rel.chars().any(|c| c.is_control()) {
-            return Err(refuse("backslashes and control characters are not allowed in names"));
+            return Err(refuse(
+                "backslashes and control characters are not allowed in names",
+            ));
         }
         let meta = std::fs::symlink_metadata(&full).ctx("stat", &full)?;
         let ft = meta.file_type();
@@ -196,7 +207,9 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Kind)>) -> Result<()> {
                 .ok_or_else(|| refuse("symlink target is not valid UTF-8"))?
                 .to_string();
             check_symlink_target(&rel, &target).map_err(|e| match e {
-                SinkError::Refused(why) => refuse(&format!("{why}; packages must be self-contained")),
+                SinkError::Refused(why) => {
+                    refuse(&format!("{why}; packages must be self-contained"))
+                }
                 SinkError::Fail(e) => e,
             })?;
             out.push((rel, Kind::Symlink(target)));
@@ -262,7 +275,13 @@ impl Sink for BerthSink<'_> {
         self.ready()?;
         self.writer.dir(path)
     }
-    fn file(&mut self, path: &str, exec: bool, size: u64, data: &mut dyn Read) -> Result<(), SinkError> {
+    fn file(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<(), SinkError> {
         self.ready()?;
         self.writer.file(path, exec, size, data)
     }

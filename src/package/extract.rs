@@ -97,7 +97,9 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     /// A directory; `explicit` when the archive had a member for it.
-    Dir { explicit: bool },
+    Dir {
+        explicit: bool,
+    },
     File,
     Symlink,
 }
@@ -345,7 +347,11 @@ impl Checker<'_> {
     }
 
     /// Announces implicit parent directories and refuses a path through a symlink or file.
-    fn ensure_parents(&mut self, components: &[&str], sink: &mut dyn Sink) -> Result<(), SinkError> {
+    fn ensure_parents(
+        &mut self,
+        components: &[&str],
+        sink: &mut dyn Sink,
+    ) -> Result<(), SinkError> {
         for i in 1..components.len() {
             let prefix = components[..i].join("/");
             match self.seen.get(&prefix) {

@@ -103,12 +103,15 @@ impl Artifact {
         if meta.is_dir() {
             return Err(Error::BadArchive {
                 archive: path.to_path_buf(),
-                detail: "is a directory (to make a package from a directory, use `berth pack`)".into(),
+                detail: "is a directory (to make a package from a directory, use `berth pack`)"
+                    .into(),
             });
         }
         let mut head = [0u8; 6];
         let mut probe = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let n = probe.read(&mut head).map_err(|e| Error::io("read", path, e))?;
+        let n = probe
+            .read(&mut head)
+            .map_err(|e| Error::io("read", path, e))?;
         Ok(Artifact {
             path: path.to_path_buf(),
             size: meta.len(),
@@ -123,7 +126,11 @@ impl Artifact {
 }
 
 /// Wraps `r` in the decoder for `c`.
-pub fn decoder<'a>(c: Compression, r: &'a mut HashingReader, archive: &Path) -> Result<Box<dyn Read + 'a>> {
+pub fn decoder<'a>(
+    c: Compression,
+    r: &'a mut HashingReader,
+    archive: &Path,
+) -> Result<Box<dyn Read + 'a>> {
     Ok(match c {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),

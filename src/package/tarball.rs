@@ -2,7 +2,15 @@
 
 /// Archive suffixes berth recognises, longest first.
 const SUFFIXES: &[&str] = &[
-    ".tar.gz", ".tar.xz", ".tar.zst", ".tar.zstd", ".tgz", ".txz", ".tzst", ".tar", ".berth",
+    ".tar.gz",
+    ".tar.xz",
+    ".tar.zst",
+    ".tar.zstd",
+    ".tgz",
+    ".txz",
+    ".tzst",
+    ".tar",
+    ".berth",
 ];
 
 /// Splits `NAME-VERSION.tar.*` into name and version: the version starts after the first
@@ -29,8 +37,14 @@ mod tests {
     #[test]
     fn splits_names() {
         let s = |n: &str| name_version_from_file(n);
-        assert_eq!(s("prettier-3.3.3.tgz"), Some(("prettier".into(), "3.3.3".into())));
-        assert_eq!(s("my-app2-1.0-rc1.tar.gz"), Some(("my-app2".into(), "1.0-rc1".into())));
+        assert_eq!(
+            s("prettier-3.3.3.tgz"),
+            Some(("prettier".into(), "3.3.3".into()))
+        );
+        assert_eq!(
+            s("my-app2-1.0-rc1.tar.gz"),
+            Some(("my-app2".into(), "1.0-rc1".into()))
+        );
         assert_eq!(s("node-v20.tar.xz"), None);
         assert_eq!(s("thing.tar"), None);
     }

@@ -68,11 +68,8 @@ impl Dir {
     /// Creates a new file beneath this directory (it must not exist), for writing.
     pub fn create_file(&self, rel: &str, mode: u32) -> io::Result<File> {
         let c = cstr(rel)?;
-        let flags = libc::O_CREAT
-            | libc::O_EXCL
-            | libc::O_WRONLY
-            | libc::O_NOFOLLOW
-            | libc::O_CLOEXEC;
+        let flags =
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         if !NO_OPENAT2.load(Ordering::Relaxed) {
             let how = OpenHow {
                 flags: flags as u64,
@@ -97,7 +94,8 @@ impl Dir {
             }
             NO_OPENAT2.store(true, Ordering::Relaxed);
         }
-        let fd = check(unsafe { libc::openat(self.raw(), c.as_ptr(), flags, mode as libc::c_uint) })?;
+        let fd =
+            check(unsafe { libc::openat(self.raw(), c.as_ptr(), flags, mode as libc::c_uint) })?;
         Ok(unsafe { File::from_raw_fd(fd) })
     }
 
@@ -117,7 +115,8 @@ impl Dir {
     /// Hard-links `from` to `to`, both beneath this directory (never following symlinks).
     pub fn link_within(&self, from: &str, to: &str) -> io::Result<()> {
         let (f, t) = (cstr(from)?, cstr(to)?);
-        check(unsafe { libc::linkat(self.raw(), f.as_ptr(), self.raw(), t.as_ptr(), 0) }).map(|_| ())
+        check(unsafe { libc::linkat(self.raw(), f.as_ptr(), self.raw(), t.as_ptr(), 0) })
+            .map(|_| ())
     }
 
     /// Hard-links an absolute path (an object of the pool) to `rel` beneath this directory.
@@ -147,7 +146,8 @@ impl Dir {
     /// Sets the mode of a directory or file (never through a symlink).
     pub fn chmod(&self, rel: &str, mode: u32) -> io::Result<()> {
         let c = cstr(rel)?;
-        check(unsafe { libc::fchmodat(self.raw(), c.as_ptr(), mode as libc::mode_t, 0) }).map(|_| ())
+        check(unsafe { libc::fchmodat(self.raw(), c.as_ptr(), mode as libc::mode_t, 0) })
+            .map(|_| ())
     }
 
     /// Sets the store's mtime on `rel` (a symlink itself, not its target).
@@ -170,6 +170,15 @@ impl Dir {
 pub fn set_file_mtime(f: &File) -> io::Result<()> {
     let times = [STORE_MTIME, STORE_MTIME];
     check(unsafe { libc::futimens(f.as_raw_fd(), times.as_ptr()) }).map(|_| ())
+}
+
+/// Starts writing a large file's data to disk without waiting, so that the commit's
+/// `syncfs` finds most of it already written (the same trick dpkg uses). Advisory: errors
+/// ignored. Not worth it for small files: measured, it costs more than it saves there.
+pub fn start_writeback(f: &File) {
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
 }
 
 /// The process umask (read once; it decides whether created modes need a chmod).

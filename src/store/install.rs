@@ -59,7 +59,12 @@ impl Outcome {
 
 impl Store {
     /// Installs one artifact. Nothing under its real name appears unless it is complete.
-    pub fn install(&self, lock: &LockedFile, req: &Request, progress: &Progress) -> Result<Outcome> {
+    pub fn install(
+        &self,
+        lock: &LockedFile,
+        req: &Request,
+        progress: &Progress,
+    ) -> Result<Outcome> {
         self.clean_leftovers(lock)?;
         let expected_sha = match &req.sha256 {
             Some(s) => Some(normalise_sha(s)?),
@@ -82,8 +87,14 @@ impl Store {
             None
         } else {
             let guessed = name_version_from_file(&file_name);
-            let name = req.name.clone().or_else(|| guessed.as_ref().map(|g| g.0.clone()));
-            let version = req.version.clone().or_else(|| guessed.as_ref().map(|g| g.1.clone()));
+            let name = req
+                .name
+                .clone()
+                .or_else(|| guessed.as_ref().map(|g| g.0.clone()));
+            let version = req
+                .version
+                .clone()
+                .or_else(|| guessed.as_ref().map(|g| g.1.clone()));
             match (name, version) {
                 (Some(n), Some(v)) => Some(Manifest::new(&n, &v)?),
                 _ => {
@@ -135,6 +146,7 @@ impl Store {
         progress: &Progress,
         pool: &ObjectPool,
     ) -> Result<Outcome> {
+        let started = std::time::Instant::now();
         let is_berth = tar_manifest.is_none();
         let opts = Options {
             archive: req.path.clone(),
@@ -180,6 +192,7 @@ impl Store {
             }
         }
         progress.finish();
+        tracing::debug!("extracted in {:?}", started.elapsed());
         let report = extracted?;
         let manifest = manifest.ok_or_else(|| Error::BadArchive {
             archive: archive.clone(),
@@ -202,8 +215,12 @@ impl Store {
             }
         }
         let built = writer.finish().map_err(|e| name_archive(e, &archive))?;
+        tracing::debug!("workers done after {:?}", started.elapsed());
         for f in &report.special_bits_dropped {
-            tracing::warn!("{}: setuid/setgid/sticky bits dropped from `{f}`", archive.display());
+            tracing::warn!(
+                "{}: setuid/setgid/sticky bits dropped from `{f}`",
+                archive.display()
+            );
         }
         let origin = Origin {
             artifact: archive
@@ -212,7 +229,8 @@ impl Store {
                 .unwrap_or_default(),
             sha256: actual_sha,
             format: format.to_string(),
-            installed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            installed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string(),
             files: built.list.file_count() as u64,
             bytes: built.list.bytes(),
         };
@@ -260,20 +278,31 @@ impl Store {
             hint: "report this as a bug".into(),
         })?;
         write_ro(&meta.join("origin.toml"), origin_text.as_bytes())?;
+        let t = std::time::Instant::now();
         seal(tree, &built.list)?;
+        tracing::debug!("sealed in {:?}", t.elapsed());
         crate::fsutil::syncfs(tree)?;
-        for (path, sha, exec) in &built.new_objects {
-            let obj = pool.path(sha, *exec);
-            match std::fs::hard_link(tree.join(path), &obj) {
-                Ok(()) => {}
-                // Two copies raced within this install: the other one is pooled.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("link into pool", obj, e)),
-            }
-        }
+        tracing::debug!("data durable after {:?}", t.elapsed());
+        // Only now, with the data durable, may the pool name these files: an object must
+        // never exist with content that a power loss could still lose.
+        use rayon::prelude::*;
+        built
+            .new_objects
+            .par_iter()
+            .try_for_each(|(path, sha, exec)| {
+                let obj = pool.path(sha, *exec);
+                match std::fs::hard_link(tree.join(path), &obj) {
+                    Ok(()) => Ok(()),
+                    // Two copies raced within this install: the other one is pooled.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                    Err(e) => Err(Error::io("link into pool", obj, e)),
+                }
+            })?;
+        tracing::debug!("pool links after {:?}", t.elapsed());
         if !built.new_objects.is_empty() {
             crate::fsutil::syncfs(tree)?;
         }
+        tracing::debug!("links durable after {:?}", t.elapsed());
         std::fs::rename(tree, &dest).ctx("commit", &dest)?;
         crate::fsutil::fsync_dir(&self.root.store())?;
         Ok(Outcome::Installed {

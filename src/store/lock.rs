@@ -56,7 +56,10 @@ impl LockedFile {
                         }
                     }
                     if !told {
-                        eprintln!("waiting for the lock on {} (held by {holder})", path.display());
+                        eprintln!(
+                            "waiting for the lock on {} (held by {holder})",
+                            path.display()
+                        );
                         told = true;
                     }
                     std::thread::sleep(Duration::from_millis(20));

@@ -32,7 +32,9 @@ impl ObjectPool {
     pub fn path(&self, sha256: &[u8; 32], exec: bool) -> PathBuf {
         let hex = hex::encode(sha256);
         let suffix = if exec { "x" } else { "" };
-        self.dir.join(&hex[..2]).join(format!("{}{suffix}", &hex[2..]))
+        self.dir
+            .join(&hex[..2])
+            .join(format!("{}{suffix}", &hex[2..]))
     }
 
     /// Parses an object's file name back into (sha256, exec), for `check` and `gc`.

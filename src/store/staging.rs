@@ -86,7 +86,8 @@ impl EntryWriter {
             .clamp(2, 8);
         let workers = (0..n)
             .map(|_| {
-                let (rx, dir, pool, shared) = (rx.clone(), dir.clone(), pool.clone(), shared.clone());
+                let (rx, dir, pool, shared) =
+                    (rx.clone(), dir.clone(), pool.clone(), shared.clone());
                 std::thread::spawn(move || loop {
                     let job = match rx.lock().map(|r| r.recv()) {
                         Ok(Ok(job)) => job,
@@ -171,11 +172,20 @@ impl EntryWriter {
         if let Some(e) = self.take_worker_error() {
             return Err(e);
         }
-        let records = std::mem::take(&mut *self.shared.records.lock().unwrap_or_else(|p| p.into_inner()));
+        let records = std::mem::take(
+            &mut *self
+                .shared
+                .records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         self.list.records.extend(records);
         for (path, target) in std::mem::take(&mut self.hardlinks) {
             let rec = self.list.records.get(&target).cloned().ok_or_else(|| {
-                SinkError::Refused(Unsafe::HardlinkBadTarget(target.clone(), "not a regular file"))
+                SinkError::Refused(Unsafe::HardlinkBadTarget(
+                    target.clone(),
+                    "not a regular file",
+                ))
             })?;
             if self.expected.is_some() {
                 self.check_expected(&path, &rec)?;
@@ -186,7 +196,11 @@ impl EntryWriter {
             self.list.records.insert(path, rec);
         }
         if let Some(exp) = &self.expected {
-            if let Some(missing) = exp.records.keys().find(|k| !self.list.records.contains_key(*k)) {
+            if let Some(missing) = exp
+                .records
+                .keys()
+                .find(|k| !self.list.records.contains_key(*k))
+            {
                 return Err(SinkError::Fail(Error::Unsafe {
                     archive: PathBuf::new(),
                     member: missing.clone(),
@@ -194,7 +208,13 @@ impl EntryWriter {
                 }));
             }
         }
-        let new_objects = std::mem::take(&mut *self.shared.new_objects.lock().unwrap_or_else(|p| p.into_inner()));
+        let new_objects = std::mem::take(
+            &mut *self
+                .shared
+                .new_objects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         Ok(Built {
             staging: self.staging.clone(),
             tree: self.tree.clone(),
@@ -217,7 +237,10 @@ fn describe(r: &Record) -> String {
     match r {
         Record::Dir => "a directory".into(),
         Record::File { exec, size, .. } => {
-            format!("a {}file of {size} bytes", if *exec { "executable " } else { "" })
+            format!(
+                "a {}file of {size} bytes",
+                if *exec { "executable " } else { "" }
+            )
         }
         Record::Symlink { target } => format!("a symlink to `{target}`"),
     }
@@ -233,7 +256,13 @@ impl Sink for EntryWriter {
         Ok(())
     }
 
-    fn file(&mut self, path: &str, exec: bool, size: u64, data: &mut dyn Read) -> Result<(), SinkError> {
+    fn file(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<(), SinkError> {
         if let Some(e) = self.take_worker_error() {
             return Err(e);
         }
@@ -272,7 +301,16 @@ impl Sink for EntryWriter {
             }
             return Ok(());
         }
-        place_streamed(&self.dir, &self.pool, &self.shared, path, exec, size, data, expected)
+        place_streamed(
+            &self.dir,
+            &self.pool,
+            &self.shared,
+            path,
+            exec,
+            size,
+            data,
+            expected,
+        )
     }
 
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError> {
@@ -320,7 +358,14 @@ fn record(shared: &Shared, path: String, exec: bool, size: u64, sha256: [u8; 32]
 
 /// Links `path` to an identical file: the pool's object, or this install's first copy.
 /// Returns false when there is none.
-fn link_existing(dir: &Dir, pool: &ObjectPool, shared: &Shared, path: &str, sha: &[u8; 32], exec: bool) -> Result<bool, SinkError> {
+fn link_existing(
+    dir: &Dir,
+    pool: &ObjectPool,
+    shared: &Shared,
+    path: &str,
+    sha: &[u8; 32],
+    exec: bool,
+) -> Result<bool, SinkError> {
     let obj = pool.path(sha, exec);
     match dir.link_from(&obj, path) {
         Ok(()) => return Ok(true),
@@ -455,6 +500,7 @@ fn place_streamed(
         }
     }
     dirfd::set_file_mtime(&f).ctx("set mtime", path)?;
+    dirfd::start_writeback(&f);
     drop(f);
     // Written before its hash was known: if the content is already pooled, share it.
     let obj = pool.path(&sha, exec);

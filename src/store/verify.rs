@@ -56,7 +56,9 @@ pub fn verify_entry(entry: &Entry, depth: Depth) -> Vec<Problem> {
     let mut found: Vec<(String, &'static str, String)> = list
         .records
         .par_iter()
-        .filter_map(|(path, rec)| check_one(root, path, rec, depth).map(|(k, d)| (path.clone(), k, d)))
+        .filter_map(|(path, rec)| {
+            check_one(root, path, rec, depth).map(|(k, d)| (path.clone(), k, d))
+        })
         .collect();
     found.sort();
     problems.extend(found.into_iter().map(|(path, k, d)| p(&path, k, d)));
@@ -68,8 +70,12 @@ pub fn verify_entry(entry: &Entry, depth: Depth) -> Vec<Problem> {
     problems
 }
 
-
-fn check_one(root: &Path, path: &str, rec: &Record, depth: Depth) -> Option<(&'static str, String)> {
+fn check_one(
+    root: &Path,
+    path: &str,
+    rec: &Record,
+    depth: Depth,
+) -> Option<(&'static str, String)> {
     let full = root.join(path);
     let meta = match std::fs::symlink_metadata(&full) {
         Ok(m) => m,
@@ -91,7 +97,12 @@ fn check_one(root: &Path, path: &str, rec: &Record, depth: Depth) -> Option<(&'s
             }
             match std::fs::read_link(&full) {
                 Ok(t) if t.to_str() == Some(target.as_str()) => {}
-                Ok(t) => return Some(("changed", format!("points to `{}`, expected `{target}`", t.display()))),
+                Ok(t) => {
+                    return Some((
+                        "changed",
+                        format!("points to `{}`, expected `{target}`", t.display()),
+                    ))
+                }
                 Err(e) => return Some(("changed", e.to_string())),
             }
         }
@@ -104,7 +115,10 @@ fn check_one(root: &Path, path: &str, rec: &Record, depth: Depth) -> Option<(&'s
                 return Some(("mode", format!("mode {mode:o}, expected {want_mode:o}")));
             }
             if meta.len() != *size {
-                return Some(("changed", format!("size {} bytes, expected {size}", meta.len())));
+                return Some((
+                    "changed",
+                    format!("size {} bytes, expected {size}", meta.len()),
+                ));
             }
             if depth == Depth::Full {
                 let got = match hash_file(&full) {
@@ -112,7 +126,14 @@ fn check_one(root: &Path, path: &str, rec: &Record, depth: Depth) -> Option<(&'s
                     Err(e) => return Some(("changed", format!("cannot read: {e}"))),
                 };
                 if &got != sha256 {
-                    return Some(("changed", format!("sha256 {}, expected {}", hex::encode(got), hex::encode(sha256))));
+                    return Some((
+                        "changed",
+                        format!(
+                            "sha256 {}, expected {}",
+                            hex::encode(got),
+                            hex::encode(sha256)
+                        ),
+                    ));
                 }
             }
         }
@@ -129,10 +150,14 @@ pub fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for ent in rd.flatten() {
         let full = ent.path();
-        let Ok(rel) = full.strip_prefix(root) else { continue };
+        let Ok(rel) = full.strip_prefix(root) else {
+            continue;
+        };
         let rel = rel.to_string_lossy().into_owned();
         if rel == ".berth" {
             continue;
