@@ -142,7 +142,7 @@ for x in r:
 notes+=("### gc --dry-run on $ENTRIES entries, $PROFILES profiles x $GENS generations
 
 Target: under 1 s. hyperfine, $RUNS runs after 2 warm-ups. A fifth of the entries is
-unreferenced; \`--keep 5\` also plans pruning 45 generations per profile.
+unreferenced; \`--keep 5\` also plans pruning $((GENS - 5)) generations per profile.
 
 | command | runs | median | min | max |
 | --- | --- | --- | --- | --- |
