@@ -288,3 +288,27 @@ fn gc_rejects_bad_durations_with_a_hint() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("30d"));
 }
+
+#[test]
+fn generations_delete_prunes_a_range_but_never_the_current_one_or_the_future() {
+    let t = T::new();
+    let es = generations(&t, "p", "app", 6);
+    t.ok(&["switch", "p", "4"]);
+    let r = t.json(&["generations", "p", "--delete", "2..6"]);
+    assert_eq!(r["deleted"], serde_json::json!([2, 3]));
+    assert_eq!(r["kept"], serde_json::json!([4, 5, 6]));
+    assert_eq!(t.generations("p"), vec![1, 4, 5, 6]);
+    t.ok(&["gc", "--grace", "0"]);
+    let left = t.entries();
+    assert!(!left.contains(&es[1]) && !left.contains(&es[2]));
+    assert!(left.contains(&es[0]) && left.contains(&es[3]));
+    t.ok(&["check"]);
+    assert_eq!(
+        t.run(&["generations", "p", "--delete", "5..2"])
+            .status
+            .code(),
+        Some(2)
+    );
+    // Without --delete it still lists.
+    assert!(t.ok(&["generations", "p"]).contains("GEN"));
+}

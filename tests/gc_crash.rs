@@ -7,7 +7,7 @@ mod gc_common;
 use gc_common::{bytes, T};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const FILES: usize = 150;
 

@@ -246,3 +246,45 @@ pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `generations`: list a profile's generations, or delete some of them.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  berth generations site-a                 # `*` marks the current one
+  berth generations site-a --delete 3..7   # delete generations 3 to 7
+  berth generations site-a --delete 4
+
+--delete never deletes the current generation nor any newer one (after a rollback): those
+are kept and named. The entries they used go at the next `berth gc`.")]
+pub struct GenerationsArgs {
+    /// Profile name
+    pub profile: String,
+    /// Delete these generations: N or A..B (inclusive)
+    #[arg(long, value_name = "RANGE")]
+    pub delete: Option<String>,
+}
+
+/// Runs `generations --delete`.
+pub fn delete_generations(ctx: &Ctx, profile: &str, range: &str) -> Result<i32> {
+    let lock = ctx.lock()?;
+    let profiles = Profiles::new(&ctx.root);
+    let out = crate::profile::prune::delete_range(&lock, &profiles, profile, range)?;
+    if ctx.json {
+        output::json(&out);
+    } else if !ctx.quiet {
+        for n in &out.deleted {
+            println!("deleted generation {profile}/{n}");
+        }
+        if !out.kept.is_empty() {
+            let kept: Vec<String> = out.kept.iter().map(u64::to_string).collect();
+            println!(
+                "kept {}: the current generation and newer ones are never deleted",
+                kept.join(", ")
+            );
+        }
+        if out.deleted.is_empty() && out.kept.is_empty() {
+            println!("{profile} has no generations in {range}");
+        }
+    }
+    Ok(0)
+}
