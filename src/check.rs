@@ -71,11 +71,20 @@ pub fn check(root: &Root, _lock: &LockedFile, depth: Depth) -> Result<(Vec<Probl
 /// (removing leftovers can orphan more). Returns what was removed.
 pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Vec<PathBuf>> {
     let store = Store::new(root);
+    let profiles = Profiles::new(root);
     let mut done = Vec::new();
-    for p in problems
+    let fixable = |p: &&Problem| p.repairable && p.kind != "orphan-object";
+    if problems
         .iter()
-        .filter(|p| p.repairable && p.kind != "orphan-object")
+        .filter(fixable)
+        .any(|p| p.kind == "leftover")
     {
+        // Each module clears its own leftovers (under the lock they are all stale).
+        store.clean_leftovers(lock)?;
+        profiles.clean_leftovers(lock)?;
+    }
+    for p in problems.iter().filter(fixable) {
+        // Temporary files of interrupted atomic writes and dangling shim links remain.
         crate::fsutil::remove_tree(&p.path)?;
         done.push(p.path.clone());
     }

@@ -15,7 +15,8 @@ use std::path::PathBuf;
   berth check --repair           # also remove what is safe to remove
 
 --repair removes only leftovers of interrupted commands (staging, trash, half-deleted
-generations), dangling shims and orphan pool objects. Exits 5 when any problem remains.")]
+generations), dangling shims and orphan pool objects. Exits 5 when any problem remains.
+check takes the root's lock, so it waits for a running install, use or gc.")]
 pub struct Args {
     /// Check existence, types and sizes only; do not re-hash
     #[arg(long)]

@@ -38,6 +38,8 @@ pub struct Plan {
     pub objects: Vec<PathBuf>,
     /// Blocks released, in bytes.
     pub bytes: u64,
+    /// Private blocks of each entry, then of each leftover (for the progress bar).
+    pub tree_bytes: Vec<u64>,
 }
 
 /// Blocks of a set of trees: what only they hold, and the links they hold to shared inodes.
@@ -52,18 +54,19 @@ pub struct TreeBlocks {
 impl TreeBlocks {
     /// Measures trees (missing ones count nothing); all cores.
     pub fn measure(paths: &[PathBuf]) -> Result<TreeBlocks> {
-        let parts: Vec<TreeBlocks> = paths
-            .par_iter()
-            .map(|p| measure_one(p))
-            .collect::<Result<_>>()?;
         let mut out = TreeBlocks::default();
-        for p in parts {
+        for p in Self::measure_each(paths)? {
             out.private += p.private;
             for (k, (c, n, b)) in p.shared {
                 out.shared.entry(k).or_insert((0, n, b)).0 += c;
             }
         }
         Ok(out)
+    }
+
+    /// Measures each tree on its own (all cores).
+    pub fn measure_each(paths: &[PathBuf]) -> Result<Vec<TreeBlocks>> {
+        paths.par_iter().map(|p| measure_one(p)).collect()
     }
 
     /// Bytes freed by deleting the trees when no pool is involved: private blocks plus
@@ -140,7 +143,15 @@ impl Store {
         }
         let mut trees: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
         trees.extend(leftovers.iter().cloned());
-        let mut blocks = TreeBlocks::measure(&trees)?;
+        let each = TreeBlocks::measure_each(&trees)?;
+        let tree_bytes: Vec<u64> = each.iter().map(|t| t.private).collect();
+        let mut blocks = TreeBlocks::default();
+        for p in each {
+            blocks.private += p.private;
+            for (k, (c, n, b)) in p.shared {
+                blocks.shared.entry(k).or_insert((0, n, b)).0 += c;
+            }
+        }
         let mut bytes = blocks.private;
         let mut objects = Vec::new();
         for (obj, m) in pool_objects(&self.root.objects())? {
@@ -165,6 +176,7 @@ impl Store {
             leftovers,
             objects,
             bytes,
+            tree_bytes,
         })
     }
 
@@ -193,13 +205,23 @@ impl Store {
             }
             crate::fsutil::fsync_dir(&self.root.store())?;
         }
+        // `doomed` holds the leftovers, then the entries; the plan measured entries first.
+        let e = plan.entries.len().min(plan.tree_bytes.len());
+        let sizes: Vec<u64> = plan.tree_bytes[e..]
+            .iter()
+            .chain(&plan.tree_bytes[..e])
+            .copied()
+            .collect();
         let counters = Counters::default();
-        progress.track("gc", "trees removed", counters.clone(), doomed.len() as u64);
+        let total = sizes.iter().sum();
+        progress.track("removing", "trees", counters.clone(), total);
         let removed: Result<Vec<()>> = doomed
             .par_iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 crate::fsutil::remove_tree(d)?;
-                counters.bytes.fetch_add(1, Ordering::Relaxed);
+                let b = sizes.get(i).copied().unwrap_or(0);
+                counters.bytes.fetch_add(b, Ordering::Relaxed);
                 counters.items.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             })
@@ -267,4 +289,34 @@ pub fn pool_objects(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
         })
         .collect::<Result<_>>()?;
     Ok(per.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn measure_counts_links_inside_the_trees_and_frees_an_inode_only_with_its_last_link() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("shared"), vec![7u8; 50_000]).unwrap();
+        std::fs::hard_link(a.join("shared"), b.join("shared")).unwrap();
+        std::fs::write(a.join("own"), vec![1u8; 20_000]).unwrap();
+        let blocks = |p: &Path| std::fs::metadata(p).unwrap().blocks() * 512;
+        let dirs = blocks(&a) + blocks(&b);
+        let one = TreeBlocks::measure(std::slice::from_ref(&a)).unwrap();
+        assert_eq!(one.freed_alone(), blocks(&a) + blocks(&a.join("own")));
+        let both = TreeBlocks::measure(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            both.freed_alone(),
+            dirs + blocks(&a.join("own")) + blocks(&a.join("shared"))
+        );
+        assert!(TreeBlocks::measure(&[d.path().join("missing")])
+            .unwrap()
+            .shared
+            .is_empty());
+    }
 }
