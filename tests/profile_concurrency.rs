@@ -63,7 +63,11 @@ fn concurrent_use_calls_lose_no_update() {
             "generation {n} lost a package"
         );
         let w: usize = changed[0][1..].parse().unwrap();
-        let want = if calls_seen[w].is_multiple_of(2) { "1" } else { "2" };
+        let want = if calls_seen[w].is_multiple_of(2) {
+            "1"
+        } else {
+            "2"
+        };
         assert_eq!(
             next[changed[0]], want,
             "generation {n}: writer {w}'s calls in order"

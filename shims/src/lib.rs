@@ -128,12 +128,17 @@ pub fn resolve(
         }
         dir = d.parent();
     }
-    if let Some(name) = first_line(&root.join(DEFAULT_PROFILE_FILE)) {
+    if let Some(name) = default_profile(root) {
         return checked(name, Source::Default);
     }
     Err(ResolveError::NoProfile {
         cwd: cwd.to_path_buf(),
     })
+}
+
+/// The root's default profile (`<root>/default-profile`), if one is set.
+pub fn default_profile(root: &Path) -> Option<String> {
+    first_line(&root.join(DEFAULT_PROFILE_FILE))
 }
 
 /// The first non-empty line of a small file, trimmed; `None` if unreadable or empty.
@@ -169,6 +174,25 @@ pub fn profiles_with(root: &Path, command: &OsStr) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// "profile P (from WHY) has no command C; profiles that have it: …", for the shim and `which`.
+pub fn missing_command(
+    root: &Path,
+    profile: &str,
+    why: &dyn fmt::Display,
+    command: &OsStr,
+) -> String {
+    let others = profiles_with(root, command);
+    let have = if others.is_empty() {
+        "no profile provides it".to_string()
+    } else {
+        format!("profiles that have it: {}", others.join(", "))
+    };
+    format!(
+        "profile {profile} (from {why}) has no command {}; {have}",
+        command.to_string_lossy()
+    )
 }
 
 #[cfg(test)]

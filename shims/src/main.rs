@@ -1,8 +1,14 @@
 //! The shim: `<root>/shims/<exe>` links here. It picks the profile in force and `exec`s that
 //! profile's `bin/<exe>` in place (same pid, signals, stdin/tty and exit code), keeping
 //! `argv[0]` as typed and setting `BERTH_PROFILE` so that children agree.
+//!
+//! `no_main`: the C `main` below skips std's runtime set-up (reading /proc/self/maps for the
+//! stack guard, an alternate signal stack, ignoring SIGPIPE), which the shim does not need
+//! and which is a good part of its start-up time. Arguments still come from std (glibc hands
+//! them to std before `main`).
+#![no_main]
 
-use berth_shim::{command_path, env, profile_link, profiles_with, resolve};
+use berth_shim::{command_path, env, missing_command, profile_link, resolve};
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -14,7 +20,16 @@ const NOT_FOUND: i32 = 127;
 /// Exit code when the target exists but cannot be executed (as a shell's).
 const CANNOT_EXECUTE: i32 = 126;
 
-fn main() {
+/// The C entry point (see the module comment for why not `fn main`).
+#[no_mangle]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    run()
+}
+
+fn run() -> ! {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let command: OsString = Path::new(&argv0)
@@ -84,18 +99,9 @@ fn main() {
                     ),
                 );
             }
-            let others = profiles_with(&root, &command);
-            let have = if others.is_empty() {
-                "no profile provides it".to_string()
-            } else {
-                format!("profiles that have it: {}", others.join(", "))
-            };
             fail(
                 NOT_FOUND,
-                format!(
-                    "profile {profile} (from {}) has no command {name}; {have}",
-                    choice.source
-                ),
+                missing_command(&root, &profile, &choice.source, &command),
             );
         }
     }

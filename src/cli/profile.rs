@@ -211,6 +211,7 @@ fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Resu
 }
 
 fn existing(profiles: &Profiles, profile: &str) -> Result<u64> {
+    check_name("profile name", profile)?;
     profiles
         .current(profile)?
         .ok_or_else(|| Error::UnknownProfile {
@@ -318,10 +319,7 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
 }
 
 fn read_default(ctx: &Ctx) -> Option<String> {
-    std::fs::read_to_string(ctx.root.default_profile())
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    berth_shim::default_profile(ctx.root.path())
 }
 
 fn profiles(ctx: &Ctx) -> Result<i32> {
@@ -430,17 +428,8 @@ fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
     let real: PathBuf = match std::fs::canonicalize(&path) {
         Ok(r) => r,
         Err(_) => {
-            let others = berth_shim::profiles_with(ctx.root.path(), &cmd);
             return Err(Error::Other {
-                message: format!(
-                    "profile {profile} (chosen by {why}) has no command {}{}",
-                    a.command,
-                    if others.is_empty() {
-                        "; no profile provides it".to_string()
-                    } else {
-                        format!("; profiles that have it: {}", others.join(", "))
-                    }
-                ),
+                message: berth_shim::missing_command(ctx.root.path(), &profile, &why, &cmd),
                 hint: format!("`berth use {profile} PACKAGE` adds the package that provides it"),
             });
         }

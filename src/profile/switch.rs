@@ -110,6 +110,7 @@ impl<'a> Switcher<'a> {
 
     /// `drop`: a new generation without the named packages.
     pub fn drop_packages(&self, profile: &str, names: &[String], command: &str) -> Result<Change> {
+        check_name("profile name", profile)?;
         let current = self.current(profile)?;
         let Some((_, gen)) = &current else {
             return Err(self.unknown(profile));
@@ -137,6 +138,7 @@ impl<'a> Switcher<'a> {
 
     /// `rollback` / `switch`: points the profile at an existing generation; never deletes.
     pub fn switch(&self, profile: &str, target: Target) -> Result<Change> {
+        check_name("profile name", profile)?;
         let Some(from) = self.profiles.current(profile)? else {
             return Err(self.unknown(profile));
         };
@@ -167,7 +169,7 @@ impl<'a> Switcher<'a> {
             find_entry(&entries, p, profile, to)?;
         }
         if to == from {
-            return Ok(self.unchanged(profile, from));
+            return self.unchanged(profile, from);
         }
         self.activate(profile, Some(from), to, false)
     }
@@ -185,7 +187,7 @@ impl<'a> Switcher<'a> {
         prefer.retain(|p| packages.iter().any(|g| &g.name == p));
         if let Some((n, g)) = &current {
             if g.packages == packages && g.prefer == prefer {
-                return Ok(self.unchanged(profile, *n));
+                return self.unchanged(profile, *n);
             }
         }
         let members = packages
@@ -239,15 +241,18 @@ impl<'a> Switcher<'a> {
         })
     }
 
-    fn unchanged(&self, profile: &str, n: u64) -> Change {
-        Change {
+    /// Nothing to switch; shims are still made exact, which heals a run killed between
+    /// adding shims and switching.
+    fn unchanged(&self, profile: &str, n: u64) -> Result<Change> {
+        let shims = shims::refresh(&self.profiles, self.lock, Refresh::Exact)?;
+        Ok(Change {
             profile: profile.to_string(),
             from: Some(n),
             to: n,
             created: false,
             changed: false,
-            shims: ShimChanges::default(),
-        }
+            shims,
+        })
     }
 
     fn unknown(&self, profile: &str) -> Error {
@@ -277,4 +282,23 @@ fn find_entry<'e>(
                 format!("missing from the store, but generation {profile}/{n} uses it")
             },
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::package::manifest::check_name;
+
+    #[test]
+    fn shim_and_berth_agree_on_profile_names() {
+        let long = "a".repeat(129);
+        for n in [
+            "", "MyApp", "a/b", "-a", "a b", "ä", "../x", ".a", "site-a", "0ad", "a+b_c.d", &long,
+        ] {
+            assert_eq!(
+                check_name("profile name", n).is_ok(),
+                berth_shim::valid_name(n),
+                "{n}"
+            );
+        }
+    }
 }
