@@ -312,3 +312,18 @@ fn generations_delete_prunes_a_range_but_never_the_current_one_or_the_future() {
     // Without --delete it still lists.
     assert!(t.ok(&["generations", "p"]).contains("GEN"));
 }
+
+#[test]
+fn dry_run_and_real_run_print_the_same_list() {
+    let t = T::new();
+    generations(&t, "p", "app", 3);
+    small(&t, "loose", "1");
+    let dry = t.ok(&["gc", "--dry-run", "--keep", "1", "--grace", "0"]);
+    let real = t.ok(&["gc", "--keep", "1", "--grace", "0"]);
+    let as_real = dry
+        .replace("would remove", "removed")
+        .replace("would free", "freed");
+    assert_eq!(as_real, real);
+    assert!(real.contains("removed generation p/1"), "{real}");
+    assert!(real.contains("removed loose@1"), "{real}");
+}
