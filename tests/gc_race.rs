@@ -27,6 +27,26 @@ fn must(t: &T, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// Rewrites an entry's install time (atomically: the gc loop may be reading it).
+fn backdate(t: &T, entry: &str) {
+    let meta = t.root.join("store").join(entry).join(".berth");
+    let origin = meta.join("origin.toml");
+    let text = std::fs::read_to_string(&origin).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("installed_at") {
+                "installed_at = \"2025-01-01T00:00:00Z\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let tmp = meta.join("origin.toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, &origin).unwrap();
+}
+
 #[test]
 fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
     let t = Arc::new(T::new());
@@ -45,6 +65,17 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
             .into_owned()
         })
         .collect();
+    let junk: Vec<String> = (0..ITERATIONS)
+        .map(|i| {
+            t.pkg(
+                "junk",
+                &format!("{i}"),
+                &[("share/junk", format!("{i}\n").into_bytes())],
+            )
+            .to_string_lossy()
+            .into_owned()
+        })
+        .collect();
     // Another profile, so gc has old generations to prune while the loop runs.
     must(&t, &["install", &tars[0]]);
     must(&t, &["use", "other", "app@0"]);
@@ -54,9 +85,11 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
         let t = t.clone();
         let done = done.clone();
         std::thread::spawn(move || {
-            let mut runs = 0;
+            let (mut runs, mut deleted) = (0, 0);
             while !done.load(Ordering::Relaxed) {
-                must(&t, &["gc", "--keep", "3"]);
+                let out = must(&t, &["--json", "gc", "--keep", "3"]);
+                let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+                deleted += r["entries"].as_array().unwrap().len();
                 // Under the lock, nothing a generation references may be missing.
                 let o = t.run(&["--json", "check", "--quick"]);
                 let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -66,10 +99,15 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
                 }
                 runs += 1;
             }
-            runs
+            (runs, deleted)
         })
     };
     for (i, tar) in tars.iter().enumerate() {
+        // An unreferenced entry made to look a year old, so the concurrent gc deletes
+        // entries (past its grace period) while installs and switches go on.
+        let out = must(&t, &["--json", "install", &junk[i]]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        backdate(&t, &format!("junk-{i}-{}", v[0]["id"].as_str().unwrap()));
         must(&t, &["install", tar]);
         must(&t, &["use", "site", &format!("app@{i}")]);
         let cur = std::fs::read_link(t.root.join("profiles/site")).unwrap();
@@ -81,8 +119,10 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
             .is_file());
     }
     done.store(true, Ordering::Relaxed);
-    let runs = gc.join().unwrap();
+    let (runs, deleted) = gc.join().unwrap();
     assert!(runs > 0);
+    // The concurrent gc did delete (backdated) entries while the loop ran.
+    assert!(deleted > 0, "{runs} gc runs deleted nothing");
     // Once the grace period is waived, exactly the referenced entries remain.
     must(&t, &["gc", "--keep", "3", "--grace", "0"]);
     let n = ITERATIONS as u64;
@@ -103,6 +143,7 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
     let have: std::collections::BTreeSet<String> = t
         .entries()
         .iter()
+        .inspect(|e| assert!(!e.starts_with("junk-"), "{e} survived"))
         .map(|e| e.split('-').nth(1).unwrap().to_string())
         .collect();
     assert_eq!(have, want);
