@@ -1,5 +1,7 @@
 //! The command line: global flags, one module per command group, and the dispatch.
 
+mod check;
+mod gc;
 mod info;
 mod install;
 mod output;
@@ -88,6 +90,16 @@ pub enum Command {
     Verify(verify::Args),
     /// Remove installed packages
     Remove(remove::Args),
+    /// Delete store entries no generation or pin references; prune old generations
+    Gc(gc::Args),
+    /// Keep installed packages although no profile uses them
+    Pin(gc::PinArgs),
+    /// Let gc delete pinned packages again
+    Unpin(gc::UnpinArgs),
+    /// Set how many generations gc keeps for one profile
+    Keep(gc::KeepArgs),
+    /// Verify every invariant of the root; --repair fixes what is safe
+    Check(check::Args),
     /// Profiles, generations, shims and running (use, drop, rollback, switch …).
     #[command(flatten)]
     Profile(profile::Command),
@@ -134,6 +146,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info(a) => info::info(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Remove(a) => remove::run(&ctx, a),
+        Command::Gc(a) => gc::run(&ctx, a),
+        Command::Pin(a) => gc::pin(&ctx, a),
+        Command::Unpin(a) => gc::unpin(&ctx, a),
+        Command::Keep(a) => gc::keep(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
     }
 }

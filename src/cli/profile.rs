@@ -33,7 +33,7 @@ Nothing changes (and no generation is made) when the set is the same as now.")]
     #[command(after_help = "Example:\n  berth switch site-a 3")]
     Switch(SwitchArgs),
     /// List a profile's generations; `*` marks the current one
-    Generations(ProfileArg),
+    Generations(super::gc::GenerationsArgs),
     /// Show what changed between two generations (default: the current and the one before)
     #[command(after_help = "Examples:\n  berth diff site-a\n  berth diff site-a --from 1 --to 4")]
     Diff(DiffArgs),
@@ -163,7 +163,10 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Switch(a) => {
             with_switcher(ctx, |s| s.switch(&a.profile, Target::Number(a.generation)))
         }
-        Command::Generations(a) => generations(ctx, &a.profile),
+        Command::Generations(a) => match &a.delete {
+            Some(range) => super::gc::delete_generations(ctx, &a.profile, range),
+            None => generations(ctx, &a.profile),
+        },
         Command::Diff(a) => show_diff(ctx, a),
         Command::Profiles => profiles(ctx),
         Command::Default(a) => default(ctx, a),

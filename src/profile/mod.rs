@@ -10,6 +10,7 @@
 pub mod build;
 pub mod diff;
 pub mod generation;
+pub mod prune;
 pub mod refs;
 pub mod shims;
 pub mod switch;

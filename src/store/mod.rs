@@ -7,6 +7,7 @@ pub mod install;
 pub mod listing;
 pub mod lock;
 pub mod object_pool;
+pub mod pins;
 pub mod query;
 pub mod remove;
 pub mod staging;

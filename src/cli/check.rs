@@ -1,0 +1,98 @@
+//! `berth check`.
+
+use super::{output, Ctx};
+use crate::check::{self, Checked, Problem};
+use crate::error::{exit, Result};
+use crate::store::verify::Depth;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Verify every invariant of the root: profiles, generations, entries, objects, shims
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  berth check                    # everything, re-hashing every file
+  berth check --quick            # existence, types and sizes only
+  berth check --repair           # also remove what is safe to remove
+
+--repair removes only leftovers of interrupted commands (staging, trash, half-deleted
+generations), dangling shims and orphan pool objects. Exits 5 when any problem remains.
+check takes the root's lock, so it waits for a running install, use or gc.")]
+pub struct Args {
+    /// Check existence, types and sizes only; do not re-hash
+    #[arg(long)]
+    pub quick: bool,
+    /// Remove leftovers, dangling shims and orphan objects
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    ok: bool,
+    checked: Checked,
+    problems: Vec<Problem>,
+    repaired: Vec<PathBuf>,
+}
+
+/// Runs `check`.
+pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    // Under the lock, staging and trash are leftovers rather than work in progress.
+    let lock = ctx.lock()?;
+    let depth = if a.quick { Depth::Quick } else { Depth::Full };
+    let (problems, checked) = check::check(&ctx.root, &lock, depth)?;
+    let repaired = if a.repair {
+        check::repair(&ctx.root, &lock, &problems)?
+    } else {
+        vec![]
+    };
+    let remaining: Vec<Problem> = problems
+        .into_iter()
+        .filter(|p| !(a.repair && p.repairable))
+        .collect();
+    let report = Report {
+        ok: remaining.is_empty(),
+        checked,
+        problems: remaining,
+        repaired,
+    };
+    if ctx.json {
+        output::json(&report);
+    } else {
+        for p in &report.repaired {
+            if !ctx.quiet {
+                println!("repaired: removed {}", p.display());
+            }
+        }
+        for p in &report.problems {
+            let fix = if p.repairable {
+                " [--repair fixes]"
+            } else {
+                ""
+            };
+            println!(
+                "{}: {}: {}{fix}\n  hint: {}",
+                p.kind,
+                p.path.display(),
+                p.detail,
+                p.hint
+            );
+        }
+        if !ctx.quiet || !report.ok {
+            let c = &report.checked;
+            println!(
+                "checked {} profile(s), {} generation(s), {} entr{}, {} object(s): {}",
+                c.profiles,
+                c.generations,
+                c.entries,
+                if c.entries == 1 { "y" } else { "ies" },
+                c.objects,
+                if report.ok {
+                    "no problems".to_string()
+                } else {
+                    format!("{} problem(s)", report.problems.len())
+                }
+            );
+        }
+    }
+    Ok(if report.ok { exit::OK } else { exit::INTEGRITY })
+}

@@ -1,0 +1,227 @@
+//! Garbage collection: prune generations by rule, mark every entry a generation or pin
+//! references (the roots), and sweep the rest through the store's trash, with orphan
+//! objects and the leftovers of crashed runs. A dry run computes the very same plan and
+//! stops before the first change, so it reports the same list and the same bytes.
+
+use crate::error::{Error, Result};
+use crate::profile::prune::Rules;
+use crate::profile::Profiles;
+use crate::progress::Progress;
+use crate::store::remove::TreeBlocks;
+use crate::store::{Entry, LockedFile, Store};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// What to collect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Prune each profile to the current generation and the `keep - 1` before it.
+    pub keep: Option<u64>,
+    /// Prune generations made longer ago than this (keeping the one live back then).
+    pub older_than: Option<Duration>,
+    /// Keep unreferenced entries installed less than this long ago, so that a gc running
+    /// between `install` and `use` does not take the entry away.
+    pub grace: Duration,
+    /// Report only.
+    pub dry_run: bool,
+}
+
+/// A generation that was (or would be) pruned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrunedGeneration {
+    /// Its profile.
+    pub profile: String,
+    /// Its number.
+    pub number: u64,
+    /// When it was made (RFC 3339), as recorded.
+    pub created: String,
+}
+
+/// A store entry that was (or would be) removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedEntry {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Entry id.
+    pub id: String,
+}
+
+/// What a gc did, or with `dry_run` would do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// Generations pruned.
+    pub generations: Vec<PrunedGeneration>,
+    /// Entries removed.
+    pub entries: Vec<RemovedEntry>,
+    /// Unreferenced entries kept because they were installed within the grace period.
+    pub kept_recent: Vec<String>,
+    /// Leftovers of interrupted runs removed (staging, trash, half-deleted generations).
+    pub leftovers: usize,
+    /// Pool objects removed.
+    pub objects: u64,
+    /// Bytes of blocks released (shared objects counted once).
+    pub bytes: u64,
+}
+
+/// Every entry directory name that a generation or a pin references, with who references
+/// it (`profile/N` or `pin`). Generations in `excluding` are left out (those a gc is
+/// about to prune). An unreadable generation is an error: guessing would risk deleting
+/// what it references.
+pub fn roots(
+    store: &Store,
+    profiles: &Profiles,
+    excluding: &BTreeSet<(String, u64)>,
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in profiles.list()? {
+        for n in profiles.numbers(&p)? {
+            if excluding.contains(&(p.clone(), n)) {
+                continue;
+            }
+            let g = profiles.read(&p, n)?;
+            for pkg in g.packages {
+                out.entry(pkg.entry_dir())
+                    .or_default()
+                    .push(format!("{p}/{n}"));
+            }
+        }
+    }
+    for pin in store.pins()? {
+        out.entry(pin).or_default().push("pin".into());
+    }
+    Ok(out)
+}
+
+/// Runs a gc under the root's lock.
+pub fn run(
+    store: &Store,
+    profiles: &Profiles,
+    lock: &LockedFile,
+    opts: Options,
+    progress: &Progress,
+) -> Result<Report> {
+    let now = SystemTime::now();
+    let rules = Rules {
+        keep: opts.keep,
+        cutoff: opts
+            .older_than
+            .map(|d| now.checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH)),
+    };
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    let mut prune: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut gone = BTreeSet::new();
+    let mut trees: Vec<PathBuf> = Vec::new();
+    for p in profiles.list()? {
+        let numbers = profiles.prunable(&p, rules)?;
+        for n in &numbers {
+            let created = profiles.read(&p, *n).map(|g| g.created).unwrap_or_default();
+            report.generations.push(PrunedGeneration {
+                profile: p.clone(),
+                number: *n,
+                created,
+            });
+            gone.insert((p.clone(), *n));
+            trees.push(profiles.generation_dir(&p, *n));
+        }
+        if !numbers.is_empty() {
+            prune.push((p, numbers));
+        }
+    }
+    let gen_leftovers = profiles.leftovers()?;
+    trees.extend(gen_leftovers.iter().cloned());
+    let live = roots(store, profiles, &gone)?;
+    let grace_cut = now
+        .checked_sub(opts.grace)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut doomed: Vec<Entry> = Vec::new();
+    for e in store.entries()? {
+        if live.contains_key(e.dir_name()) {
+            continue;
+        }
+        let installed = humantime::parse_rfc3339_weak(&e.origin.installed_at).ok();
+        if opts.grace > Duration::ZERO && installed.is_none_or(|t| t > grace_cut) {
+            report.kept_recent.push(e.spec());
+            continue;
+        }
+        report.entries.push(RemovedEntry {
+            name: e.name().to_string(),
+            version: e.version().to_string(),
+            id: e.id().to_string(),
+        });
+        doomed.push(e);
+    }
+    let plan = store.plan_removal(lock, doomed)?;
+    let gen_bytes = TreeBlocks::measure(&trees)?.freed_alone();
+    report.bytes = plan.bytes + gen_bytes;
+    report.leftovers = plan.leftovers.len() + gen_leftovers.len();
+    report.objects = plan.objects.len() as u64;
+    if opts.dry_run {
+        return Ok(report);
+    }
+    // Generations first: once they are gone nothing references the entries below.
+    for (p, numbers) in &prune {
+        profiles.delete_generations(lock, p, numbers)?;
+    }
+    profiles.clean_leftovers(lock)?;
+    let freed = store.execute_removal(lock, &plan, progress)?;
+    report.objects = freed.objects;
+    Ok(report)
+}
+
+/// Parses a duration: a whole number and one unit of s, m, h, d, w (`30d`, `12h`), or `0`.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let bad = || {
+        Error::Usage(format!(
+            "invalid duration `{s}`\nhint: write a number and a unit: 90s, 15m, 12h, 30d, 2w"
+        ))
+    };
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_duration_takes_the_documented_units() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43200));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86400)
+        );
+        assert_eq!(
+            parse_duration("2w").unwrap(),
+            Duration::from_secs(14 * 86400)
+        );
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for bad in ["", "d", "3", "3y", "-3d", "3 d", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
