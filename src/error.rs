@@ -170,6 +170,8 @@ pub enum Error {
     },
     #[error("{what} is not implemented yet\nhint: {hint}")]
     NotImplemented { what: String, hint: String },
+    #[error("{entry} is pinned\nhint: `berth unpin {entry}` first, then remove it")]
+    EntryPinned { entry: String },
     #[error("store entry {entry}: {problem}")]
     Corrupt { entry: String, problem: String },
     #[error("verify failed: {count} problem(s) found\nhint: reinstall the damaged packages from their artifacts (`berth remove` then `berth install`)")]
@@ -235,7 +237,9 @@ impl Error {
                 exit::USAGE
             }
             Error::InvalidName { .. } => exit::USAGE,
-            Error::VersionClash { .. } | Error::EntryInUse { .. } => exit::CONFLICT,
+            Error::VersionClash { .. } | Error::EntryInUse { .. } | Error::EntryPinned { .. } => {
+                exit::CONFLICT
+            }
             Error::ChecksumMismatch { .. } => exit::INTEGRITY,
             Error::Unsafe { .. }
             | Error::BadArchive { .. }

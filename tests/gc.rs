@@ -69,6 +69,24 @@ fn pin_keeps_an_unused_entry_and_unpin_releases_it() {
 }
 
 #[test]
+fn remove_refuses_a_pinned_entry_until_it_is_unpinned() {
+    let t = T::new();
+    let x = small(&t, "x", "1");
+    t.ok(&["pin", "x@1"]);
+    let o = t.run(&["remove", "x@1"]);
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("x@1 is pinned") && err.contains("berth unpin x@1"),
+        "{err}"
+    );
+    assert!(t.entries().contains(&x));
+    t.ok(&["unpin", "x@1"]);
+    t.ok(&["remove", "x@1"]);
+    assert!(!t.entries().contains(&x));
+}
+
+#[test]
 fn keep_prunes_each_profile_to_its_newest_generations() {
     let t = T::new();
     let es = generations(&t, "p", "app", 5);

@@ -43,12 +43,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
     }
     let users = crate::profile::refs::users(&crate::profile::Profiles::new(&ctx.root))?;
+    let pins = ctx.store.pins()?;
     for e in &chosen {
         if let Some(by) = users.get(e.dir_name()) {
             return Err(crate::Error::EntryInUse {
                 entry: e.spec(),
                 users: crate::profile::refs::describe(by),
             });
+        }
+        if pins.iter().any(|p| p == e.dir_name()) {
+            return Err(crate::Error::EntryPinned { entry: e.spec() });
         }
     }
     let freed = ctx.store.delete_entries(&lock, &chosen)?;

