@@ -85,7 +85,12 @@ impl Store {
             let name = req.name.clone().or_else(|| guessed.as_ref().map(|g| g.0.clone()));
             let version = req.version.clone().or_else(|| guessed.as_ref().map(|g| g.1.clone()));
             match (name, version) {
-                (Some(n), Some(v)) => Some(Manifest::new(&n, &v)?),
+                (Some(n), Some(v)) => {
+                    // A bad name or version here is a usage error (exit 2), not a bad manifest.
+                    check_name("package name", &n)?;
+                    check_version(&v)?;
+                    Some(Manifest::new(&n, &v)?)
+                }
                 _ => {
                     return Err(Error::NeedNameVersion {
                         archive: req.path.clone(),
