@@ -1419,3 +1419,31 @@ fn lock_wait_gives_up_only_after_the_timeout() {
     );
     assert_eq!(env.listed().len(), 1);
 }
+
+#[test]
+fn staging_and_trash_leftovers_are_removed_by_the_next_mutation() {
+    let env = Env::new();
+    let pkg = env.small_package("tidy", "1.0");
+    env.install(&pkg, &[]);
+    let plant = || {
+        // What a crashed install or removal leaves behind, read-only parts included.
+        for dir in [".staging/999-0/tree/sub", ".trash/old-entry.999/bin"] {
+            let d = env.store().join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("file"), b"half written").unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+    };
+    plant();
+    // Reads leave them alone (they never take the lock).
+    env.run(&["list"]).ok();
+    env.run(&["verify"]).ok();
+    assert_eq!(env.staging_leftovers(), vec!["999-0".to_string()]);
+    env.install(&pkg, &[]);
+    assert!(env.staging_leftovers().is_empty());
+    assert!(children(&env.store().join(".trash")).is_empty());
+    plant();
+    env.run(&["remove", "tidy@1.0"]).ok();
+    assert!(env.staging_leftovers().is_empty());
+    assert!(children(&env.store().join(".trash")).is_empty());
+}

@@ -280,6 +280,12 @@ impl Store {
             crate::fsutil::syncfs(tree)?;
         }
         std::fs::rename(tree, &dest).ctx("commit", &dest)?;
+        // Only now can the top directory lose its write bit: moving a directory to another
+        // parent rewrites its `..`, which needs write permission on it (unless root).
+        let top = super::dirfd::Dir::open(&dest).ctx("open", &dest)?;
+        top.chmod(".", 0o555).ctx("chmod", &dest)?;
+        top.set_mtime(".").ctx("set mtime", &dest)?;
+        crate::fsutil::fsync_dir(&dest)?;
         crate::fsutil::fsync_dir(&self.root.store())?;
         Ok(Outcome::Installed {
             entry: Entry::load(&dest)?,
@@ -301,8 +307,8 @@ fn set_mtime(path: &Path) -> Result<()> {
     super::dirfd::set_file_mtime(&f).ctx("set mtime", path)
 }
 
-/// Makes every directory 0555 with the store's mtime, deepest first (creating an entry in
-/// a directory changes its mtime, so parents come after their children).
+/// Makes every directory but the top one 0555 with the store's mtime, deepest first
+/// (creating an entry in a directory changes its mtime, so parents come after their children).
 fn seal(tree: &Path, list: &FileList) -> Result<()> {
     let dir = super::dirfd::Dir::open(tree).ctx("open", tree)?;
     let mut dirs: Vec<&str> = list
@@ -317,8 +323,7 @@ fn seal(tree: &Path, list: &FileList) -> Result<()> {
         dir.chmod(d, 0o555).ctx("chmod", tree.join(d))?;
         dir.set_mtime(d).ctx("set mtime", tree.join(d))?;
     }
-    dir.chmod(".", 0o555).ctx("chmod", tree)?;
-    dir.set_mtime(".").ctx("set mtime", tree)?;
+    // The top directory stays writable until it is renamed into the store (see commit).
     Ok(())
 }
 

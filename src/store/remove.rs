@@ -42,6 +42,12 @@ impl Store {
                 .collect();
             freed.bytes += private_blocks(e)?;
             let dest = trash.join(format!("{}.{}", e.dir_name(), std::process::id()));
+            // Moving a directory to another parent needs write permission on it (for `..`).
+            std::fs::set_permissions(
+                e.path(),
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .ctx("chmod", e.path())?;
             std::fs::rename(e.path(), &dest).ctx("move to trash", e.path())?;
             moved.push((dest, objects));
             freed.entries.push(e.spec());
