@@ -1447,3 +1447,29 @@ fn staging_and_trash_leftovers_are_removed_by_the_next_mutation() {
     assert!(env.staging_leftovers().is_empty());
     assert!(children(&env.store().join(".trash")).is_empty());
 }
+
+#[test]
+fn install_limits_refuse_oversize_packages() {
+    let env = Env::new();
+    let pkg = env.small_package("limits", "1.0");
+    let r = env
+        .run(&["install", pkg.to_str().unwrap(), "--max-entries", "2"])
+        .code(6);
+    assert!(r.stderr.contains("limits-1.0.berth"), "{r}");
+    let r = env
+        .run(&[
+            "install",
+            pkg.to_str().unwrap(),
+            "--max-unpacked-size",
+            "10",
+        ])
+        .code(6);
+    assert!(r.stderr.contains("10 bytes"), "{r}");
+    assert!(env.listed().is_empty());
+    assert!(env.staging_leftovers().is_empty());
+    let row = env.install(
+        &pkg,
+        &["--max-entries", "100", "--max-unpacked-size", "1000"],
+    );
+    assert_eq!(row["status"], "installed");
+}
