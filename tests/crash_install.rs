@@ -20,13 +20,13 @@ fn files() -> usize {
 /// Kills of installs into a fresh root (every object new), at fractions of one measured
 /// install's duration. Each costs a full install and the deletion of its root, so there
 /// are only a few of them.
-const FRESH_KILLS: usize = 5;
+const FRESH_KILLS: usize = 4;
 /// Kills of installs into a fresh root once the commit phase is visible in staging.
-const COMMIT_KILLS: usize = 3;
+const COMMIT_KILLS: usize = 2;
 /// Kills of installs into a root whose pool already holds every object (another version
 /// of the same content is installed), at fractions of such an install's duration: the
 /// same extraction and commit, but linking instead of writing, so they are cheap.
-const DEDUP_KILLS: usize = 22;
+const DEDUP_KILLS: usize = 24;
 
 /// Deterministic pseudo-random numbers (xorshift64*), so every run builds the same tree.
 struct Rng(u64);
@@ -215,7 +215,7 @@ fn sigkill_at_any_moment_of_install_leaves_a_consistent_store() {
         .map(|i| KillAt::After(full.mul_f64((i as f64 + 0.5) / FRESH_KILLS as f64)))
         .collect();
     rounds.extend(
-        [0, 2000, 20_000][..COMMIT_KILLS]
+        [0, 20_000][..COMMIT_KILLS]
             .iter()
             .map(|&us| KillAt::Commit(Duration::from_micros(us))),
     );
