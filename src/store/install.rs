@@ -96,7 +96,12 @@ impl Store {
                 .clone()
                 .or_else(|| guessed.as_ref().map(|g| g.1.clone()));
             match (name, version) {
-                (Some(n), Some(v)) => Some(Manifest::new(&n, &v)?),
+                (Some(n), Some(v)) => {
+                    // A bad name or version here is a usage error (exit 2), not a bad manifest.
+                    check_name("package name", &n)?;
+                    check_version(&v)?;
+                    Some(Manifest::new(&n, &v)?)
+                }
                 _ => {
                     return Err(Error::NeedNameVersion {
                         archive: req.path.clone(),
@@ -278,7 +283,8 @@ impl Store {
         })?;
         write_ro(&meta.join("origin.toml"), origin_text.as_bytes())?;
         let t = std::time::Instant::now();
-        seal(tree, &built.list)?;
+        let sealed_top = nix::unistd::geteuid().is_root();
+        seal(tree, &built.list, sealed_top)?;
         tracing::debug!("sealed in {:?}", t.elapsed());
         crate::fsutil::syncfs(tree)?;
         tracing::debug!("data durable after {:?}", t.elapsed());
@@ -303,6 +309,15 @@ impl Store {
         }
         tracing::debug!("links durable after {:?}", t.elapsed());
         std::fs::rename(tree, &dest).ctx("commit", &dest)?;
+        if !sealed_top {
+            // Only now can the top directory lose its write bit: moving a directory to
+            // another parent rewrites its `..`, which needs write permission on it. Root
+            // needs none and sealed it before the commit, so no crash leaves it writable.
+            let top = super::dirfd::Dir::open(&dest).ctx("open", &dest)?;
+            top.chmod(".", 0o555).ctx("chmod", &dest)?;
+            top.set_mtime(".").ctx("set mtime", &dest)?;
+            crate::fsutil::fsync_dir(&dest)?;
+        }
         crate::fsutil::fsync_dir(&self.root.store())?;
         Ok(Outcome::Installed {
             entry: Entry::load(&dest)?,
@@ -324,9 +339,9 @@ fn set_mtime(path: &Path) -> Result<()> {
     super::dirfd::set_file_mtime(&f).ctx("set mtime", path)
 }
 
-/// Makes every directory 0555 with the store's mtime, deepest first (creating an entry in
-/// a directory changes its mtime, so parents come after their children).
-fn seal(tree: &Path, list: &FileList) -> Result<()> {
+/// Makes every directory (the top one only with `seal_top`) 0555 with the store's mtime, deepest first
+/// (creating an entry in a directory changes its mtime, so parents come after their children).
+fn seal(tree: &Path, list: &FileList, seal_top: bool) -> Result<()> {
     let dir = super::dirfd::Dir::open(tree).ctx("open", tree)?;
     let mut dirs: Vec<&str> = list
         .records
@@ -340,8 +355,10 @@ fn seal(tree: &Path, list: &FileList) -> Result<()> {
         dir.chmod(d, 0o555).ctx("chmod", tree.join(d))?;
         dir.set_mtime(d).ctx("set mtime", tree.join(d))?;
     }
-    dir.chmod(".", 0o555).ctx("chmod", tree)?;
-    dir.set_mtime(".").ctx("set mtime", tree)?;
+    if seal_top {
+        dir.chmod(".", 0o555).ctx("chmod", tree)?;
+        dir.set_mtime(".").ctx("set mtime", tree)?;
+    }
     Ok(())
 }
 

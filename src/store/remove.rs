@@ -199,6 +199,16 @@ impl Store {
             let pid = std::process::id();
             for e in &plan.entries {
                 let dest = trash.join(format!("{}.{pid}", e.dir_name()));
+                if !nix::unistd::geteuid().is_root() {
+                    // Moving a directory to another parent needs write permission on it (for
+                    // its `..`); root needs none. A crash between this chmod and the rename
+                    // leaves the entry complete, with `verify` reporting the mode.
+                    std::fs::set_permissions(
+                        e.path(),
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    )
+                    .ctx("chmod", e.path())?;
+                }
                 std::fs::rename(e.path(), &dest).ctx("move to trash", e.path())?;
                 doomed.push(dest);
                 freed.entries.push(e.spec());

@@ -412,18 +412,38 @@ fn create(dir: &Dir, path: &str, exec: bool) -> Result<std::fs::File, SinkError>
     Ok(f)
 }
 
-fn note_new(shared: &Shared, path: &str, sha: [u8; 32], exec: bool) {
-    shared
-        .firsts
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry((sha, exec))
-        .or_insert_with(|| path.to_string());
-    shared
-        .new_objects
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((path.to_string(), sha, exec));
+/// Records a freshly written file as the first copy of its content in this install. When
+/// another worker wrote the same content meanwhile, this copy is replaced by a link to that
+/// one, so identical files of one package share one inode and one pool object.
+fn note_new(
+    dir: &Dir,
+    shared: &Shared,
+    path: &str,
+    sha: [u8; 32],
+    exec: bool,
+) -> Result<(), SinkError> {
+    let first = {
+        let mut firsts = shared.firsts.lock().unwrap_or_else(|p| p.into_inner());
+        match firsts.entry((sha, exec)) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(o.get().clone()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(path.to_string());
+                None
+            }
+        }
+    };
+    match first {
+        Some(first) => {
+            dir.unlink(path).ctx("remove", path)?;
+            dir.link_within(&first, path).ctx("link", path)?;
+        }
+        None => shared
+            .new_objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((path.to_string(), sha, exec)),
+    }
+    Ok(())
 }
 
 /// Names the member itself: the check may run on a worker while the extractor is already
@@ -466,7 +486,7 @@ fn place(dir: &Dir, pool: &ObjectPool, shared: &Shared, job: Job) -> Result<(), 
     dirfd::set_file_mtime(&f).ctx("set mtime", &path)?;
     drop(f);
     if size > 0 {
-        note_new(shared, &path, sha, exec);
+        note_new(dir, shared, &path, sha, exec)?;
     }
     record(shared, path, exec, size, sha);
     Ok(())
@@ -532,7 +552,7 @@ fn place_streamed(
         dir.unlink(path).ctx("remove", path)?;
         dir.link_from(&obj, path).ctx("link from pool", &obj)?;
     } else {
-        note_new(shared, path, sha, exec);
+        note_new(dir, shared, path, sha, exec)?;
     }
     record(shared, path.to_string(), exec, size, sha);
     Ok(())
