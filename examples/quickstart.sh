@@ -36,3 +36,40 @@ berth verify
 
 step berth remove myapp@2.0.0
 berth remove myapp@2.0.0
+
+# Two services, two versions at once, one command on PATH.
+step berth use site-a myapp@1.4.2
+berth use site-a myapp@1.4.2
+step berth use site-b myapp@1.5.0
+berth use site-b myapp@1.5.0
+export PATH="$BERTH_ROOT/shims:$PATH"
+step "BERTH_PROFILE=site-a myapp; BERTH_PROFILE=site-b myapp"
+BERTH_PROFILE=site-a myapp
+BERTH_PROFILE=site-b myapp
+step "echo site-b > \$dir/.berth-profile; cd \$dir/sub && myapp"
+mkdir -p "$work/srv-b/sub" && echo site-b >"$work/srv-b/.berth-profile"
+(cd "$work/srv-b/sub" && myapp)
+step berth which myapp --profile site-a
+berth which myapp --profile site-a
+
+# site-a upgrades atomically, then rolls back in one step.
+step berth use site-a myapp@1.5.0
+berth use site-a myapp@1.5.0
+BERTH_PROFILE=site-a myapp
+step berth generations site-a
+berth generations site-a
+step berth diff site-a
+berth diff site-a
+step berth rollback site-a
+berth rollback site-a
+BERTH_PROFILE=site-a myapp
+step berth profiles
+berth profiles
+
+# Clean-up: what gc would free (generations kept: 1 per profile), then the invariants.
+step berth gc --keep 1 --dry-run
+berth gc --keep 1 --dry-run
+step berth check
+berth check
+echo
+echo "done. root: $BERTH_ROOT (a longer demo: bash examples/side-by-side.sh)"
