@@ -119,6 +119,13 @@ impl Dir {
             .map(|_| ())
     }
 
+    /// Hard-links `from` beneath `src` to `rel` beneath this directory: short relative
+    /// lookups on both sides (the pool and the staging tree each keep a handle open).
+    pub fn link_from_dir(&self, src: &Dir, from: &str, rel: &str) -> io::Result<()> {
+        let (f, t) = (cstr(from)?, cstr(rel)?);
+        check(unsafe { libc::linkat(src.raw(), f.as_ptr(), self.raw(), t.as_ptr(), 0) }).map(|_| ())
+    }
+
     /// Hard-links an absolute path (an object of the pool) to `rel` beneath this directory.
     pub fn link_from(&self, from: &Path, rel: &str) -> io::Result<()> {
         let f = CString::new(from.as_os_str().as_encoded_bytes())

@@ -291,16 +291,16 @@ impl Store {
         // Only now, with the data durable, may the pool name these files: an object must
         // never exist with content that a power loss could still lose.
         use rayon::prelude::*;
+        let tree_dir = super::dirfd::Dir::open(tree).ctx("open", tree)?;
         built
             .new_objects
             .par_iter()
             .try_for_each(|(path, sha, exec)| {
-                let obj = pool.path(sha, *exec);
-                match std::fs::hard_link(tree.join(path), &obj) {
+                match pool.link_in(&tree_dir, path, sha, *exec) {
                     Ok(()) => Ok(()),
                     // Two copies raced within this install: the other one is pooled.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                    Err(e) => Err(Error::io("link into pool", obj, e)),
+                    Err(e) => Err(Error::io("link into pool", pool.path(sha, *exec), e)),
                 }
             })?;
         tracing::debug!("pool links after {:?}", t.elapsed());

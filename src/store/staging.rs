@@ -382,11 +382,10 @@ fn link_existing(
     sha: &[u8; 32],
     exec: bool,
 ) -> Result<bool, SinkError> {
-    let obj = pool.path(sha, exec);
-    match dir.link_from(&obj, path) {
+    match pool.link_out(sha, exec, dir, path) {
         Ok(()) => return Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("link from pool", obj, e).into()),
+        Err(e) => return Err(Error::io("link from pool", pool.path(sha, exec), e).into()),
     }
     let first = shared
         .firsts
