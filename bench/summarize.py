@@ -36,7 +36,7 @@ def main():
             name = r.get("command_name") or r["command"]
             times.setdefault(name, []).extend(r["times"])
             commands[name] = r["command"]
-    lines = [f"## {title}", "", f"Machine: {machine()}. Rounds: {len(files)} (commands alternate between rounds).", ""]
+    lines = [f"## {title}", "", f"Machine: {machine()}. hyperfine invocations: {len(files)} (the pairs alternate which goes first from round to round).", ""]
     lines += ["| command | runs | median | min | max |", "| --- | --- | --- | --- | --- |"]
     med = {}
     for name, ts in times.items():
