@@ -54,6 +54,20 @@ for n in "${sizes[@]}"; do
     stow --no-folding -d "$stowdir" -t "$WORK/target-nf-$n" pkg-1
     cmds+=(--prepare "true" -n "stow -R --no-folding ($n files)" "stow --no-folding -d $stowdir -t $WORK/target-nf-$n -R pkg-1")
   fi
+  if command -v nix-env >/dev/null && [ "$n" -le 15000 ]; then
+    # Nix (Debian's nix-bin, local store, no sandbox, no substituters): two generations of a
+    # profile holding the same trees; --switch-generation only moves the profile link.
+    # Beside it, `berth switch` does the same for berth (activate an existing generation).
+    export NIX_CONFIG=$'sandbox = false\nsubstituters ='
+    p1=$(nix-store --add "$stowdir/pkg-1")
+    p2=$(nix-store --add "$stowdir/pkg-2")
+    nixprof="$WORK/nixprof-$n/prof"
+    mkdir -p "$(dirname "$nixprof")"
+    nix-env -p "$nixprof" --set "$p1" && nix-env -p "$nixprof" --set "$p2"
+    "$BERTH" -q --root "$root" use bench pkg@2 && "$BERTH" -q --root "$root" use bench pkg@1
+    cmds+=(--prepare "nix-env -p $nixprof --switch-generation 1" -n "nix-env --switch-generation ($n files)" "nix-env -p $nixprof --switch-generation 2")
+    cmds+=(--prepare "$BERTH -q --root $root switch bench 1" -n "berth switch ($n files)" "$BERTH -q --root $root switch bench 2")
+  fi
   hyperfine "${runs[@]}" --export-json "$WORK/switch-$n.json" "${cmds[@]}"
   printf '\n%s files:\n\n' "$n" >>"$RESULTS"
   append_table "$WORK/switch-$n.json" 0
@@ -77,6 +91,11 @@ PY
   printf '\nberth use: swaps pkg@1 for pkg@2 in profile "bench" (prepare switches back to pkg@1, so\n'
   printf 'every timed run builds a new generation under a fresh path and fsyncs it). stow -R restows\n'
   printf 'pkg-1 into a target that already has real share/ and bin/ directories.\n'
-  printf -- '- nix-env --switch-generation: not measured (nix-bin not set up on this machine).\n'
+  if command -v nix-env >/dev/null; then
+    printf -- '- nix-env --switch-generation and berth switch: both activate an existing generation\n'
+    printf -- '  (a link flip); measured up to 15,000 files (nix-store --add of 150,000 files is slow).\n'
+  else
+    printf -- '- nix-env --switch-generation: not measured (apt-get install nix-bin to include it).\n'
+  fi
 } >>"$RESULTS"
 echo "appended to $RESULTS"
