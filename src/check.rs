@@ -4,10 +4,11 @@
 //! can be fixed without a choice only the operator can make.
 
 use crate::error::Result;
+use crate::fsutil::children;
 use crate::profile::Profiles;
 use crate::root::Root;
 use crate::store::object_pool::ObjectPool;
-use crate::store::remove::{children, pool_objects};
+use crate::store::remove::pool_objects;
 use crate::store::verify::{hash_file, verify_entry, Depth};
 use crate::store::{Entry, LockedFile, Store};
 use rayon::prelude::*;

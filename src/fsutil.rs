@@ -118,6 +118,21 @@ fn make_dirs_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The children of a directory (none when it does not exist).
+pub fn children(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(crate::Error::io("read directory", dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        out.push(ent.ctx("read directory", dir)?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Creates a directory and its parents; an existing one is fine.
 pub fn create_dir_all(path: &Path) -> Result<()> {
     fs::create_dir_all(path).ctx("create directory", path)

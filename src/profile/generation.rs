@@ -2,7 +2,7 @@
 //! current. Reads never need the lock and never see a torn state (generations appear by
 //! rename, profile links change by rename).
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::root::Root;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -77,37 +77,26 @@ impl Profiles {
 
     /// Every profile that has generations, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
-        let dir = self.root.generations();
         let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io("read directory", dir, e)),
-        };
-        for ent in rd {
-            let ent = ent.ctx("read directory", &dir)?;
-            if let Some(name) = ent.file_name().to_str() {
-                if !name.starts_with('.') && ent.path().is_dir() {
+        for path in crate::fsutil::children(&self.root.generations())? {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                if !name.starts_with('.') && path.is_dir() {
                     out.push(name.to_string());
                 }
             }
         }
-        out.sort();
         Ok(out)
     }
 
     /// The complete generations of a profile, ascending.
     pub fn numbers(&self, profile: &str) -> Result<Vec<u64>> {
-        let dir = self.dir(profile);
         let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io("read directory", dir, e)),
-        };
-        for ent in rd {
-            let ent = ent.ctx("read directory", &dir)?;
-            if let Some(n) = ent.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+        for path in crate::fsutil::children(&self.dir(profile))? {
+            if let Some(n) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 out.push(n);
             }
         }

@@ -240,7 +240,7 @@ impl Profiles {
         let mut out = Vec::new();
         for p in self.list()? {
             let dir = self.dir(&p);
-            for child in crate::store::remove::children(&dir)? {
+            for child in crate::fsutil::children(&dir)? {
                 let name = child.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 if name.starts_with(".trash-") || name.starts_with(".build-") {
                     out.push(child);

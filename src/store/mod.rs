@@ -80,16 +80,9 @@ impl Store {
 }
 
 fn remove_children(dir: &Path) -> Result<usize> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(crate::Error::io("read directory", dir, e)),
-    };
-    let mut n = 0;
-    for ent in rd {
-        let ent = ent.ctx("read directory", dir)?;
-        crate::fsutil::remove_tree(&ent.path())?;
-        n += 1;
+    let children = crate::fsutil::children(dir)?;
+    for child in &children {
+        crate::fsutil::remove_tree(child)?;
     }
-    Ok(n)
+    Ok(children.len())
 }

@@ -3,7 +3,7 @@
 
 use super::lock::LockedFile;
 use super::{Entry, Store};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 impl Store {
     /// Pins an entry (pinning twice is fine). Returns false when it was already pinned.
@@ -36,22 +36,14 @@ impl Store {
     /// Directory names of every pinned entry, sorted. Temporary files of a crashed
     /// `pin` (dot names) are not pins.
     pub fn pins(&self) -> Result<Vec<String>> {
-        let dir = self.root.pins();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(Error::io("read directory", dir, e)),
-        };
         let mut out = Vec::new();
-        for ent in rd {
-            let ent = ent.ctx("read directory", &dir)?;
-            if let Some(name) = ent.file_name().to_str() {
+        for path in crate::fsutil::children(&self.root.pins())? {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
                 if !name.starts_with('.') {
                     out.push(name.to_string());
                 }
             }
         }
-        out.sort();
         Ok(out)
     }
 }

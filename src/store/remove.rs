@@ -139,7 +139,7 @@ impl Store {
     pub fn plan_removal(&self, _lock: &LockedFile, entries: Vec<Entry>) -> Result<Plan> {
         let mut leftovers = Vec::new();
         for dir in [self.root.staging(), self.root.trash()] {
-            leftovers.extend(children(&dir)?);
+            leftovers.extend(crate::fsutil::children(&dir)?);
         }
         let mut trees: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
         trees.extend(leftovers.iter().cloned());
@@ -265,29 +265,17 @@ impl Store {
     }
 }
 
-/// The children of a directory (none when it does not exist).
-pub fn children(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(crate::Error::io("read directory", dir, e)),
-    };
-    let mut out = Vec::new();
-    for ent in rd {
-        out.push(ent.ctx("read directory", dir)?.path());
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Every object of the pool with its metadata (shards in parallel).
 pub fn pool_objects(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
-    let shards: Vec<PathBuf> = children(dir)?.into_iter().filter(|s| s.is_dir()).collect();
+    let shards: Vec<PathBuf> = crate::fsutil::children(dir)?
+        .into_iter()
+        .filter(|s| s.is_dir())
+        .collect();
     let per: Vec<Vec<(PathBuf, std::fs::Metadata)>> = shards
         .par_iter()
         .map(|s| {
             let mut v = Vec::new();
-            for p in children(s)? {
+            for p in crate::fsutil::children(s)? {
                 match std::fs::symlink_metadata(&p) {
                     Ok(m) if m.is_file() => v.push((p, m)),
                     Ok(_) => {}

@@ -1,6 +1,6 @@
 //! Re-hashing entries against their recorded file lists (all cores).
 
-use super::listing::{FileList, Record};
+use super::listing::Record;
 use super::Entry;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -168,12 +168,4 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
             walk(root, &full, out);
         }
     }
-}
-
-/// Verifies a whole file list against a tree, for callers holding a list (tests, check).
-pub fn verify_list(root: &Path, list: &FileList, depth: Depth) -> usize {
-    list.records
-        .par_iter()
-        .filter(|(p, r)| check_one(root, p, r, depth).is_some())
-        .count()
 }
