@@ -1,7 +1,7 @@
 //! Every environment variable berth reads or sets, named in one place.
 
 // The names the shim needs live in the shim crate, so that both binaries agree.
-pub use berth_shim::env::{BERTH_PROFILE, BERTH_ROOT};
+pub use berth_shim::env::{BERTH_PROFILE, BERTH_ROOT, BERTH_SHIM_DEPTH};
 /// Disables colour when set to anything (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Filter for log output (tracing's env filter).

@@ -1,17 +1,18 @@
-//! Garbage collection: prune generations by rule, mark every entry a generation or pin
-//! references (the roots), and sweep the rest through the store's trash, with orphan
-//! objects and the leftovers of crashed runs. A dry run computes the very same plan and
-//! stops before the first change, so it reports the same list and the same bytes.
+//! Garbage collection and removal: prune generations by rule, mark every entry a
+//! generation or pin references (the roots), and sweep the rest through the store's trash,
+//! with orphan objects and the leftovers of crashed runs. A dry run computes the very same
+//! plan and stops before the first change, so it reports the same list and the same bytes.
+//! Composes the store and the profiles; neither knows the other.
 
 use crate::error::{Error, Result};
+use crate::lock::LockedFile;
 use crate::profile::prune::Rules;
-use crate::profile::Profiles;
+use crate::profile::{refs, Profiles};
 use crate::progress::Progress;
-use crate::store::remove::TreeBlocks;
-use crate::store::{Entry, LockedFile, Store};
+use crate::store::measure::TreeBlocks;
+use crate::store::{Entry, Store};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// What to collect.
@@ -70,26 +71,17 @@ pub struct Report {
 }
 
 /// Every entry directory name that a generation or a pin references, with who references
-/// it (`profile/N` or `pin`). Generations in `excluding` are left out (those a gc is
-/// about to prune). An unreadable generation is an error: guessing would risk deleting
-/// what it references.
+/// it (`profile/N` or `pin`). Generations in `excluding` are left out.
 pub fn roots(
     store: &Store,
     profiles: &Profiles,
     excluding: &BTreeSet<(String, u64)>,
 ) -> Result<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in profiles.list()? {
-        for n in profiles.numbers(&p)? {
-            if excluding.contains(&(p.clone(), n)) {
-                continue;
-            }
-            let g = profiles.read(&p, n)?;
-            for pkg in g.packages {
-                out.entry(pkg.entry_dir())
-                    .or_default()
-                    .push(format!("{p}/{n}"));
-            }
+    for (entry, by) in refs::users(profiles, excluding)? {
+        let v = out.entry(entry).or_default();
+        for (p, ns) in by {
+            v.extend(ns.iter().map(|n| format!("{p}/{n}")));
         }
     }
     for pin in store.pins()? {
@@ -119,7 +111,6 @@ pub fn run(
     };
     let mut prune: Vec<(String, Vec<u64>)> = Vec::new();
     let mut gone = BTreeSet::new();
-    let mut trees: Vec<PathBuf> = Vec::new();
     for p in profiles.list()? {
         let numbers = profiles.prunable(&p, rules)?;
         for n in &numbers {
@@ -130,14 +121,13 @@ pub fn run(
                 created,
             });
             gone.insert((p.clone(), *n));
-            trees.push(profiles.generation_dir(&p, *n));
         }
         if !numbers.is_empty() {
             prune.push((p, numbers));
         }
     }
-    let gen_leftovers = profiles.leftovers()?;
-    trees.extend(gen_leftovers.iter().cloned());
+    let gen_leftovers = crate::profile::leftovers::find(profiles)?;
+    let gen_bytes = measure_generations(profiles, &prune, &gen_leftovers)?;
     let live = roots(store, profiles, &gone)?;
     let grace_cut = now
         .checked_sub(opts.grace)
@@ -160,7 +150,6 @@ pub fn run(
         doomed.push(e);
     }
     let plan = store.plan_removal(lock, doomed)?;
-    let gen_bytes = TreeBlocks::measure(&trees)?.freed_alone();
     report.bytes = plan.bytes + gen_bytes;
     report.leftovers = plan.leftovers.len() + gen_leftovers.len();
     report.objects = plan.objects.len() as u64;
@@ -171,18 +160,91 @@ pub fn run(
     for (p, numbers) in &prune {
         profiles.delete_generations(lock, p, numbers)?;
     }
-    profiles.clean_leftovers(lock)?;
+    crate::profile::leftovers::clean(profiles, lock)?;
     let freed = store.execute_removal(lock, &plan, progress)?;
     report.objects = freed.objects;
     Ok(report)
 }
 
+/// Bytes freed by deleting these generations and leftovers (links and directories only:
+/// the entries they reference are counted by the store's plan).
+fn measure_generations(
+    profiles: &Profiles,
+    prune: &[(String, Vec<u64>)],
+    leftovers: &[(String, String)],
+) -> Result<u64> {
+    let root = profiles.root().dir();
+    let mut dirs = Vec::new();
+    for (p, numbers) in prune {
+        if let Some(d) = profiles.dir(p)? {
+            dirs.push((d, numbers.iter().map(u64::to_string).collect::<Vec<_>>()));
+        }
+    }
+    let mut opened = Vec::new();
+    for (d, name) in leftovers {
+        opened.push((root.open_dir(d)?, name.clone()));
+    }
+    let mut trees = Vec::new();
+    for (d, names) in &dirs {
+        for n in names {
+            trees.push((d, n.clone()));
+        }
+    }
+    for (d, n) in &opened {
+        trees.push((d, n.clone()));
+    }
+    Ok(TreeBlocks::measure(&trees)?.freed_alone())
+}
+
+/// `remove`: deletes named entries, refusing a bare name with several versions installed,
+/// an entry some generation uses, and a pinned entry.
+pub fn remove(
+    store: &Store,
+    profiles: &Profiles,
+    lock: &LockedFile,
+    references: &[String],
+) -> Result<crate::store::remove::Freed> {
+    let entries = store.entries()?;
+    let mut chosen: Vec<Entry> = Vec::new();
+    for r in references {
+        if !r.contains('@') {
+            let same: Vec<_> = entries.iter().filter(|e| e.name() == r).collect();
+            if same.len() > 1 {
+                return Err(Error::AmbiguousPackage {
+                    reference: r.clone(),
+                    matches: same.iter().map(|e| e.spec()).collect(),
+                });
+            }
+        }
+        let e = crate::store::query::resolve_in(&entries, r)?;
+        if !chosen.iter().any(|c| c.id() == e.id()) {
+            chosen.push(e.clone());
+        }
+    }
+    let users = refs::users(profiles, &BTreeSet::new())?;
+    let pins = store.pins()?;
+    for e in &chosen {
+        if let Some(by) = users.get(e.dir_name()) {
+            return Err(Error::EntryInUse {
+                entry: e.spec(),
+                users: refs::describe(by),
+            });
+        }
+        if pins.iter().any(|p| p == e.dir_name()) {
+            return Err(Error::EntryPinned { entry: e.spec() });
+        }
+    }
+    store.delete_entries(lock, &chosen)
+}
+
 /// Parses a duration: a whole number and one unit of s, m, h, d, w (`30d`, `12h`), or `0`.
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || {
-        Error::Usage(format!(
-            "invalid duration `{s}`\nhint: write a number and a unit: 90s, 15m, 12h, 30d, 2w"
-        ))
+    let bad = || Error::BadFlag {
+        flag: "duration",
+        why: format!(
+            "invalid duration `{}`: write a number and a unit: 90s, 15m, 12h, 30d, 2w",
+            crate::package::extract::printable(s)
+        ),
     };
     let s = s.trim();
     if s == "0" {

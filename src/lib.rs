@@ -2,12 +2,16 @@
 //! and lets each service pick its versions through profiles and shims.
 
 pub mod check;
+// The command line is the one place that prints reports.
+#[allow(clippy::print_stdout)]
 pub mod cli;
 pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
+pub mod lock;
 pub mod package;
+pub mod problem;
 pub mod profile;
 pub mod progress;
 pub mod root;

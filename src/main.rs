@@ -26,6 +26,9 @@ fn main() {
                 "error"
             };
             eprintln!("{prefix}: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
             e.exit_code()
         }
     };

@@ -1,6 +1,8 @@
 //! `berth check`: each kind of damage is detected, named with its path, and only the safe
 //! ones are repaired.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod gc_common;
 
 use gc_common::{bytes, T};
@@ -179,7 +181,7 @@ fn repair_removes_orphan_objects_dangling_shims_and_trash_only() {
     std::os::unix::fs::symlink("../libexec/berth-shim", t.root.join("shims/ghost")).unwrap();
     let trash = t.root.join("store/.trash/app-0-x.1");
     std::fs::create_dir_all(&trash).unwrap();
-    let gtrash = t.root.join("generations/site/.trash-7-1");
+    let gtrash = t.root.join("generations/site/.7.tmp.1.0");
     std::fs::create_dir_all(&gtrash).unwrap();
     let v = failing(&t, &["--quick"]);
     let mut k = kinds(&v);

@@ -3,6 +3,8 @@
 //! After each kill every listed entry verifies, the next install of the same package
 //! succeeds, and that install leaves nothing in staging or trash.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! only its directories, its file list and the changed files; unchanged files are the same
 //! inodes as the previous release's and the pool's; empty files are never shared.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! apart from leftovers it can repair, whose referenced entries verify, and that a second
 //! gc finishes cleaning.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod gc_common;
 
 use gc_common::{bytes, T};

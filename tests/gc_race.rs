@@ -1,6 +1,8 @@
 //! `gc` running in a loop beside `install` + `use` in a loop: no command fails (they only
 //! wait for the lock), and no entry a generation references is ever deleted.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod gc_common;
 
 use gc_common::T;

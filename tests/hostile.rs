@@ -4,6 +4,8 @@
 //! and the member and saying why; write nothing outside the root; leave the store listing
 //! as it was; and leave no staging behind.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,6 +1,8 @@
 //! Concurrency: 8 processes each run 20 `use` calls on one profile; no generation is lost or
 //! corrupt, numbers are dense, and the history is one a serial order could produce.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod profile_common;
 
 use profile_common::Env;

@@ -2,6 +2,8 @@
 //! 15,000-file package; after each, the profile link resolves to a complete generation whose
 //! packages verify, and the next `use` works.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod profile_common;
 
 use profile_common::{write_file, Env};

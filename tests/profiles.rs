@@ -1,6 +1,8 @@
 //! Profiles: use, drop, rollback, switch, generations, diff, profiles, default, which, run,
 //! collisions, and remove's refusal of referenced entries.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod profile_common;
 
 use profile_common::{stderr, stdout, Env};

@@ -1,6 +1,8 @@
 //! Shims: dispatch by profile (BERTH_PROFILE > .berth-profile > default), exec in place with
 //! argv[0], exit code, stdin and pid kept, and every error with its message and exit 127.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 mod profile_common;
 
 use profile_common::{stderr, stdout, Env};

@@ -12,7 +12,14 @@ pub mod env {
     pub const BERTH_ROOT: &str = "BERTH_ROOT";
     /// The profile a shim or `berth run` uses; set for children so they agree.
     pub const BERTH_PROFILE: &str = "BERTH_PROFILE";
+    /// How many shims deep this process is (a command calling its own shim would loop).
+    pub const BERTH_SHIM_DEPTH: &str = "BERTH_SHIM_DEPTH";
 }
+
+/// The most `.berth-profile` bytes read: a profile name is at most 128.
+pub const MAX_PROFILE_FILE: u64 = 256;
+/// Shims nested deeper than this are taken for a loop.
+pub const MAX_SHIM_DEPTH: u32 = 16;
 
 /// The file naming the profile of a directory tree (nearest one wins).
 pub const PROFILE_FILE: &str = ".berth-profile";
@@ -38,7 +45,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Env => write!(f, "${}", env::BERTH_PROFILE),
-            Source::File(p) => write!(f, "{}", p.display()),
+            Source::File(p) => write!(f, "{}", printable(&p.to_string_lossy())),
             Source::Default => write!(f, "the root's default profile"),
         }
     }
@@ -51,6 +58,8 @@ pub struct Choice {
     pub profile: String,
     /// Why it was chosen.
     pub source: Source,
+    /// `.berth-profile` files passed over (owned by another user), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// Why no profile could be chosen.
@@ -68,6 +77,13 @@ pub enum ResolveError {
         /// Where it was found.
         source: Source,
     },
+    /// A `.berth-profile` (or the default-profile file) that cannot be used.
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
 }
 
 impl fmt::Display for ResolveError {
@@ -80,8 +96,14 @@ impl fmt::Display for ResolveError {
                 cwd.display(),
                 env::BERTH_PROFILE,
             ),
-            ResolveError::BadName { name, source } => {
-                write!(f, "invalid profile name `{name}` in {source}")
+            ResolveError::BadName { name, source } => write!(
+                f,
+                "invalid profile name `{}` in {}: use lowercase letters, digits and - _ . + only",
+                printable(name),
+                printable(&source.to_string())
+            ),
+            ResolveError::BadFile { path, why } => {
+                write!(f, "{}: {why}", printable(&path.to_string_lossy()))
             }
         }
     }
@@ -89,65 +111,172 @@ impl fmt::Display for ResolveError {
 
 impl std::error::Error for ResolveError {}
 
-/// Package and profile names: lowercase letters, digits, `-_.+`, starting with a letter or
-/// digit, at most 128 bytes. (Keeps `$BERTH_PROFILE=../x` from escaping `profiles/`.)
+/// Why `name` is not a valid package or profile name, or `None` when it is: lowercase
+/// letters, digits, `-_.+`, starting with a letter or digit, at most 128 bytes. (Keeps
+/// `$BERTH_PROFILE=../x` from escaping `profiles/`.) The one rule, shared by berth and the
+/// shim.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > 128 {
+        Some("it is longer than 128 characters")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.+".contains(c))
+    {
+        Some("use lowercase letters, digits and - _ . + only")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start with a letter or a digit")
+    } else {
+        None
+    }
+}
+
+/// Whether `name` is a valid package or profile name (see [`name_problem`]).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.+".contains(c))
+    name_problem(name).is_none()
 }
 
 /// Chooses the profile: `env_profile` (the value of `$BERTH_PROFILE`) > the nearest
-/// `.berth-profile` in `cwd` or a parent > `<root>/default-profile`.
+/// `.berth-profile` in `cwd` or a parent > `<root>/default-profile`. A `.berth-profile`
+/// owned by someone other than the invoking user or root is passed over (with a warning):
+/// in a shared directory such as `/tmp` it would let another user choose the profile.
 pub fn resolve(
     root: &Path,
     env_profile: Option<&OsStr>,
     cwd: &Path,
 ) -> Result<Choice, ResolveError> {
-    let checked = |name: String, source: Source| {
+    let mut warnings = Vec::new();
+    let checked = |name: String, source: Source, warnings: &mut Vec<String>| {
         if valid_name(&name) {
             Ok(Choice {
                 profile: name,
                 source,
+                warnings: std::mem::take(warnings),
             })
         } else {
             Err(ResolveError::BadName { name, source })
         }
     };
     if let Some(p) = env_profile.filter(|p| !p.is_empty()) {
-        return checked(p.to_string_lossy().into_owned(), Source::Env);
+        return checked(p.to_string_lossy().into_owned(), Source::Env, &mut warnings);
     }
+    let me = unsafe { libc_geteuid() };
     let mut dir = Some(cwd);
     while let Some(d) = dir {
         let file = d.join(PROFILE_FILE);
-        if let Some(name) = first_line(&file) {
-            return checked(name, Source::File(file));
+        match read_profile_file(&file, me)? {
+            Read::Name(name) => return checked(name, Source::File(file), &mut warnings),
+            Read::Foreign(uid) => warnings.push(format!(
+                "ignoring {} (owned by uid {uid}, not by you or root)",
+                printable(&file.to_string_lossy())
+            )),
+            Read::Missing => {}
         }
         dir = d.parent();
     }
-    if let Some(name) = default_profile(root) {
-        return checked(name, Source::Default);
+    let file = root.join(DEFAULT_PROFILE_FILE);
+    match read_profile_file(&file, me)? {
+        Read::Name(name) => checked(name, Source::Default, &mut warnings),
+        Read::Foreign(uid) => Err(ResolveError::BadFile {
+            path: file,
+            why: format!("owned by uid {uid}, not by you or root; berth ignores it"),
+        }),
+        Read::Missing => Err(ResolveError::NoProfile {
+            cwd: cwd.to_path_buf(),
+        }),
     }
-    Err(ResolveError::NoProfile {
-        cwd: cwd.to_path_buf(),
-    })
 }
 
-/// The root's default profile (`<root>/default-profile`), if one is set.
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+enum Read {
+    Name(String),
+    Foreign(u32),
+    Missing,
+}
+
+/// Reads a profile file safely: never through a symlink, never blocking (a fifo), never
+/// more than [`MAX_PROFILE_FILE`] bytes (a link to `/dev/zero`), regular files only.
+fn read_profile_file(path: &Path, me: u32) -> Result<Read, ResolveError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    const O_NOFOLLOW: i32 = 0o400000;
+    const O_NONBLOCK: i32 = 0o4000;
+    const O_CLOEXEC: i32 = 0o2000000;
+    let bad = |why: &str| ResolveError::BadFile {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Missing),
+        Err(e) if e.raw_os_error() == Some(40) => {
+            // ELOOP: a symlink. Owned by whom? The link itself decides nothing; refuse it.
+            return Err(bad(
+                "is a symlink; write the profile name into a regular file",
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(Read::Missing),
+        Err(e) if e.raw_os_error() == Some(20) => return Ok(Read::Missing), // ENOTDIR
+        Err(e) => return Err(bad(&format!("cannot be read: {e}"))),
+    };
+    let meta = f
+        .metadata()
+        .map_err(|e| bad(&format!("cannot be read: {e}")))?;
+    if meta.uid() != me && meta.uid() != 0 {
+        return Ok(Read::Foreign(meta.uid()));
+    }
+    if !meta.is_file() {
+        return Err(bad("is not a regular file"));
+    }
+    if meta.len() > MAX_PROFILE_FILE {
+        return Err(bad(&format!(
+            "is larger than {MAX_PROFILE_FILE} bytes; it should hold one profile name"
+        )));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_PROFILE_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| bad(&format!("cannot be read: {e}")))?;
+    let text = String::from_utf8_lossy(&buf);
+    match text.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(name) => Ok(Read::Name(name.to_string())),
+        None => Err(bad("is empty; it should hold one profile name")),
+    }
+}
+
+/// The root's default profile (`<root>/default-profile`), if one is set and readable.
 pub fn default_profile(root: &Path) -> Option<String> {
-    first_line(&root.join(DEFAULT_PROFILE_FILE))
+    let me = unsafe { libc_geteuid() };
+    match read_profile_file(&root.join(DEFAULT_PROFILE_FILE), me) {
+        Ok(Read::Name(n)) => Some(n),
+        _ => None,
+    }
 }
 
-/// The first non-empty line of a small file, trimmed; `None` if unreadable or empty.
-fn first_line(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
+/// Text safe to show on a terminal: control characters (escape sequences among them)
+/// are written as escapes, and the length is bounded.
+pub fn printable(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(512) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().count() > 512 {
+        out.push('…');
+    }
+    out
 }
 
 /// `<root>/profiles/<profile>`.
@@ -191,7 +320,7 @@ pub fn missing_command(
     };
     format!(
         "profile {profile} (from {why}) has no command {}; {have}",
-        command.to_string_lossy()
+        printable(&command.to_string_lossy())
     )
 }
 

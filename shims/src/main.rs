@@ -8,7 +8,9 @@
 //! them to std before `main`).
 #![no_main]
 
-use berth_shim::{command_path, env, missing_command, profile_link, resolve};
+use berth_shim::{
+    command_path, env, missing_command, printable, profile_link, resolve, MAX_SHIM_DEPTH,
+};
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -36,7 +38,7 @@ fn run() -> ! {
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| argv0.clone());
-    let name = command.to_string_lossy().into_owned();
+    let name = printable(&command.to_string_lossy());
     let fail = |code: i32, msg: String| -> ! {
         eprintln!("berth-shim: {name}: {msg}");
         std::process::exit(code)
@@ -66,10 +68,28 @@ fn run() -> ! {
         );
     }
 
+    // A command that calls its own shim (directly or through others) would exec forever.
+    let depth: u32 = std::env::var(env::BERTH_SHIM_DEPTH)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    if depth >= MAX_SHIM_DEPTH {
+        fail(
+            NOT_FOUND,
+            format!(
+                "shims are nested {depth} deep (${} = {depth}); a command is calling its own shim in a loop",
+                env::BERTH_SHIM_DEPTH
+            ),
+        );
+    }
+
     let cwd = std::env::current_dir().unwrap_or_default();
     let env_profile = std::env::var_os(env::BERTH_PROFILE);
     let choice = resolve(&root, env_profile.as_deref(), &cwd)
         .unwrap_or_else(|e| fail(NOT_FOUND, e.to_string()));
+    for w in &choice.warnings {
+        eprintln!("berth-shim: {name}: warning: {w}");
+    }
     let profile = choice.profile;
     let target = command_path(&root, &profile, &command);
 
@@ -110,10 +130,17 @@ fn run() -> ! {
         .arg0(&argv0)
         .args(args)
         .env(env::BERTH_PROFILE, &profile)
+        .env(env::BERTH_SHIM_DEPTH, (depth + 1).to_string())
         .exec();
     let code = match err.kind() {
         std::io::ErrorKind::NotFound => NOT_FOUND,
         _ => CANNOT_EXECUTE,
     };
-    fail(code, format!("cannot execute {}: {err}", target.display()));
+    fail(
+        code,
+        format!(
+            "cannot execute {}: {err}",
+            printable(&target.to_string_lossy())
+        ),
+    );
 }

@@ -2,6 +2,8 @@
 //! here also makes `cargo test --workspace` build the shim next to berth, where berth's tests
 //! and `berth install` expect it.)
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
 #[test]
 fn running_the_shim_itself_is_refused() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth-shim"))

@@ -1,8 +1,9 @@
 //! `berth check`.
 
 use super::{output, Ctx};
-use crate::check::{self, Checked, Problem};
-use crate::error::{exit, Result};
+use crate::check::{self, Checked};
+use crate::error::{Error, Result};
+use crate::problem::Problem;
 use crate::store::verify::Depth;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -15,7 +16,10 @@ use std::path::PathBuf;
   berth check --repair           # also remove what is safe to remove
 
 --repair removes only leftovers of interrupted commands (staging, trash, half-deleted
-generations), dangling shims and orphan pool objects. Exits 5 when any problem remains.
+generations), berth's own dangling shims, orphan pool objects and objects that are not
+regular files; it reinstalls the shim binary and removes group/other write bits. Files
+berth did not make are reported and left alone. A damaged entry is rebuilt from its
+artifact with `berth install --repair FILE`. Exits 5 when any problem remains.
 check takes the root's lock, so it waits for a running install, use or gc.")]
 pub struct Args {
     /// Check existence, types and sizes only; do not re-hash
@@ -37,11 +41,12 @@ struct Report {
 /// Runs `check`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     // Under the lock, staging and trash are leftovers rather than work in progress.
-    let lock = ctx.lock()?;
+    let l = ctx.lock()?;
+    let root = l.store.root();
     let depth = if a.quick { Depth::Quick } else { Depth::Full };
-    let (problems, checked) = check::check(&ctx.root, &lock, depth)?;
+    let (problems, checked) = check::check(root, &l.lock, depth)?;
     let repaired = if a.repair {
-        check::repair(&ctx.root, &lock, &problems)?
+        check::repair(root, &l.lock, &problems)?
     } else {
         vec![]
     };
@@ -72,7 +77,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             println!(
                 "{}: {}: {}{fix}\n  hint: {}",
                 p.kind,
-                p.path.display(),
+                crate::package::extract::printable(&p.path.to_string_lossy()),
                 p.detail,
                 p.hint
             );
@@ -94,5 +99,12 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             );
         }
     }
-    Ok(if report.ok { exit::OK } else { exit::INTEGRITY })
+    if report.ok {
+        Ok(0)
+    } else {
+        Err(Error::IntegrityFailed {
+            what: "check",
+            count: report.problems.len(),
+        })
+    }
 }

@@ -3,7 +3,6 @@
 use super::{output, Ctx};
 use crate::error::{Error, Result};
 use crate::gc::{self, Options};
-use crate::profile::Profiles;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -42,15 +41,14 @@ pub struct Args {
 
 /// Runs `gc`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    let lock = ctx.lock()?;
-    let profiles = Profiles::new(&ctx.root);
+    let l = ctx.lock()?;
     let opts = Options {
         keep: a.keep,
         older_than: a.older_than,
         grace: a.grace,
         dry_run: a.dry_run,
     };
-    let r = gc::run(&ctx.store, &profiles, &lock, opts, &ctx.progress)?;
+    let r = gc::run(&l.store, &l.profiles, &l.lock, opts, &ctx.progress)?;
     if ctx.json {
         output::json(&r);
         return Ok(0);
@@ -115,7 +113,10 @@ struct PinRow {
 /// Runs `pin`.
 pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<i32> {
     if a.packages.is_empty() {
-        let pins = ctx.store.pins()?;
+        let pins = match ctx.view()? {
+            Some(v) => v.store.pins()?,
+            None => vec![],
+        };
         if ctx.json {
             output::json(&pins);
         } else if !ctx.quiet {
@@ -125,12 +126,12 @@ pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let lock = ctx.lock()?;
-    let entries = ctx.store.entries()?;
+    let l = ctx.lock()?;
+    let entries = l.store.entries()?;
     let mut rows = Vec::new();
     for p in &a.packages {
         let e = crate::store::query::resolve_in(&entries, p)?;
-        let changed = ctx.store.pin(&lock, e)?;
+        let changed = l.store.pin(&l.lock, e)?;
         if !ctx.json && !ctx.quiet {
             let what = if changed { "pinned" } else { "already pinned" };
             println!("{what} {} ({})", e.spec(), short(e.id()));
@@ -158,9 +159,9 @@ pub struct UnpinArgs {
 
 /// Runs `unpin`.
 pub fn unpin(ctx: &Ctx, a: UnpinArgs) -> Result<i32> {
-    let lock = ctx.lock()?;
-    let entries = ctx.store.entries()?;
-    let pins = ctx.store.pins()?;
+    let l = ctx.lock()?;
+    let entries = l.store.entries()?;
+    let pins = l.store.pins()?;
     let mut rows = Vec::new();
     for p in &a.packages {
         // A pin whose entry vanished (damage) can still be removed by its full name.
@@ -169,7 +170,7 @@ pub fn unpin(ctx: &Ctx, a: UnpinArgs) -> Result<i32> {
             Err(_) if pins.iter().any(|x| x == p) => p.clone(),
             Err(e) => return Err(e),
         };
-        let changed = ctx.store.unpin(&lock, &dir)?;
+        let changed = l.store.unpin(&l.lock, &dir)?;
         if !ctx.json && !ctx.quiet {
             let what = if changed {
                 "unpinned"
@@ -214,24 +215,27 @@ struct KeepReport<'a> {
 
 /// Runs `keep`.
 pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<i32> {
-    let profiles = Profiles::new(&ctx.root);
     let keep = if a.count.is_some() || a.unset {
         if a.count == Some(0) {
-            return Err(Error::Usage(
-                "keep 0 would delete the current generation\nhint: the smallest policy is 1".into(),
-            ));
-        }
-        let lock = ctx.lock()?;
-        profiles.set_policy(&lock, &a.profile, a.count)?;
-        a.count
-    } else {
-        if profiles.numbers(&a.profile)?.is_empty() {
-            return Err(Error::Other {
-                message: format!("no profile named {}", a.profile),
-                hint: "`berth generations` lists the profiles".into(),
+            return Err(Error::BadFlag {
+                flag: "COUNT",
+                why: "keep 0 would delete the current generation; the smallest policy is 1".into(),
             });
         }
-        profiles.policy(&a.profile)?.keep
+        let l = ctx.lock()?;
+        l.profiles.set_policy(&l.lock, &a.profile, a.count)?;
+        a.count
+    } else {
+        let Some(v) = ctx.view()? else {
+            return Err(Error::UnknownProfile {
+                profile: a.profile.clone(),
+                existing: vec![],
+            });
+        };
+        if v.profiles.numbers(&a.profile)?.is_empty() {
+            return Err(v.profiles.unknown(&a.profile));
+        }
+        v.profiles.policy(&a.profile)?.keep
     };
     if ctx.json {
         output::json(&KeepReport {
@@ -242,48 +246,6 @@ pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<i32> {
         match keep {
             Some(k) => println!("{}: gc keeps {k} generation(s)", a.profile),
             None => println!("{}: no policy; gc --keep applies", a.profile),
-        }
-    }
-    Ok(0)
-}
-
-/// `generations`: list a profile's generations, or delete some of them.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  berth generations site-a                 # `*` marks the current one
-  berth generations site-a --delete 3..7   # delete generations 3 to 7
-  berth generations site-a --delete 4
-
---delete never deletes the current generation nor any newer one (after a rollback): those
-are kept and named. The entries they used go at the next `berth gc`.")]
-pub struct GenerationsArgs {
-    /// Profile name
-    pub profile: String,
-    /// Delete these generations: N or A..B (inclusive)
-    #[arg(long, value_name = "RANGE")]
-    pub delete: Option<String>,
-}
-
-/// Runs `generations --delete`.
-pub fn delete_generations(ctx: &Ctx, profile: &str, range: &str) -> Result<i32> {
-    let lock = ctx.lock()?;
-    let profiles = Profiles::new(&ctx.root);
-    let out = crate::profile::prune::delete_range(&lock, &profiles, profile, range)?;
-    if ctx.json {
-        output::json(&out);
-    } else if !ctx.quiet {
-        for n in &out.deleted {
-            println!("deleted generation {profile}/{n}");
-        }
-        if !out.kept.is_empty() {
-            let kept: Vec<String> = out.kept.iter().map(u64::to_string).collect();
-            println!(
-                "kept {}: the current generation and newer ones are never deleted",
-                kept.join(", ")
-            );
-        }
-        if out.deleted.is_empty() && out.kept.is_empty() {
-            println!("{profile} has no generations in {range}");
         }
     }
     Ok(0)

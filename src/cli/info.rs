@@ -1,8 +1,8 @@
 //! `berth list` and `berth info`.
 
 use super::{output, Ctx};
-use crate::error::Result;
-use crate::store::listing::Record;
+use crate::error::{Error, Result};
+use crate::package::listing::Record;
 use crate::store::Entry;
 use serde::Serialize;
 
@@ -56,9 +56,11 @@ fn summary(e: &Entry) -> Summary {
 
 /// Runs `list`.
 pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
-    let entries: Vec<Entry> = ctx
-        .store
-        .entries()?
+    let all = match ctx.view()? {
+        Some(v) => v.store.entries()?,
+        None => vec![],
+    };
+    let entries: Vec<Entry> = all
         .into_iter()
         .filter(|e| a.name.as_deref().is_none_or(|n| e.name() == n))
         .collect();
@@ -68,7 +70,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     }
     if entries.is_empty() {
         if !ctx.quiet {
-            println!("no packages installed in {}", ctx.root.path().display());
+            println!("no packages installed in {}", ctx.root_path().display());
         }
         return Ok(0);
     }
@@ -110,9 +112,15 @@ struct Info {
 
 /// Runs `info`.
 pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
-    let e = ctx.store.resolve(&a.package)?;
+    let Some(view) = ctx.view()? else {
+        return Err(Error::UnknownPackage {
+            reference: a.package.clone(),
+            installed: vec![],
+        });
+    };
+    let e = view.store.resolve(&a.package)?;
     let file_list = if a.files {
-        let list = e.file_list()?;
+        let list = e.file_list(&view.store.open_entry(&e)?)?;
         Some(
             list.records
                 .iter()

@@ -1,24 +1,27 @@
 //! `berth install`.
 
 use super::{output, Ctx};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::package::extract::Limits;
+use crate::package::ReadOptions;
 use crate::store::install::{Outcome, Request};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Install .berth packages and tarballs into the store.
+/// Install packages (.berth, tarballs) into the store.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   berth install myapp-1.4.2.berth myapp-1.5.0.berth
   berth install prettier-3.3.3.tgz --name prettier --version 3.3.3 --strip-components 1 \\
       --sha256 <hex>
   berth install node-v20.tar.xz --name node --version 20.11.0 --strip-components 1
+  berth install --repair myapp-1.5.0.berth     # rebuild a damaged entry of the same content
 
-Tarballs (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst) need --name and --version unless the file
-is named NAME-VERSION.tar.*. Installing the same content again changes nothing. Archives
-with unsafe members (absolute paths, `..`, links out of the package, devices …) are
-refused whole.")]
+The format is told from the content: .berth, or a tarball (plain, gzip, xz, zstd, bzip2,
+lzma). Tarballs need --name and --version unless the file is named NAME-VERSION.tar.*.
+Installing the same content again changes nothing. Archives with unsafe members (absolute
+paths, `..`, links out of the package, devices …), corrupt compressed data, trailing
+garbage, decompression bombs and archives that hold no files are refused whole.")]
 pub struct Args {
     /// Package files to install
     #[arg(required = true, value_name = "FILE")]
@@ -41,6 +44,16 @@ pub struct Args {
     /// Refuse archives with more members than this
     #[arg(long, default_value_t = 2_000_000, value_name = "N")]
     pub max_entries: u64,
+    /// Refuse compressed archives that expand more than this many times
+    #[arg(long, default_value_t = 1000, value_name = "RATIO")]
+    pub max_ratio: u64,
+    /// Accept a package that holds no files
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Rebuild the installed entry of the same content from this file (a damaged entry
+    /// in use is replaced in one atomic exchange)
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Serialize)]
@@ -59,78 +72,108 @@ struct Row {
 /// Runs `install`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if a.files.len() > 1 && (a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some()) {
-        return Err(crate::Error::Usage(
-            "--name, --version and --sha256 apply to one file; install the files one at a time"
-                .into(),
-        ));
+        return Err(Error::BadFlag {
+            flag: "--name/--version/--sha256",
+            why: "they apply to one file; install the files one at a time".into(),
+        });
     }
-    let lock = ctx.lock()?;
+    let l = ctx.lock()?;
     let mut rows = Vec::new();
     for file in &a.files {
         let req = Request {
             path: file.clone(),
-            name: a.name.clone(),
-            version: a.pkg_version.clone(),
-            strip_components: a.strip_components,
-            sha256: a.sha256.clone(),
-            limits: Limits {
-                max_unpacked: a.max_unpacked_size,
-                max_entries: a.max_entries,
-                ..Limits::default()
+            read: ReadOptions {
+                name: a.name.clone(),
+                version: a.pkg_version.clone(),
+                strip_components: a.strip_components,
+                sha256: a.sha256.clone(),
+                limits: Limits {
+                    max_unpacked: a.max_unpacked_size,
+                    max_entries: a.max_entries,
+                    max_ratio: a.max_ratio,
+                    ..Limits::default()
+                },
+                allow_empty: a.allow_empty,
             },
+            repair: a.repair,
         };
-        let outcome = ctx.store.install(&lock, &req, &ctx.progress)?;
-        let e = outcome.entry();
-        let (status, new_objects, dropped) = match &outcome {
-            Outcome::Installed {
-                new_objects,
-                special_bits_dropped,
-                ..
-            } => ("installed", *new_objects, special_bits_dropped.clone()),
-            Outcome::AlreadyInstalled(_) => ("unchanged", 0, vec![]),
-        };
-        for f in &dropped {
-            eprintln!(
-                "warning: {}: dropped setuid/setgid/sticky bits from `{f}`",
-                file.display()
-            );
-        }
-        let row = Row {
-            file: file.clone(),
-            name: e.name().to_string(),
-            version: e.version().to_string(),
-            id: e.id().to_string(),
-            status,
-            files: e.origin.files,
-            bytes: e.origin.bytes,
-            new_objects,
-            setuid_setgid_dropped: dropped,
-        };
-        if !ctx.json && !ctx.quiet {
-            match status {
-                "installed" => println!(
-                    "installed {}@{} ({}, {} files, {}, {} new objects)",
-                    row.name,
-                    row.version,
-                    &row.id[..12],
-                    row.files,
-                    output::size(row.bytes),
-                    row.new_objects
-                ),
-                _ => println!(
-                    "unchanged {}@{} ({}): already installed with the same content",
-                    row.name,
-                    row.version,
-                    &row.id[..12]
-                ),
-            }
-        }
+        let outcome = l.store.install(&l.lock, &req, &ctx.progress)?;
+        let row = report(ctx, file, &outcome);
         rows.push(row);
     }
     // Shims link to libexec/berth-shim: keep it equal to the shim built with this berth.
-    crate::profile::shims::ensure_shim_binary(&ctx.root, &lock)?;
+    // The entries are committed whatever happens here: say so.
+    if let Err(e) = crate::profile::shims::ensure_shim_binary(l.store.root(), &l.lock) {
+        if ctx.json {
+            output::json(&rows);
+        }
+        return Err(Error::InstalledButFailed {
+            entry: rows
+                .iter()
+                .map(|r| format!("{}@{}", r.name, r.version))
+                .collect::<Vec<_>>()
+                .join(", "),
+            what: "updating libexec/berth-shim",
+            source: Box::new(e),
+        });
+    }
     if ctx.json {
         output::json(&rows);
     }
     Ok(0)
+}
+
+fn report(ctx: &Ctx, file: &std::path::Path, outcome: &Outcome) -> Row {
+    let e = outcome.entry();
+    let (status, new_objects, dropped) = match outcome {
+        Outcome::Installed {
+            new_objects,
+            special_bits_dropped,
+            repaired,
+            ..
+        } => (
+            if *repaired { "repaired" } else { "installed" },
+            *new_objects,
+            special_bits_dropped.clone(),
+        ),
+        Outcome::AlreadyInstalled(_) => ("unchanged", 0, vec![]),
+    };
+    for f in &dropped {
+        eprintln!(
+            "warning: {}: dropped setuid/setgid/sticky bits from `{}`",
+            file.display(),
+            crate::package::extract::printable(f)
+        );
+    }
+    let row = Row {
+        file: file.to_path_buf(),
+        name: e.name().to_string(),
+        version: e.version().to_string(),
+        id: e.id().to_string(),
+        status,
+        files: e.origin.files,
+        bytes: e.origin.bytes,
+        new_objects,
+        setuid_setgid_dropped: dropped,
+    };
+    if !ctx.json && !ctx.quiet {
+        match status {
+            "unchanged" => println!(
+                "unchanged {}@{} ({}): already installed with the same content",
+                row.name,
+                row.version,
+                &row.id[..12]
+            ),
+            _ => println!(
+                "{status} {}@{} ({}, {} files, {}, {} new objects)",
+                row.name,
+                row.version,
+                &row.id[..12],
+                row.files,
+                output::size(row.bytes),
+                row.new_objects
+            ),
+        }
+    }
+    row
 }

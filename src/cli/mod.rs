@@ -2,18 +2,23 @@
 
 mod check;
 mod gc;
+mod generations;
 mod info;
 mod install;
 mod output;
 mod pack;
 mod profile;
 mod remove;
+mod run;
 mod verify;
+mod which;
 
 use crate::error::Result;
+use crate::lock::LockedFile;
+use crate::profile::Profiles;
 use crate::progress::Progress;
 use crate::root::Root;
-use crate::store::{LockedFile, Store};
+use crate::store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,11 +26,11 @@ use std::time::Duration;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (I/O error, corrupt store entry …)
+  1  failure (I/O error, a root others can write or that has a symlinked part …)
   2  usage: bad arguments, invalid name or version, ambiguous reference
   3  not found: no such file, package, version or profile
   4  conflict: name@version clash, entry in use, path collision
-  5  integrity: checksum mismatch, files that no longer verify
+  5  integrity: checksum mismatch, entries or objects that no longer verify (verify, check)
   6  refused input: unsafe or malformed archive or manifest
   7  timed out waiting for the root's lock (--lock-timeout)";
 
@@ -41,27 +46,33 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading global options are listed under in `--help`.
+const GLOBAL: &str = "Global options";
+
 /// Flags every command takes.
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// The berth root [default: $BERTH_ROOT, else /var/lib/berth as root, else ~/.local/share/berth]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub root: Option<PathBuf>,
     /// Print one JSON document instead of human output
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG also works
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Print only errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// When to use colour (NO_COLOR is honoured)
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, help_heading = GLOBAL)]
     pub color: ColorChoice,
     /// Give up after waiting this many seconds for another berth command's lock
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS", help_heading = GLOBAL)]
     pub lock_timeout: Option<u64>,
+    /// Go on although the root is writable by others or owned by another user (unsafe)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub insecure_permissions: bool,
 }
 
 /// `--color`.
@@ -105,12 +116,10 @@ pub enum Command {
     Profile(profile::Command),
 }
 
-/// What every command gets: the root and the output settings.
+/// What every command gets: where the root is, and the output settings.
 pub struct Ctx {
-    /// The root.
-    pub root: Root,
-    /// Its store.
-    pub store: Store,
+    root_path: PathBuf,
+    insecure: bool,
     /// `--json`.
     pub json: bool,
     /// `--quiet`.
@@ -120,20 +129,61 @@ pub struct Ctx {
     lock_timeout: Option<Duration>,
 }
 
+/// An open root for reading: its store and profiles.
+pub struct View {
+    /// The root.
+    pub root: Root,
+    /// Its store.
+    pub store: Store,
+    /// Its profiles.
+    pub profiles: Profiles,
+}
+
+/// An open root under its lock, for a mutation.
+pub struct Locked {
+    /// The store, created if needed.
+    pub store: Store,
+    /// The profiles.
+    pub profiles: Profiles,
+    /// The lock (released when this is dropped).
+    pub lock: LockedFile,
+}
+
 impl Ctx {
-    /// Takes the root's lock for a mutation.
-    pub fn lock(&self) -> Result<LockedFile> {
-        LockedFile::acquire(&self.root.lock_file(), self.lock_timeout)
+    /// The root as it is, for a command that only reads (`None` when there is no root yet).
+    pub fn view(&self) -> Result<Option<View>> {
+        let Some(root) = Root::open(&self.root_path, self.insecure)? else {
+            return Ok(None);
+        };
+        Ok(Some(View {
+            store: Store::open(&root)?,
+            profiles: Profiles::new(&root),
+            root,
+        }))
+    }
+
+    /// The root's path (for messages when there is no root yet).
+    pub fn root_path(&self) -> &std::path::Path {
+        &self.root_path
+    }
+
+    /// Creates the root if needed and takes its lock for a mutation.
+    pub fn lock(&self) -> Result<Locked> {
+        let root = Root::create(&self.root_path, self.insecure)?;
+        let lock = LockedFile::acquire(root.dir(), self.lock_timeout)?;
+        Ok(Locked {
+            store: Store::create(&root, &lock)?,
+            profiles: Profiles::new(&root),
+            lock,
+        })
     }
 }
 
-/// Runs a parsed command line; returns the exit code for success paths that still report a
-/// problem (none yet: problems are errors).
+/// Runs a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let root = Root::resolve(cli.global.root.as_deref());
     let ctx = Ctx {
-        store: Store::new(&root),
-        root,
+        root_path: crate::root::locate(cli.global.root.as_deref()),
+        insecure: cli.global.insecure_permissions,
         json: cli.global.json,
         quiet: cli.global.quiet,
         progress: Progress::new(cli.global.quiet || cli.global.json),

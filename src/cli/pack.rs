@@ -26,7 +26,7 @@ pub struct Args {
 
 /// Runs `pack`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    let packed = crate::package::berth_format::pack(&a.dir, a.output.as_deref(), a.level)?;
+    let packed = crate::package::pack::pack(&a.dir, a.output.as_deref(), a.level)?;
     if ctx.json {
         output::json(&packed);
     } else if !ctx.quiet {

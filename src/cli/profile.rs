@@ -1,15 +1,11 @@
-//! Profile commands: `use`, `drop`, `rollback`, `switch`, `generations`, `diff`, `profiles`,
-//! `default`, `which`, `run`.
+//! Profile commands: `use`, `drop`, `rollback`, `switch`, `diff`, `profiles` (and the
+//! dispatch of `generations`, `default`, `which`, `run`, which live in their own modules).
 
 use super::{output, Ctx};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::package::manifest::check_name;
 use crate::profile::diff::diff;
-use crate::profile::{Change, Profiles, Switcher, Target};
+use crate::profile::{Change, Switcher, Target};
 use serde::Serialize;
-use std::ffi::OsString;
-use std::path::PathBuf;
 
 /// The profile commands (flattened into berth's command list).
 #[derive(Debug, clap::Subcommand)]
@@ -21,10 +17,13 @@ pub enum Command {
   berth use site-a php                     # the highest installed php
   berth use site-a tools --prefer tools    # tools wins paths both provide
 
-Nothing changes (and no generation is made) when the set is the same as now.")]
+Nothing changes (and no generation is made) when the set is the same as now. Naming one
+package twice (tool@1 tool@2) is refused.")]
     Use(UseArgs),
     /// Make a new generation without some packages
-    #[command(after_help = "Example:\n  berth drop site-a php")]
+    #[command(
+        after_help = "Examples:\n  berth drop site-a php\n  berth drop site-a php@8.2.7     # only if that is the version site-a holds"
+    )]
     Drop(DropArgs),
     /// Go back to the previous generation (or --to N); deletes nothing
     #[command(after_help = "Examples:\n  berth rollback site-a\n  berth rollback site-a --to 3")]
@@ -32,24 +31,25 @@ Nothing changes (and no generation is made) when the set is the same as now.")]
     /// Make generation N current (same as rollback --to N)
     #[command(after_help = "Example:\n  berth switch site-a 3")]
     Switch(SwitchArgs),
-    /// List a profile's generations; `*` marks the current one
-    Generations(super::gc::GenerationsArgs),
+    /// List a profile's generations (`*` marks the current one), or delete some
+    Generations(super::generations::Args),
     /// Show what changed between two generations (default: the current and the one before)
     #[command(after_help = "Examples:\n  berth diff site-a\n  berth diff site-a --from 1 --to 4")]
     Diff(DiffArgs),
     /// List profiles: current generation, package count, default marker
+    #[command(after_help = "Example:\n  berth profiles --json")]
     Profiles,
     /// Set (or show) the profile shims use when nothing else says
     #[command(after_help = "Examples:\n  berth default site-a\n  berth default")]
-    Default(DefaultArgs),
+    Default(super::which::DefaultArgs),
     /// Show the file a shim would run for a command, and which rule chose the profile
     #[command(after_help = "Examples:\n  berth which drush\n  berth which drush --profile site-b")]
-    Which(WhichArgs),
+    Which(super::which::WhichArgs),
     /// Run a command with a profile's environment (its bin/ first on PATH, BERTH_PROFILE set)
     #[command(after_help = "Examples:
   berth run site-b -- drush status
   berth run -- drush status        # profile chosen like a shim does")]
-    Run(RunArgs),
+    Run(super::run::Args),
 }
 
 /// `use`.
@@ -57,7 +57,7 @@ Nothing changes (and no generation is made) when the set is the same as now.")]
 pub struct UseArgs {
     /// Profile name
     pub profile: String,
-    /// Packages: name, name@version or name@ID-PREFIX
+    /// Packages: name, name@version or name@id:PREFIX
     #[arg(required = true)]
     pub packages: Vec<String>,
     /// Let this package win paths and commands another package also provides
@@ -70,7 +70,7 @@ pub struct UseArgs {
 pub struct DropArgs {
     /// Profile name
     pub profile: String,
-    /// Package names
+    /// Package names (name@version drops only that version)
     #[arg(required = true)]
     pub packages: Vec<String>,
 }
@@ -94,13 +94,6 @@ pub struct SwitchArgs {
     pub generation: u64,
 }
 
-/// A profile name.
-#[derive(Debug, clap::Args)]
-pub struct ProfileArg {
-    /// Profile name
-    pub profile: String,
-}
-
 /// `diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
@@ -112,39 +105,6 @@ pub struct DiffArgs {
     /// Newer generation [default: the current one]
     #[arg(long, value_name = "N")]
     pub to: Option<u64>,
-}
-
-/// `default`.
-#[derive(Debug, clap::Args)]
-pub struct DefaultArgs {
-    /// Profile to make the default (omit to show the current default)
-    pub profile: Option<String>,
-}
-
-/// `which`.
-#[derive(Debug, clap::Args)]
-pub struct WhichArgs {
-    /// Command name
-    pub command: String,
-    /// Use this profile instead of resolving one like a shim does
-    #[arg(long)]
-    pub profile: Option<String>,
-}
-
-/// `run`.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// Profile [default: chosen like a shim: $BERTH_PROFILE, .berth-profile, default profile]
-    pub profile: Option<String>,
-    /// Run in a private mount namespace with the profile's packages overlaid (not yet)
-    #[arg(long)]
-    pub isolate: bool,
-    /// Run as this user (not yet)
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    /// The command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
 }
 
 /// Runs a profile command.
@@ -163,19 +123,17 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Switch(a) => {
             with_switcher(ctx, |s| s.switch(&a.profile, Target::Number(a.generation)))
         }
-        Command::Generations(a) => match &a.delete {
-            Some(range) => super::gc::delete_generations(ctx, &a.profile, range),
-            None => generations(ctx, &a.profile),
-        },
+        Command::Generations(a) => super::generations::run(ctx, a),
         Command::Diff(a) => show_diff(ctx, a),
         Command::Profiles => profiles(ctx),
-        Command::Default(a) => default(ctx, a),
-        Command::Which(a) => which(ctx, a),
-        Command::Run(a) => run_in(ctx, a),
+        Command::Default(a) => super::which::default(ctx, a),
+        Command::Which(a) => super::which::which(ctx, a),
+        Command::Run(a) => super::run::run(ctx, a),
     }
 }
 
-fn command_line() -> String {
+/// The command line as recorded in a generation.
+pub fn command_line() -> String {
     let mut args = std::env::args();
     let _ = args.next();
     std::iter::once("berth".to_string())
@@ -185,10 +143,10 @@ fn command_line() -> String {
 }
 
 fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Result<i32> {
-    let lock = ctx.lock()?;
-    let s = Switcher::new(&ctx.store, &lock)?;
+    let l = ctx.lock()?;
+    let s = Switcher::new(&l.store, &l.lock)?;
     let change = f(&s)?;
-    drop(lock);
+    drop(l);
     if ctx.json {
         output::json(&change);
     } else if !ctx.quiet {
@@ -196,87 +154,50 @@ fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Resu
         if !change.changed {
             println!("{p}: unchanged (generation {})", change.to);
         } else {
-            let profiles = Profiles::new(&ctx.root);
-            let what = match change.from {
-                Some(f) => {
-                    let d = diff(&profiles.read(p, f)?, &profiles.read(p, change.to)?);
+            let what = match (change.from, &change.diff) {
+                (Some(f), Some(d)) => {
                     format!("generation {f} -> {}: {}", change.to, d.lines().join(", "))
                 }
-                None => format!("generation {} (new profile)", change.to),
+                _ => format!("generation {} (new profile)", change.to),
             };
             println!("{p}: {what}");
+        }
+        for b in &change.shims.blocked {
+            eprintln!("warning: shims/{b} is not a berth shim; left alone, so {b} has no shim");
         }
     }
     Ok(0)
 }
 
-fn existing(profiles: &Profiles, profile: &str) -> Result<u64> {
-    check_name("profile name", profile)?;
-    profiles
-        .current(profile)?
-        .ok_or_else(|| Error::UnknownProfile {
+/// The profiles of the root, or "no such profile" when there is no root yet.
+pub fn view_with_profile(ctx: &Ctx, profile: &str) -> Result<(super::View, u64)> {
+    crate::package::name::check_name("profile name", profile)?;
+    let Some(v) = ctx.view()? else {
+        return Err(Error::UnknownProfile {
             profile: profile.to_string(),
-            existing: profiles.list().unwrap_or_default(),
-        })
-}
-
-fn generations(ctx: &Ctx, profile: &str) -> Result<i32> {
-    #[derive(Serialize)]
-    struct Row {
-        #[serde(flatten)]
-        gen: crate::profile::Generation,
-        current: bool,
-    }
-    let profiles = Profiles::new(&ctx.root);
-    let current = existing(&profiles, profile)?;
-    let mut rows = Vec::new();
-    for n in profiles.numbers(profile)? {
-        rows.push(Row {
-            gen: profiles.read(profile, n)?,
-            current: n == current,
+            existing: vec![],
         });
-    }
-    if ctx.json {
-        output::json(&rows);
-    } else {
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                let pkgs: Vec<String> = r
-                    .gen
-                    .packages
-                    .iter()
-                    .map(|p| format!("{}@{}", p.name, p.version))
-                    .collect();
-                vec![
-                    if r.current { "*".into() } else { String::new() },
-                    r.gen.number.to_string(),
-                    r.gen.created.clone(),
-                    pkgs.join(" "),
-                ]
-            })
-            .collect();
-        output::table(&["", "GEN", "CREATED", "PACKAGES"], &table);
-    }
-    Ok(0)
+    };
+    let n = v.profiles.existing(profile)?;
+    Ok((v, n))
 }
 
 fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
-    let profiles = Profiles::new(&ctx.root);
-    let current = existing(&profiles, &a.profile)?;
+    let (v, current) = view_with_profile(ctx, &a.profile)?;
+    let profiles = &v.profiles;
     let numbers = profiles.numbers(&a.profile)?;
     let to = a.to.unwrap_or(current);
-    let from = match a.from {
-        Some(f) => f,
-        None => *numbers
-            .iter()
-            .rev()
-            .find(|&&n| n < to)
-            .ok_or_else(|| Error::Other {
-                message: format!("profile {} has no generation before {to}", a.profile),
-                hint: format!("name both: `berth diff {} --from A --to B`", a.profile),
+    let from =
+        match a.from {
+            Some(f) => f,
+            None => *numbers.iter().rev().find(|&&n| n < to).ok_or_else(|| {
+                Error::NoEarlierGeneration {
+                    profile: a.profile.clone(),
+                    current: to,
+                    what: "to compare it with (name both: --from A --to B)",
+                }
             })?,
-    };
+        };
     for n in [from, to] {
         if !numbers.contains(&n) {
             return Err(Error::NoSuchGeneration {
@@ -318,10 +239,6 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn read_default(ctx: &Ctx) -> Option<String> {
-    berth_shim::default_profile(ctx.root.path())
-}
-
 fn profiles(ctx: &Ctx) -> Result<i32> {
     #[derive(Serialize)]
     struct Row {
@@ -331,22 +248,23 @@ fn profiles(ctx: &Ctx) -> Result<i32> {
         packages: usize,
         default: bool,
     }
-    let profiles = Profiles::new(&ctx.root);
-    let dflt = read_default(ctx);
     let mut rows = Vec::new();
-    for p in profiles.list()? {
-        let current = profiles.current(&p)?;
-        let packages = match current {
-            Some(n) => profiles.read(&p, n)?.packages.len(),
-            None => 0,
-        };
-        rows.push(Row {
-            default: dflt.as_deref() == Some(p.as_str()),
-            generations: profiles.numbers(&p)?.len(),
-            profile: p,
-            current,
-            packages,
-        });
+    if let Some(v) = ctx.view()? {
+        let dflt = v.profiles.default_profile();
+        for p in v.profiles.list()? {
+            let current = v.profiles.current(&p)?;
+            let packages = match current {
+                Some(n) => v.profiles.read(&p, n)?.packages.len(),
+                None => 0,
+            };
+            rows.push(Row {
+                default: dflt.as_deref() == Some(p.as_str()),
+                generations: v.profiles.numbers(&p)?.len(),
+                profile: p,
+                current,
+                packages,
+            });
+        }
     }
     if ctx.json {
         output::json(&rows);
@@ -375,121 +293,4 @@ fn profiles(ctx: &Ctx) -> Result<i32> {
         );
     }
     Ok(0)
-}
-
-fn default(ctx: &Ctx, a: DefaultArgs) -> Result<i32> {
-    let Some(p) = a.profile else {
-        let d = read_default(ctx);
-        if ctx.json {
-            output::json(&serde_json::json!({ "default": d }));
-        } else {
-            match d {
-                Some(d) => println!("{d}"),
-                None => println!("no default profile (set one with `berth default PROFILE`)"),
-            }
-        }
-        return Ok(0);
-    };
-    check_name("profile name", &p)?;
-    let _lock = ctx.lock()?;
-    existing(&Profiles::new(&ctx.root), &p)?;
-    fsutil::create_dir_all(ctx.root.path())?;
-    fsutil::atomic_write(&ctx.root.default_profile(), format!("{p}\n").as_bytes())?;
-    if ctx.json {
-        output::json(&serde_json::json!({ "default": p }));
-    } else if !ctx.quiet {
-        println!("default profile: {p}");
-    }
-    Ok(0)
-}
-
-/// The profile to use and the rule that chose it, as a shim would (or `--profile`).
-fn choose(ctx: &Ctx, flag: Option<&str>) -> Result<(String, String)> {
-    if let Some(p) = flag {
-        check_name("profile name", p)?;
-        return Ok((p.to_string(), "--profile".to_string()));
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let env = std::env::var_os(crate::env::BERTH_PROFILE);
-    let c =
-        berth_shim::resolve(ctx.root.path(), env.as_deref(), &cwd).map_err(|e| Error::Other {
-            message: e.to_string(),
-            hint: "`berth profiles` lists the profiles".into(),
-        })?;
-    Ok((c.profile, c.source.to_string()))
-}
-
-fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
-    let (profile, why) = choose(ctx, a.profile.as_deref())?;
-    let profiles = Profiles::new(&ctx.root);
-    let current = existing(&profiles, &profile)?;
-    let cmd = OsString::from(&a.command);
-    let path = berth_shim::command_path(ctx.root.path(), &profile, &cmd);
-    let real: PathBuf = match std::fs::canonicalize(&path) {
-        Ok(r) => r,
-        Err(_) => {
-            return Err(Error::Other {
-                message: berth_shim::missing_command(ctx.root.path(), &profile, &why, &cmd),
-                hint: format!("`berth use {profile} PACKAGE` adds the package that provides it"),
-            });
-        }
-    };
-    if ctx.json {
-        output::json(&serde_json::json!({
-            "command": a.command,
-            "profile": profile,
-            "chosen_by": why,
-            "generation": current,
-            "path": path,
-            "file": real,
-        }));
-    } else {
-        println!("{}", real.display());
-        println!("  via     {}", path.display());
-        println!("  profile {profile} (generation {current}), chosen by {why}");
-    }
-    Ok(0)
-}
-
-fn run_in(ctx: &Ctx, a: RunArgs) -> Result<i32> {
-    if a.isolate || a.user.is_some() {
-        let what = if a.isolate {
-            "berth run --isolate"
-        } else {
-            "berth run --user"
-        };
-        return Err(Error::NotImplemented {
-            what: what.into(),
-            hint: "run without it for now; isolation (mount namespace, privilege dropping) comes in a later release".into(),
-        });
-    }
-    let (profile, _why) = choose(ctx, a.profile.as_deref())?;
-    let profiles = Profiles::new(&ctx.root);
-    existing(&profiles, &profile)?;
-    let bin = profiles.link(&profile).join(berth_shim::BIN_DIR);
-    let mut path = OsString::from(bin.as_os_str());
-    if let Some(old) = std::env::var_os(crate::env::PATH).filter(|p| !p.is_empty()) {
-        path.push(":");
-        path.push(old);
-    }
-    let (prog, args) = a
-        .command
-        .split_first()
-        .ok_or_else(|| Error::Usage("berth run needs a command after `--`".into()))?;
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(prog)
-        .args(args)
-        .env(crate::env::PATH, path)
-        .env(crate::env::BERTH_PROFILE, &profile)
-        .exec();
-    Err(Error::Other {
-        message: format!(
-            "cannot run {} in profile {profile}: {err}",
-            prog.to_string_lossy()
-        ),
-        hint: format!(
-            "`berth which {} --profile {profile}` shows what the profile provides",
-            prog.to_string_lossy()
-        ),
-    })
 }

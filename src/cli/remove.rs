@@ -12,50 +12,15 @@ use crate::error::Result;
 The entry is moved to store/.trash first, then deleted, so a crash never leaves a
 half-deleted entry under its real name. Pool objects no other entry uses are freed.")]
 pub struct Args {
-    /// Packages to remove (name@version or name@ID-PREFIX; a bare name must be unambiguous)
+    /// Packages to remove (name@version or name@id:PREFIX; a bare name must be unambiguous)
     #[arg(required = true)]
     pub packages: Vec<String>,
 }
 
 /// Runs `remove`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    let lock = ctx.lock()?;
-    let entries = ctx.store.entries()?;
-    let mut chosen = Vec::new();
-    for p in &a.packages {
-        let e = if p.contains('@') {
-            crate::store::query::resolve_in(&entries, p)?.clone()
-        } else {
-            let same: Vec<_> = entries.iter().filter(|e| e.name() == p).collect();
-            if same.len() > 1 {
-                return Err(crate::Error::AmbiguousPackage {
-                    reference: p.clone(),
-                    matches: same.iter().map(|e| e.spec()).collect(),
-                });
-            }
-            crate::store::query::resolve_in(&entries, p)?.clone()
-        };
-        if !chosen
-            .iter()
-            .any(|c: &crate::store::Entry| c.id() == e.id())
-        {
-            chosen.push(e);
-        }
-    }
-    let users = crate::profile::refs::users(&crate::profile::Profiles::new(&ctx.root))?;
-    let pins = ctx.store.pins()?;
-    for e in &chosen {
-        if let Some(by) = users.get(e.dir_name()) {
-            return Err(crate::Error::EntryInUse {
-                entry: e.spec(),
-                users: crate::profile::refs::describe(by),
-            });
-        }
-        if pins.iter().any(|p| p == e.dir_name()) {
-            return Err(crate::Error::EntryPinned { entry: e.spec() });
-        }
-    }
-    let freed = ctx.store.delete_entries(&lock, &chosen)?;
+    let l = ctx.lock()?;
+    let freed = crate::gc::remove(&l.store, &l.profiles, &l.lock, &a.packages)?;
     if ctx.json {
         output::json(&freed);
     } else if !ctx.quiet {

@@ -2,7 +2,7 @@
 
 use super::{output, Ctx};
 use crate::error::{Error, Result};
-use crate::store::verify::{verify_entry, Depth, Problem};
+use crate::store::verify::{Depth, Problem};
 use serde::Serialize;
 
 /// Re-hash installed packages against their recorded file lists.
@@ -27,17 +27,27 @@ struct Report {
 
 /// Runs `verify`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    let entries = if a.packages.is_empty() {
-        ctx.store.entries()?
-    } else {
-        a.packages
+    let view = ctx.view()?;
+    let entries = match &view {
+        None if a.packages.is_empty() => vec![],
+        None => {
+            return Err(Error::UnknownPackage {
+                reference: a.packages[0].clone(),
+                installed: vec![],
+            })
+        }
+        Some(v) if a.packages.is_empty() => v.store.entries()?,
+        Some(v) => a
+            .packages
             .iter()
-            .map(|p| ctx.store.resolve(p))
-            .collect::<Result<Vec<_>>>()?
+            .map(|p| v.store.resolve(p))
+            .collect::<Result<Vec<_>>>()?,
     };
     let mut problems = Vec::new();
-    for e in &entries {
-        problems.extend(verify_entry(e, Depth::Full));
+    if let Some(v) = &view {
+        for e in &entries {
+            problems.extend(v.store.verify_entry(e, Depth::Full));
+        }
     }
     let report = Report {
         ok: problems.is_empty(),
@@ -48,7 +58,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         output::json(&report);
     } else {
         for p in &report.problems {
-            eprintln!("{}: {} {}: {}", p.package, p.kind, p.path, p.detail);
+            println!(
+                "{}: {} {}: {}",
+                p.package,
+                p.kind,
+                crate::package::extract::printable(&p.path),
+                p.detail
+            );
         }
         if report.ok && !ctx.quiet {
             println!(
@@ -60,7 +76,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if report.ok {
         Ok(0)
     } else {
-        Err(Error::VerifyFailed {
+        Err(Error::IntegrityFailed {
+            what: "verify",
             count: report.problems.len(),
         })
     }

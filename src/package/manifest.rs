@@ -1,6 +1,7 @@
 //! The package manifest (`berth.toml` in a source directory, `.berth/manifest.toml` in an
 //! entry): parsed strictly, so that a typo is an error with its line and column.
 
+use super::name::{check_name, check_version};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -131,8 +132,33 @@ impl Manifest {
     }
 
     /// The manifest as TOML text.
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a manifest always serialises")
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Internal {
+            what: "manifest",
+            detail: e.to_string(),
+        })
+    }
+
+    /// The parts that decide what runs (exports, config, writable, service), as canonical
+    /// text: what an entry's id covers besides name, version and files.
+    pub fn runtime_key(&self) -> Result<String> {
+        #[derive(Serialize)]
+        struct Key<'a> {
+            exports: &'a Exports,
+            config: &'a [PathEntry],
+            writable: &'a [PathEntry],
+            service: &'a Option<Service>,
+        }
+        serde_json::to_string(&Key {
+            exports: &self.exports,
+            config: &self.config,
+            writable: &self.writable,
+            service: &self.service,
+        })
+        .map_err(|e| Error::Internal {
+            what: "manifest",
+            detail: e.to_string(),
+        })
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
@@ -165,57 +191,6 @@ impl Manifest {
         }
         Ok(())
     }
-}
-
-/// Checks a package or profile name: lowercase letters, digits, `-_.+`, starting with a
-/// letter or digit.
-pub fn check_name(what: &'static str, name: &str) -> Result<()> {
-    let err = |why| Error::InvalidName {
-        what,
-        value: name.to_string(),
-        why,
-    };
-    if name.is_empty() {
-        return Err(err("it is empty"));
-    }
-    if name.len() > 128 {
-        return Err(err("it is longer than 128 characters"));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.+".contains(c))
-    {
-        return Err(err("use lowercase letters, digits and - _ . + only"));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(err("it must start with a letter or a digit"));
-    }
-    Ok(())
-}
-
-/// Checks a version: non-empty, no `/`, no whitespace or control characters.
-pub fn check_version(version: &str) -> Result<()> {
-    let err = |why| Error::InvalidName {
-        what: "version",
-        value: version.to_string(),
-        why,
-    };
-    if version.is_empty() {
-        return Err(err("it is empty"));
-    }
-    if version.len() > 128 {
-        return Err(err("it is longer than 128 characters"));
-    }
-    if version.contains('/') {
-        return Err(err("it contains `/`"));
-    }
-    if version.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(err("it contains whitespace or control characters"));
-    }
-    if version.contains('@') {
-        return Err(err("it contains `@`, which separates name and version"));
-    }
-    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -272,19 +247,5 @@ capabilities = ["NET_BIND_SERVICE"]
         let s = e.to_string();
         assert!(s.starts_with("berth.toml:4:1:"), "{s}");
         assert!(s.contains("vesion"), "{s}");
-    }
-
-    #[test]
-    fn bad_names_and_versions_refused() {
-        for n in ["", "MyApp", "a/b", "-a", "a b", "ä"] {
-            assert!(check_name("package name", n).is_err(), "{n}");
-        }
-        for n in ["a", "my-app_2.0+x", "0ad"] {
-            assert!(check_name("package name", n).is_ok(), "{n}");
-        }
-        for v in ["", "1/2", "1 2", "1\t", "1@2"] {
-            assert!(check_version(v).is_err(), "{v:?}");
-        }
-        assert!(check_version("1:2.0~rc1-3").is_ok());
     }
 }

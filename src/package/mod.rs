@@ -1,8 +1,18 @@
-//! Packages: the manifest, the formats berth reads and writes, and safe extraction.
+//! Packages, whatever their format: the manifest, names and versions, the canonical file
+//! list an entry's id hashes, format detection and the readers that stream checked members
+//! into a [`sink::Sink`], the safe-extraction rules, and `pack`. Knows nothing of the store.
 
-pub mod berth_format;
+pub mod berth;
 pub mod extract;
+pub mod listing;
 pub mod manifest;
+pub mod name;
+pub mod pack;
+pub mod read;
+pub mod sink;
 pub mod source;
 pub mod tarball;
 pub mod version;
+
+pub use read::{read, ReadOptions, ReadOutcome};
+pub use sink::{Begin, Sink, SinkError};

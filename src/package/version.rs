@@ -30,8 +30,8 @@ fn order(c: Option<u8>) -> i32 {
         None => 0,
         Some(b'~') => -1,
         Some(c) if c.is_ascii_digit() => 0,
-        Some(c) if c.is_ascii_alphabetic() => c as i32,
-        Some(c) => c as i32 + 256,
+        Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+        Some(c) => i32::from(c) + 256,
     }
 }
 
@@ -57,7 +57,7 @@ fn verrevcmp(a: &str, b: &str) -> Ordering {
         }
         while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
             if first_diff == 0 {
-                first_diff = a[i] as i32 - b[j] as i32;
+                first_diff = i32::from(a[i]) - i32::from(b[j]);
             }
             i += 1;
             j += 1;

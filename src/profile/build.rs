@@ -4,21 +4,18 @@
 //! computed first, so a path conflict is reported before anything is written; the tree is
 //! then written under `.build-*`, made durable and renamed to its number.
 
-use super::generation::{GenPackage, Generation, Profiles};
-use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
-use crate::store::{Entry, LockedFile};
+use super::generation::{GenPackage, Generation, Profiles, GENERATION_TOML};
+use crate::error::{Error, Result};
+use crate::fsutil::{temp_name, Dir, Kind};
+use crate::lock::LockedFile;
+use crate::root::{DIR_MODE, FILE_MODE, GENERATIONS};
+use crate::store::{Entry, Store};
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static BUILD_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Names at the top of a generation that belong to berth, not to packages.
-const GENERATION_TOML: &str = "generation.toml";
-const PKGS: &str = "pkgs";
+pub const PKGS: &str = "pkgs";
 const BIN: &str = berth_shim::BIN_DIR;
 const RESERVED: [&str; 4] = [GENERATION_TOML, PKGS, BIN, ".berth"];
 
@@ -28,19 +25,22 @@ pub struct Member<'a> {
     pub package: GenPackage,
     /// The installed entry.
     pub entry: &'a Entry,
+    /// The entry's open directory.
+    pub dir: Dir,
 }
 
 impl<'a> Member<'a> {
     /// The member for an entry.
-    pub fn new(entry: &'a Entry) -> Self {
-        Member {
+    pub fn new(store: &Store, entry: &'a Entry) -> Result<Self> {
+        Ok(Member {
             package: GenPackage {
                 name: entry.name().to_string(),
                 version: entry.version().to_string(),
                 id: entry.id().to_string(),
             },
+            dir: store.open_entry(entry)?,
             entry,
-        }
+        })
     }
 }
 
@@ -88,15 +88,21 @@ fn plan_dir(
     // name -> (package index, is a real directory)
     let mut names: BTreeMap<OsString, Vec<(usize, bool)>> = BTreeMap::new();
     for &i in providers {
-        let dir = members[i].entry.path().join(rel);
-        for ent in std::fs::read_dir(&dir).ctx("read directory", &dir)? {
-            let ent = ent.ctx("read directory", &dir)?;
-            let name = ent.file_name();
+        let rel_str = rel.to_string_lossy();
+        let ents = if rel_str.is_empty() {
+            members[i].dir.entries()?
+        } else {
+            members[i].dir.entries_of(&rel_str)?
+        };
+        for ent in ents {
+            let name = ent.name;
             if rel.as_os_str().is_empty() && RESERVED.iter().any(|r| OsStr::new(r) == name) {
                 continue;
             }
-            let is_dir = ent.file_type().ctx("stat", ent.path())?.is_dir();
-            names.entry(name).or_default().push((i, is_dir));
+            names
+                .entry(name)
+                .or_default()
+                .push((i, ent.kind == Kind::Dir));
         }
     }
     let depth = rel.components().count();
@@ -132,24 +138,20 @@ fn plan_bin(members: &[Member], prefer: &[String]) -> Result<BTreeMap<OsString, 
     let mut cmds: BTreeMap<OsString, Vec<(usize, PathBuf)>> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         for d in &m.entry.manifest.exports.bin {
-            let dir = m.entry.path().join(d);
-            let rd = match std::fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
-                Err(e) => return Err(Error::io("read directory", dir, e)),
+            let ents = match m.dir.entries_of(d) {
+                Ok(e) => e,
+                Err(Error::NotADirectoryInRoot { .. }) => continue,
+                Err(e) => return Err(e),
             };
-            for ent in rd {
-                let ent = ent.ctx("read directory", &dir)?;
-                let name = ent.file_name();
+            for ent in ents {
+                let name = ent.name;
                 if name.as_encoded_bytes().starts_with(b".") {
                     continue;
                 }
-                // Follows links: a command is whatever ends at an executable file.
-                let Ok(meta) = std::fs::metadata(ent.path()) else {
-                    continue;
-                };
-                if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+                // Follows links inside the entry: a command is whatever ends at an
+                // executable file of the package.
+                let rel = format!("{d}/{}", name.to_string_lossy());
+                if !m.dir.is_executable_beneath(&rel) {
                     continue;
                 }
                 let target = Path::new("..")
@@ -181,8 +183,8 @@ fn plan_bin(members: &[Member], prefer: &[String]) -> Result<BTreeMap<OsString, 
     Ok(out)
 }
 
-/// Writes a planned generation as `generations/<profile>/<gen.number>` and returns its
-/// directory. Nothing appears under the number unless complete and durable.
+/// Writes a planned generation as `generations/<profile>/<gen.number>`. Nothing appears
+/// under the number unless complete and durable.
 pub fn write(
     profiles: &Profiles,
     _lock: &LockedFile,
@@ -190,99 +192,57 @@ pub fn write(
     gen: &Generation,
     members: &[Member],
     plan: &Plan,
-) -> Result<PathBuf> {
-    let dir = profiles.dir(profile);
-    let new_profile = !dir.exists();
-    fsutil::create_dir_all(&dir)?;
-    let build = dir.join(format!(
-        ".build-{}-{}",
-        std::process::id(),
-        BUILD_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+) -> Result<()> {
+    let root = profiles.root().dir();
+    let gens = root.ensure_dir(GENERATIONS, DIR_MODE)?;
+    let new_profile = gens.stat(profile)?.is_none();
+    let dir = gens.ensure_dir(profile, DIR_MODE)?;
+    let build = temp_name(&gen.number.to_string());
     let result = (|| {
-        mkdir(&build)?;
-        let text = toml::to_string(gen).map_err(|e| Error::Other {
-            message: format!("cannot encode generation {}: {e}", gen.number),
-            hint: "this is a bug in berth".into(),
+        dir.create_dir(&build, DIR_MODE)?;
+        let b = dir.open_dir(&build)?;
+        let text = toml::to_string(gen).map_err(|e| Error::Internal {
+            what: "generation record",
+            detail: e.to_string(),
         })?;
-        fsutil::atomic_write(&build.join(GENERATION_TOML), text.as_bytes())?;
-
-        let pkgs = build.join(PKGS);
-        mkdir(&pkgs)?;
+        b.write_atomic(GENERATION_TOML, text.as_bytes(), FILE_MODE)?;
+        b.create_dir(PKGS, DIR_MODE)?;
+        let pkgs = b.open_dir(PKGS)?;
         for m in members {
             let target = Path::new("../../../../store").join(m.entry.dir_name());
-            symlink(&target, &pkgs.join(&m.package.name))?;
+            pkgs.symlink(&target, &m.package.name)?;
         }
-        fsutil::fsync_dir(&pkgs)?;
-
-        let bin = build.join(BIN);
-        mkdir(&bin)?;
+        pkgs.fsync()?;
+        b.create_dir(BIN, DIR_MODE)?;
+        let bin = b.open_dir(BIN)?;
         for (name, target) in &plan.bin {
-            symlink(target, &bin.join(name))?;
+            bin.symlink(target, &name.to_string_lossy())?;
         }
-        fsutil::fsync_dir(&bin)?;
-
-        write_tree(&build, &plan.top)?;
-        std::fs::rename(&build, profiles.generation_dir(profile, gen.number)).ctx(
-            "rename into place",
-            profiles.generation_dir(profile, gen.number),
-        )?;
-        fsutil::fsync_dir(&dir)?;
+        bin.fsync()?;
+        write_tree(&b, &plan.top)?;
+        dir.rename_noreplace(&build, &dir, &gen.number.to_string())?;
+        dir.fsync()?;
         if new_profile {
-            fsutil::fsync_dir(&profiles.root().generations())?;
+            gens.fsync()?;
         }
-        Ok(profiles.generation_dir(profile, gen.number))
+        Ok(())
     })();
     if result.is_err() {
-        let _ = fsutil::remove_tree(&build);
+        let _ = crate::fsutil::remove_tree(&dir, &build);
     }
     result
 }
 
-fn write_tree(dir: &Path, nodes: &BTreeMap<OsString, Node>) -> Result<()> {
+fn write_tree(dir: &Dir, nodes: &BTreeMap<OsString, Node>) -> Result<()> {
     for (name, node) in nodes {
-        let path = dir.join(name);
+        let name = name.to_string_lossy();
         match node {
-            Node::Link(target) => symlink(target, &path)?,
+            Node::Link(target) => dir.symlink(target, &name)?,
             Node::Dir(children) => {
-                mkdir(&path)?;
-                write_tree(&path, children)?;
+                dir.create_dir(&name, DIR_MODE)?;
+                write_tree(&dir.open_dir(&name)?, children)?;
             }
         }
     }
-    fsutil::fsync_dir(dir)
-}
-
-fn mkdir(path: &Path) -> Result<()> {
-    std::fs::create_dir(path).ctx("create directory", path)
-}
-
-fn symlink(target: &Path, link: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(target, link).ctx("create symlink", link)
-}
-
-/// Removes what crashed runs left: `generations/<profile>/.build-*` and temporary links in
-/// `profiles/` (a switch killed between creating its new link and renaming it). Needs the
-/// lock: only a lock holder builds or switches.
-pub fn clean_leftovers(profiles: &Profiles, _lock: &LockedFile) -> Result<()> {
-    let mut dirs: Vec<PathBuf> = profiles.list()?.iter().map(|p| profiles.dir(p)).collect();
-    dirs.push(profiles.root().profiles());
-    for dir in dirs {
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("read directory", dir, e)),
-        };
-        for ent in rd {
-            let ent = ent.ctx("read directory", &dir)?;
-            let name = ent.file_name();
-            let name = name.as_encoded_bytes();
-            if name.starts_with(b".build-")
-                || (name.starts_with(b".") && name.windows(5).any(|w| w == b".tmp."))
-            {
-                fsutil::remove_tree(&ent.path())?;
-            }
-        }
-    }
-    Ok(())
+    dir.fsync()
 }

@@ -3,9 +3,14 @@
 //! rename, profile links change by rename).
 
 use crate::error::{Error, Result};
-use crate::root::Root;
+use crate::fsutil::{Dir, Kind};
+use crate::package::name::check_name;
+use crate::root::{Root, GENERATIONS, PROFILES};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A generation's record.
+pub const GENERATION_TOML: &str = "generation.toml";
 
 /// One package of a generation: the store entry `<name>-<version>-<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +27,7 @@ pub struct GenPackage {
 impl GenPackage {
     /// The store entry's directory name.
     pub fn entry_dir(&self) -> String {
-        format!("{}-{}-{}", self.name, self.version, self.id)
+        crate::store::entry_dir_name(&self.name, &self.version, &self.id)
     }
 }
 
@@ -60,79 +65,151 @@ impl Profiles {
         &self.root
     }
 
-    /// `generations/<profile>`.
-    pub fn dir(&self, profile: &str) -> PathBuf {
-        self.root.generations().join(profile)
+    /// `generations/`, if it exists.
+    pub fn generations_dir(&self) -> Result<Option<Dir>> {
+        self.root.dir().open_dir_opt(GENERATIONS)
     }
 
-    /// `generations/<profile>/<n>`.
-    pub fn generation_dir(&self, profile: &str, n: u64) -> PathBuf {
-        self.dir(profile).join(n.to_string())
+    /// `generations/<profile>`, if it exists (the name is checked first).
+    pub fn dir(&self, profile: &str) -> Result<Option<Dir>> {
+        check_name("profile name", profile)?;
+        self.root
+            .dir()
+            .open_dir_opt(&format!("{GENERATIONS}/{profile}"))
     }
 
-    /// `profiles/<profile>`.
-    pub fn link(&self, profile: &str) -> PathBuf {
-        self.root.profiles().join(profile)
+    /// `generations/<profile>/<n>`, if it exists.
+    pub fn generation_dir(&self, profile: &str, n: u64) -> Result<Option<Dir>> {
+        check_name("profile name", profile)?;
+        self.root
+            .dir()
+            .open_dir_opt(&format!("{GENERATIONS}/{profile}/{n}"))
+    }
+
+    /// The path of `generations/<profile>/<n>` (for messages and links handed to others).
+    pub fn generation_path(&self, profile: &str, n: u64) -> PathBuf {
+        self.root
+            .path()
+            .join(GENERATIONS)
+            .join(profile)
+            .join(n.to_string())
+    }
+
+    /// The path of `profiles/<profile>`: what shims, `run` and services go through.
+    pub fn link_path(&self, profile: &str) -> PathBuf {
+        berth_shim::profile_link(self.root.path(), profile)
     }
 
     /// Every profile that has generations, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for path in crate::fsutil::children(&self.root.generations())? {
-            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                if !name.starts_with('.') && path.is_dir() {
-                    out.push(name.to_string());
-                }
-            }
-        }
-        Ok(out)
+        let Some(dir) = self.generations_dir()? else {
+            return Ok(vec![]);
+        };
+        Ok(dir
+            .entries()?
+            .into_iter()
+            .filter(|e| e.kind == Kind::Dir)
+            .filter_map(|e| e.name_str().map(str::to_string))
+            .filter(|n| berth_shim::valid_name(n))
+            .collect())
     }
 
     /// The complete generations of a profile, ascending.
     pub fn numbers(&self, profile: &str) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        for path in crate::fsutil::children(&self.dir(profile))? {
-            if let Some(n) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                out.push(n);
-            }
-        }
+        let Some(dir) = self.dir(profile)? else {
+            return Ok(vec![]);
+        };
+        let mut out: Vec<u64> = dir
+            .entries()?
+            .into_iter()
+            .filter(|e| e.kind == Kind::Dir)
+            .filter_map(|e| e.name_str().and_then(parse_number))
+            .collect();
         out.sort_unstable();
         Ok(out)
     }
 
     /// Reads `generation.toml` of one generation.
     pub fn read(&self, profile: &str, n: u64) -> Result<Generation> {
-        let p = self.generation_dir(profile, n).join("generation.toml");
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Other {
-                    message: format!("profile {profile} has no generation {n}"),
-                    hint: format!("`berth generations {profile}` lists the generations"),
-                })
-            }
-            Err(e) => return Err(Error::io("read", p, e)),
+        let no_such = || Error::NoSuchGeneration {
+            profile: profile.to_string(),
+            number: n,
+            existing: self.numbers(profile).unwrap_or_default(),
         };
-        toml::from_str(&text).map_err(|e| Error::Corrupt {
-            entry: format!("generation {profile}/{n}"),
-            problem: format!("bad generation.toml: {e}"),
-        })
+        let dir = self.generation_dir(profile, n)?.ok_or_else(no_such)?;
+        let text = dir.read_text(GENERATION_TOML)?.ok_or_else(no_such)?;
+        let g: Generation = toml::from_str(&text).map_err(|e| Error::BadState {
+            path: dir.join(GENERATION_TOML),
+            what: "generation record",
+            detail: e.to_string(),
+        })?;
+        if g.number != n {
+            return Err(Error::BadState {
+                path: dir.join(GENERATION_TOML),
+                what: "generation record",
+                detail: format!("it says generation {}, but is stored as {n}", g.number),
+            });
+        }
+        Ok(g)
     }
 
-    /// The generation the profile link points to, if the profile exists.
+    /// The generation the profile link points to, if the profile exists. A link that is
+    /// not exactly `../generations/<profile>/<N>` is an error, never followed.
     pub fn current(&self, profile: &str) -> Result<Option<u64>> {
-        let link = self.link(profile);
-        match std::fs::read_link(&link) {
-            Ok(t) => Ok(t
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.parse().ok())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read link", link, e)),
+        check_name("profile name", profile)?;
+        let rel = format!("{PROFILES}/{profile}");
+        let Some(target) = self.root.dir().read_link(&rel)? else {
+            return Ok(None);
+        };
+        match number_of_link(&target, profile) {
+            Some(n) => Ok(Some(n)),
+            None => Err(Error::BadState {
+                path: self.root.path().join(&rel),
+                what: "profile link",
+                detail: format!("it points to {}", target.display()),
+            }),
         }
     }
+
+    /// The current generation of `profile` and its record, if the profile exists.
+    pub fn current_generation(&self, profile: &str) -> Result<Option<(u64, Generation)>> {
+        match self.current(profile)? {
+            Some(n) => Ok(Some((n, self.read(profile, n)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The current generation, or the "no such profile" error.
+    pub fn existing(&self, profile: &str) -> Result<u64> {
+        self.current(profile)?.ok_or_else(|| self.unknown(profile))
+    }
+
+    /// The "no such profile" error, listing the profiles there are.
+    pub fn unknown(&self, profile: &str) -> Error {
+        Error::UnknownProfile {
+            profile: crate::package::extract::printable(profile),
+            existing: self.list().unwrap_or_default(),
+        }
+    }
+}
+
+/// A generation number: decimal digits without a leading zero.
+pub fn parse_number(s: &str) -> Option<u64> {
+    if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The link text a profile link must have.
+pub fn link_target(profile: &str, n: u64) -> PathBuf {
+    Path::new("..")
+        .join(GENERATIONS)
+        .join(profile)
+        .join(n.to_string())
+}
+
+fn number_of_link(target: &Path, profile: &str) -> Option<u64> {
+    let n = parse_number(target.file_name()?.to_str()?)?;
+    (target == link_target(profile, n)).then_some(n)
 }

@@ -1,15 +1,19 @@
 //! Pruning generations: which ones a keep/age rule lets go, the per-profile keep policy
 //! (`generations/<p>/policy.toml`), and deleting generations safely. A generation is
-//! renamed to `generations/<p>/.trash-<n>-<pid>` before it is removed, so a crash never
-//! leaves a half-deleted one under its number; the current one is never deleted, nor any
-//! newer than it (a rolled-back profile keeps its future).
+//! renamed to a temporary name before it is removed, so a crash never leaves a
+//! half-deleted one under its number; the current one is never deleted, nor any newer than
+//! it (a rolled-back profile keeps its future).
 
 use super::Profiles;
 use crate::error::{Error, Result};
-use crate::store::LockedFile;
+use crate::fsutil::temp_name;
+use crate::lock::LockedFile;
+use crate::root::FILE_MODE;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::time::SystemTime;
+
+/// A profile's keep policy file, in `generations/<profile>/`.
+pub const POLICY: &str = "policy.toml";
 
 /// A profile's standing keep policy (`berth keep <profile> N`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,10 +74,12 @@ pub fn select(gens: &[(u64, Option<SystemTime>)], current: Option<u64>, rules: R
 
 /// Parses `A..B` (inclusive) or `N` into an inclusive range.
 pub fn parse_range(s: &str) -> Result<(u64, u64)> {
-    let bad = || {
-        Error::Usage(format!(
-            "invalid generation range `{s}`\nhint: write N or A..B, e.g. 3..7"
-        ))
+    let bad = || Error::BadFlag {
+        flag: "--delete",
+        why: format!(
+            "invalid generation range `{}`: write N or A..B, e.g. 3..7",
+            crate::package::extract::printable(s)
+        ),
     };
     let (a, b) = match s.split_once("..") {
         Some((a, b)) => (a.trim(), b.trim()),
@@ -108,10 +114,7 @@ pub fn delete_range(
     let (a, b) = parse_range(spec)?;
     let numbers = profiles.numbers(profile)?;
     if numbers.is_empty() {
-        return Err(Error::Other {
-            message: format!("no profile named {profile}"),
-            hint: "`berth generations` lists the profiles".into(),
-        });
+        return Err(profiles.unknown(profile));
     }
     let current = profiles.current(profile)?;
     let mut out = RangeOutcome::default();
@@ -127,47 +130,42 @@ pub fn delete_range(
 }
 
 impl Profiles {
-    /// `generations/<profile>/policy.toml`.
-    pub fn policy_path(&self, profile: &str) -> PathBuf {
-        self.dir(profile).join("policy.toml")
-    }
-
     /// The profile's keep policy (the default when none was set).
     pub fn policy(&self, profile: &str) -> Result<Policy> {
-        let p = self.policy_path(profile);
-        match std::fs::read_to_string(&p) {
-            Ok(text) => toml::from_str(&text).map_err(|e| Error::Other {
-                message: format!("{}: invalid keep policy: {e}", p.display()),
-                hint: format!("set it again with `berth keep {profile} N`"),
+        let Some(dir) = self.dir(profile)? else {
+            return Ok(Policy::default());
+        };
+        match dir.read_text(POLICY)? {
+            Some(text) => toml::from_str(&text).map_err(|e| Error::BadState {
+                path: dir.join(POLICY),
+                what: "keep policy",
+                detail: format!("{e} (set it again with `berth keep {profile} N`)"),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-            Err(e) => Err(Error::io("read", p, e)),
+            None => Ok(Policy::default()),
         }
     }
 
     /// Stores the profile's keep policy durably (`None` removes it).
     pub fn set_policy(&self, _lock: &LockedFile, profile: &str, keep: Option<u64>) -> Result<()> {
-        if self.numbers(profile)?.is_empty() {
-            return Err(Error::Other {
-                message: format!("no profile named {profile}"),
-                hint: "`berth generations` lists the profiles".into(),
-            });
-        }
-        let p = self.policy_path(profile);
+        let dir = match self.dir(profile)? {
+            Some(d) if !self.numbers(profile)?.is_empty() => d,
+            _ => return Err(self.unknown(profile)),
+        };
         match keep {
             Some(k) => {
                 let text =
-                    toml::to_string(&Policy { keep: Some(k) }).map_err(|e| Error::Other {
-                        message: format!("cannot encode keep policy: {e}"),
-                        hint: "report this as a bug".into(),
+                    toml::to_string(&Policy { keep: Some(k) }).map_err(|e| Error::Internal {
+                        what: "keep policy",
+                        detail: e.to_string(),
                     })?;
-                crate::fsutil::atomic_write(&p, text.as_bytes())
+                dir.write_atomic(POLICY, text.as_bytes(), FILE_MODE)
             }
-            None => match std::fs::remove_file(&p) {
-                Ok(()) => crate::fsutil::fsync_dir(&self.dir(profile)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::io("remove", p, e)),
-            },
+            None => {
+                if dir.remove_file(POLICY)? {
+                    dir.fsync()?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -195,7 +193,7 @@ impl Profiles {
         Ok(select(&gens, self.current(profile)?, rules))
     }
 
-    /// Deletes generations of a profile: each is renamed to `.trash-<n>-<pid>` (durable),
+    /// Deletes generations of a profile: each is renamed to a temporary name (durable),
     /// then removed. Refuses the current generation and newer ones.
     pub fn delete_generations(
         &self,
@@ -208,55 +206,29 @@ impl Profiles {
         }
         let current = self.current(profile)?;
         if let Some(bad) = numbers.iter().find(|n| current.is_none_or(|c| **n >= c)) {
-            return Err(Error::Other {
-                message: format!(
-                    "refusing to delete generation {bad} of {profile}: it is the current one or newer"
-                ),
-                hint: format!("switch {profile} to an older generation first"),
+            return Err(Error::DeleteCurrent {
+                profile: profile.to_string(),
+                number: *bad,
             });
         }
-        let dir = self.dir(profile);
-        let pid = std::process::id();
+        let Some(dir) = self.dir(profile)? else {
+            return Ok(());
+        };
         let mut doomed = Vec::new();
         for n in numbers {
-            let from = self.generation_dir(profile, *n);
-            let to = dir.join(format!(".trash-{n}-{pid}"));
-            match std::fs::rename(&from, &to) {
-                Ok(()) => doomed.push(to),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("move generation to trash", from, e)),
+            let name = n.to_string();
+            if dir.stat(&name)?.is_none() {
+                continue;
             }
+            let to = temp_name(&name);
+            dir.rename(&name, &dir, &to)?;
+            doomed.push(to);
         }
-        crate::fsutil::fsync_dir(&dir)?;
+        dir.fsync()?;
         for d in doomed {
-            crate::fsutil::remove_tree(&d)?;
+            crate::fsutil::remove_tree(&dir, &d)?;
         }
         Ok(())
-    }
-
-    /// What crashed runs left under `generations/`: half-deleted (`.trash-*`) and
-    /// half-built (`.build-*`) generations.
-    pub fn leftovers(&self) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        for p in self.list()? {
-            let dir = self.dir(&p);
-            for child in crate::fsutil::children(&dir)? {
-                let name = child.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with(".trash-") || name.starts_with(".build-") {
-                    out.push(child);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes [`Profiles::leftovers`]; the lock proves no build is in progress.
-    pub fn clean_leftovers(&self, _lock: &LockedFile) -> Result<usize> {
-        let l = self.leftovers()?;
-        for p in &l {
-            crate::fsutil::remove_tree(p)?;
-        }
-        Ok(l.len())
     }
 }
 

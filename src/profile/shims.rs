@@ -1,20 +1,23 @@
 //! Keeping `shims/` equal to the set of commands the profiles provide (one link to
 //! `../libexec/berth-shim` per command), and `libexec/berth-shim` equal to the shim built with
 //! this berth. Runs under the lock on every switch and changes only what differs, so no
-//! "rehash" step is ever needed.
+//! "rehash" step is ever needed. Only links berth made are touched: an operator's script or
+//! directory in `shims/` is reported by `check` and left alone.
 
 use super::generation::Profiles;
-use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
-use crate::root::Root;
-use crate::store::LockedFile;
+use crate::error::{Error, Result};
+use crate::fsutil::{Dir, Kind};
+use crate::lock::LockedFile;
+use crate::root::{Root, DIR_MODE, GENERATIONS, LIBEXEC, SHIMS};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// What every shim links to, relative to `shims/`.
-const SHIM_TARGET: &str = "../libexec/berth-shim";
+pub const SHIM_TARGET: &str = "../libexec/berth-shim";
+/// The shim binary, relative to the root.
+pub const SHIM_BINARY: &str = "libexec/berth-shim";
 
 /// How far a refresh goes.
 #[derive(Debug, Clone, Copy)]
@@ -38,71 +41,82 @@ pub struct ShimChanges {
     pub added: Vec<String>,
     /// Shims removed.
     pub removed: Vec<String>,
+    /// Commands without a shim because `shims/` has a file berth did not make there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
+}
+
+/// Whether `shims/<name>` is a shim berth made.
+pub fn is_ours(shims: &Dir, name: &str) -> Result<bool> {
+    Ok(shims.read_link(name).ok().flatten().as_deref() == Some(Path::new(SHIM_TARGET)))
+}
+
+/// The commands the profiles provide (the `bin/` of each current generation, or of the
+/// generation a profile is about to switch to).
+pub fn wanted(profiles: &Profiles, how: Refresh) -> Result<BTreeSet<OsString>> {
+    let mut wanted = BTreeSet::new();
+    let root = profiles.root().dir();
+    for p in profiles.list()? {
+        let n = match how {
+            Refresh::Before { profile, number } if profile == p => Some(number),
+            _ => profiles.current(&p).ok().flatten(),
+        };
+        let Some(n) = n else { continue };
+        let bin = format!("{GENERATIONS}/{p}/{n}/{}", berth_shim::BIN_DIR);
+        for ent in root.entries_of(&bin)? {
+            wanted.insert(ent.name);
+        }
+    }
+    Ok(wanted)
 }
 
 /// Brings `shims/` (and the shim binary) up to date.
 pub fn refresh(profiles: &Profiles, lock: &LockedFile, how: Refresh) -> Result<ShimChanges> {
     let root = profiles.root();
     ensure_shim_binary(root, lock)?;
-    let mut wanted: BTreeSet<OsString> = BTreeSet::new();
-    for p in profiles.list()? {
-        let gen = match how {
-            Refresh::Before { profile, number } if profile == p => {
-                profiles.generation_dir(&p, number)
-            }
-            _ => profiles.link(&p),
-        };
-        let bin = gen.join(berth_shim::BIN_DIR);
-        match std::fs::read_dir(&bin) {
-            Ok(rd) => {
-                for ent in rd {
-                    wanted.insert(ent.ctx("read directory", &bin)?.file_name());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("read directory", bin, e)),
-        }
-    }
-
-    let dir = root.shims();
-    fsutil::create_dir_all(&dir)?;
+    let wanted = wanted(profiles, how)?;
+    let dir = root.dir().ensure_dir(SHIMS, DIR_MODE)?;
     let mut changes = ShimChanges::default();
     let mut present = BTreeSet::new();
-    for ent in std::fs::read_dir(&dir).ctx("read directory", &dir)? {
-        let ent = ent.ctx("read directory", &dir)?;
-        let name = ent.file_name();
-        let path = ent.path();
-        let leftover = name.as_encoded_bytes().starts_with(b".");
-        let stale = !wanted.contains(&name) && matches!(how, Refresh::Exact);
-        let wrong = std::fs::read_link(&path)
-            .map(|t| t != Path::new(SHIM_TARGET))
-            .unwrap_or(true);
-        if leftover || stale || wrong {
-            remove(&path)?;
-            if !leftover && stale {
-                changes.removed.push(name.to_string_lossy().into_owned());
-            }
+    for ent in dir.entries()? {
+        let Some(name) = ent.name_str().map(str::to_string) else {
+            continue;
+        };
+        if crate::fsutil::is_temp(&name) {
+            crate::fsutil::remove_tree(&dir, &name)?;
             continue;
         }
-        present.insert(name);
+        let ours = ent.kind == Kind::Symlink && is_ours(&dir, &name)?;
+        if !ours {
+            // Not berth's: never touched. A command of that name stays unshimmed.
+            if wanted.contains(&ent.name) {
+                changes.blocked.push(name);
+            }
+            present.insert(ent.name);
+            continue;
+        }
+        if !wanted.contains(&ent.name) && matches!(how, Refresh::Exact) {
+            dir.remove_file(&name)?;
+            changes.removed.push(name);
+            continue;
+        }
+        present.insert(ent.name);
     }
     for name in wanted.difference(&present) {
-        let link = dir.join(name);
-        std::os::unix::fs::symlink(SHIM_TARGET, &link).ctx("create symlink", &link)?;
-        changes.added.push(name.to_string_lossy().into_owned());
+        let name = name.to_string_lossy();
+        dir.symlink(SHIM_TARGET, &name)?;
+        changes.added.push(name.into_owned());
     }
     if !changes.added.is_empty() || !changes.removed.is_empty() {
-        fsutil::fsync_dir(&dir)?;
+        dir.fsync()?;
+    }
+    for b in &changes.blocked {
+        tracing::warn!(
+            "{} is not a berth shim; left alone, so the command {b} has no shim",
+            dir.join(b).display()
+        );
     }
     Ok(changes)
-}
-
-fn remove(path: &Path) -> Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fsutil::remove_tree(path),
-        Ok(_) => std::fs::remove_file(path).ctx("remove", path),
-        Err(_) => Ok(()),
-    }
 }
 
 /// The shim built alongside this berth: `berth-shim` next to the running executable.
@@ -112,38 +126,51 @@ pub fn built_shim() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// Whether `libexec/berth-shim` is the shim built with this berth (`None` when this berth
+/// has no shim beside it to compare with).
+pub fn shim_binary_current(root: &Root) -> Result<Option<bool>> {
+    let Some(src) = built_shim() else {
+        return Ok(None);
+    };
+    let new = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
+    Ok(Some(same_content(root.dir(), &new)?))
+}
+
 /// Copies the shim that sits next to the berth executable to `libexec/berth-shim` unless an
 /// identical copy is already there (atomically: readers see the old or the new binary).
 pub fn ensure_shim_binary(root: &Root, _lock: &LockedFile) -> Result<()> {
-    let dest = root.shim_binary();
     let Some(src) = built_shim() else {
-        if !dest.exists() {
+        if root.dir().stat(SHIM_BINARY)?.is_none() {
             tracing::warn!(
                 "no berth-shim next to the berth executable; shims in {} will not work until it is installed at {}",
-                root.shims().display(),
-                dest.display()
+                root.path().join(SHIMS).display(),
+                root.path().join(SHIM_BINARY).display()
             );
         }
         return Ok(());
     };
-    let new = std::fs::read(&src).ctx("read", &src)?;
-    if same_content(&dest, &new) {
+    let new = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
+    if same_content(root.dir(), &new)? {
         return Ok(());
     }
-    if let Some(dir) = dest.parent() {
-        fsutil::create_dir_all(dir)?;
-    }
-    fsutil::atomic_write_mode(&dest, &new, 0o755)
+    let libexec = root.dir().ensure_dir(LIBEXEC, DIR_MODE)?;
+    libexec.write_atomic("berth-shim", &new, 0o755)
 }
 
-fn same_content(path: &Path, bytes: &[u8]) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
+fn same_content(root: &Dir, bytes: &[u8]) -> Result<bool> {
+    let f = match root.open_file(SHIM_BINARY) {
+        Ok(Some(f)) => f,
+        Ok(None) | Err(Error::NotARegularFile { .. }) => return Ok(false),
+        Err(e) => return Err(e),
     };
-    match f.metadata() {
-        Ok(m) if m.len() == bytes.len() as u64 => {}
-        _ => return false,
+    let st =
+        rustix::fs::fstat(&f).map_err(|e| Error::io("stat", root.join(SHIM_BINARY), e.into()))?;
+    if st.st_size as u64 != bytes.len() as u64 || st.st_mode & 0o7777 != 0o755 {
+        return Ok(false);
     }
     let mut have = Vec::with_capacity(bytes.len());
-    f.read_to_end(&mut have).is_ok() && have == bytes
+    f.take(bytes.len() as u64 + 1)
+        .read_to_end(&mut have)
+        .map_err(|e| Error::io("read", root.join(SHIM_BINARY), e))?;
+    Ok(have == bytes)
 }

@@ -4,13 +4,14 @@
 //! link with one `rename`.
 
 use super::build::{self, Member};
-use super::generation::{GenPackage, Generation, Profiles};
+use super::diff::{diff, Diff};
+use super::generation::{link_target, GenPackage, Generation, Profiles};
 use super::shims::{self, Refresh, ShimChanges};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::package::manifest::check_name;
-use crate::store::{Entry, LockedFile, Store};
-use std::path::Path;
+use crate::lock::LockedFile;
+use crate::package::name::check_name;
+use crate::root::{DIR_MODE, PROFILES};
+use crate::store::{Entry, Store};
 
 /// What a profile change did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,6 +28,9 @@ pub struct Change {
     pub changed: bool,
     /// Shims added and removed.
     pub shims: ShimChanges,
+    /// What changed between the two generations (none for a new profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Diff>,
 }
 
 /// Which generation `rollback`/`switch` goes to.
@@ -49,7 +53,7 @@ impl<'a> Switcher<'a> {
     /// Operations under `lock`; cleans what a crashed run left behind first.
     pub fn new(store: &'a Store, lock: &'a LockedFile) -> Result<Switcher<'a>> {
         let profiles = Profiles::new(store.root());
-        build::clean_leftovers(&profiles, lock)?;
+        super::leftovers::clean(&profiles, lock)?;
         Ok(Switcher {
             profiles,
             store,
@@ -59,10 +63,7 @@ impl<'a> Switcher<'a> {
 
     /// The current generation of `profile` with its number, if the profile exists.
     fn current(&self, profile: &str) -> Result<Option<(u64, Generation)>> {
-        match self.profiles.current(profile)? {
-            Some(n) => Ok(Some((n, self.profiles.read(profile, n)?))),
-            None => Ok(None),
-        }
+        self.profiles.current_generation(profile)
     }
 
     /// `use`: replaces or adds the packages `refs` name; `prefer` names packages that win
@@ -81,10 +82,13 @@ impl<'a> Switcher<'a> {
             .as_ref()
             .map(|(_, g)| g.packages.clone())
             .unwrap_or_default();
-        for r in refs {
-            let e = crate::store::query::resolve_in(&entries, r)?;
+        for e in crate::store::query::resolve_all(&entries, refs)? {
             packages.retain(|p| p.name != e.name());
-            packages.push(Member::new(e).package);
+            packages.push(GenPackage {
+                name: e.name().to_string(),
+                version: e.version().to_string(),
+                id: e.id().to_string(),
+            });
         }
         let mut pref: Vec<String> = prefer.to_vec();
         for p in current
@@ -113,12 +117,24 @@ impl<'a> Switcher<'a> {
         check_name("profile name", profile)?;
         let current = self.current(profile)?;
         let Some((_, gen)) = &current else {
-            return Err(self.unknown(profile));
+            return Err(self.profiles.unknown(profile));
         };
         let mut packages = gen.packages.clone();
         for n in names {
-            let name = n.split_once('@').map(|(n, _)| n).unwrap_or(n);
-            if !packages.iter().any(|p| p.name == name) {
+            // `drop p tools@9` names a version: it must be the one the profile holds.
+            let (name, want) = match n.split_once('@') {
+                Some((n, v)) => (n, Some(v)),
+                None => (n.as_str(), None),
+            };
+            let held = packages.iter().find(|p| p.name == name);
+            let matches = held.is_some_and(|p| {
+                want.is_none_or(|v| {
+                    p.version == v
+                        || v.strip_prefix("id:")
+                            .is_some_and(|i| !i.is_empty() && p.id.starts_with(i))
+                })
+            });
+            if !matches {
                 return Err(Error::NotInProfile {
                     profile: profile.to_string(),
                     package: n.clone(),
@@ -140,7 +156,7 @@ impl<'a> Switcher<'a> {
     pub fn switch(&self, profile: &str, target: Target) -> Result<Change> {
         check_name("profile name", profile)?;
         let Some(from) = self.profiles.current(profile)? else {
-            return Err(self.unknown(profile));
+            return Err(self.profiles.unknown(profile));
         };
         let numbers = self.profiles.numbers(profile)?;
         let to = match target {
@@ -155,9 +171,10 @@ impl<'a> Switcher<'a> {
             Target::Previous => match numbers.iter().rev().find(|&&n| n < from) {
                 Some(&n) => n,
                 None => {
-                    return Err(Error::Other {
-                        message: format!("profile {profile} is at generation {from}, its oldest; there is nothing to roll back to"),
-                        hint: format!("`berth generations {profile}` lists the generations; `berth switch {profile} N` picks any"),
+                    return Err(Error::NoEarlierGeneration {
+                        profile: profile.to_string(),
+                        current: from,
+                        what: "to roll back to",
                     })
                 }
             },
@@ -171,7 +188,8 @@ impl<'a> Switcher<'a> {
         if to == from {
             return self.unchanged(profile, from);
         }
-        self.activate(profile, Some(from), to, false)
+        let d = diff(&self.profiles.read(profile, from)?, &gen);
+        self.activate(profile, Some(from), to, false, Some(d))
     }
 
     fn commit(
@@ -193,7 +211,7 @@ impl<'a> Switcher<'a> {
         let members = packages
             .iter()
             .map(|p| {
-                let mut m = Member::new(find_entry(entries, p, profile, 0)?);
+                let mut m = Member::new(self.store, find_entry(entries, p, profile, 0)?)?;
                 m.package = p.clone();
                 Ok(m)
             })
@@ -208,12 +226,20 @@ impl<'a> Switcher<'a> {
             prefer,
         };
         build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;
-        self.activate(profile, current.map(|(n, _)| n), number, true)
+        let d = current.as_ref().map(|(_, g)| diff(g, &gen));
+        self.activate(profile, current.map(|(n, _)| n), number, true, d)
     }
 
     /// Shims first (add only), then the one rename that switches, then drop stale shims: at
     /// every instant each command some profile provides has its shim.
-    fn activate(&self, profile: &str, from: Option<u64>, to: u64, created: bool) -> Result<Change> {
+    fn activate(
+        &self,
+        profile: &str,
+        from: Option<u64>,
+        to: u64,
+        created: bool,
+        diff: Option<Diff>,
+    ) -> Result<Change> {
         let mut changes = shims::refresh(
             &self.profiles,
             self.lock,
@@ -222,12 +248,8 @@ impl<'a> Switcher<'a> {
                 number: to,
             },
         )?;
-        let link = self.profiles.link(profile);
-        fsutil::create_dir_all(&self.profiles.root().profiles())?;
-        let target = Path::new("../generations")
-            .join(profile)
-            .join(to.to_string());
-        fsutil::replace_symlink(&target, &link)?;
+        let links = self.profiles.root().dir().ensure_dir(PROFILES, DIR_MODE)?;
+        links.replace_symlink(link_target(profile, to), profile)?;
         let after = shims::refresh(&self.profiles, self.lock, Refresh::Exact)?;
         changes.added.extend(after.added);
         changes.removed.extend(after.removed);
@@ -238,6 +260,7 @@ impl<'a> Switcher<'a> {
             created,
             changed: true,
             shims: changes,
+            diff,
         })
     }
 
@@ -252,14 +275,8 @@ impl<'a> Switcher<'a> {
             created: false,
             changed: false,
             shims,
+            diff: None,
         })
-    }
-
-    fn unknown(&self, profile: &str) -> Error {
-        Error::UnknownProfile {
-            profile: profile.to_string(),
-            existing: self.profiles.list().unwrap_or_default(),
-        }
     }
 }
 
@@ -286,7 +303,7 @@ fn find_entry<'e>(
 
 #[cfg(test)]
 mod tests {
-    use crate::package::manifest::check_name;
+    use crate::package::name::check_name;
 
     #[test]
     fn shim_and_berth_agree_on_profile_names() {

@@ -1,10 +1,20 @@
 //! One installed entry and its `.berth/` metadata (manifest, file list, origin).
 
-use super::listing::FileList;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::fsutil::Dir;
+use crate::package::listing::FileList;
 use crate::package::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// `.berth/` inside an entry.
+pub const META: &str = ".berth";
+/// The manifest inside an entry.
+pub const MANIFEST: &str = ".berth/manifest.toml";
+/// The file list inside an entry.
+pub const FILES: &str = ".berth/files";
+/// The origin record inside an entry.
+pub const ORIGIN: &str = ".berth/origin.toml";
 
 /// Where an entry came from and what it holds (`.berth/origin.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,7 +24,7 @@ pub struct Origin {
     pub artifact: String,
     /// SHA-256 of the artifact.
     pub sha256: String,
-    /// Format: `berth`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`.
+    /// Format: `berth`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `deb` …
     pub format: String,
     /// When it was installed (RFC 3339, UTC).
     pub installed_at: String,
@@ -37,39 +47,39 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Reads an entry's metadata.
-    pub fn load(path: &Path) -> Result<Entry> {
-        let dir_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+    /// Reads the metadata of the entry `name` of the store directory `store`.
+    pub fn load(store: &Dir, name: &str) -> Result<Entry> {
         let corrupt = |problem: String| Error::Corrupt {
-            entry: dir_name.clone(),
+            entry: name.to_string(),
             problem,
         };
-        let meta = path.join(".berth");
-        let manifest = Manifest::load(&meta.join("manifest.toml"))
-            .map_err(|e| corrupt(format!("bad .berth/manifest.toml: {e}")))?;
-        let origin_path = meta.join("origin.toml");
-        let text = std::fs::read_to_string(&origin_path).ctx("read", &origin_path)?;
+        let dir = store.open_dir(name)?;
+        let text = dir
+            .read_text(MANIFEST)?
+            .ok_or_else(|| corrupt(format!("{MANIFEST} is missing")))?;
+        let manifest = Manifest::parse(&text, &dir.join(MANIFEST))
+            .map_err(|e| corrupt(format!("bad {MANIFEST}: {e}")))?;
+        let text = dir
+            .read_text(ORIGIN)?
+            .ok_or_else(|| corrupt(format!("{ORIGIN} is missing")))?;
         let origin: Origin =
-            toml::from_str(&text).map_err(|e| corrupt(format!("bad .berth/origin.toml: {e}")))?;
+            toml::from_str(&text).map_err(|e| corrupt(format!("bad {ORIGIN}: {e}")))?;
         let prefix = format!("{}-{}-", manifest.package.name, manifest.package.version);
-        let id = dir_name
+        let id = name
             .strip_prefix(&prefix)
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| corrupt("directory name does not match its manifest".into()))?
             .to_string();
         Ok(Entry {
-            path: path.to_path_buf(),
-            dir_name,
+            path: dir.path().to_path_buf(),
+            dir_name: name.to_string(),
             id,
             manifest,
             origin,
         })
     }
 
-    /// The entry's directory.
+    /// The entry's directory (for messages and for handing to other programs).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -93,13 +103,15 @@ impl Entry {
     pub fn spec(&self) -> String {
         format!("{}@{}", self.name(), self.version())
     }
-    /// Reads the recorded file list.
-    pub fn file_list(&self) -> Result<FileList> {
-        let p = self.path.join(".berth/files");
-        let text = std::fs::read_to_string(&p).ctx("read", &p)?;
+    /// Reads the recorded file list from the open entry directory `dir`.
+    pub fn file_list(&self, dir: &Dir) -> Result<FileList> {
+        let text = dir.read_text(FILES)?.ok_or_else(|| Error::Corrupt {
+            entry: self.dir_name.clone(),
+            problem: format!("{FILES} is missing"),
+        })?;
         FileList::parse(&text).map_err(|e| Error::Corrupt {
             entry: self.dir_name.clone(),
-            problem: format!(".berth/files {e}"),
+            problem: format!("{FILES} {e}"),
         })
     }
 }

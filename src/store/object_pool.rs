@@ -2,77 +2,151 @@
 //! (content, exec bit), shared by hard links between every entry that has those bytes.
 //! Empty files are never pooled (each entry gets its own).
 
-use super::dirfd::Dir;
-use crate::error::{IoContext, Result};
-use std::path::{Path, PathBuf};
+use crate::error::{Error, Result};
+use crate::fsutil::{Dir, Kind};
+use crate::root::DIR_MODE;
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The pool of one root.
 #[derive(Debug, Clone)]
 pub struct ObjectPool {
-    dir: PathBuf,
     /// An open handle on the pool, so links resolve `ab/cdef…` instead of a long path.
-    fd: Arc<Dir>,
+    dir: Arc<Dir>,
+}
+
+/// Why a pooled object cannot be used.
+#[derive(Debug)]
+pub enum LinkError {
+    /// The pool has no such object.
+    Missing,
+    /// The object is there but is not what its name promises (tampering or damage).
+    Bad(String),
+    /// Any other failure.
+    Io(io::Error),
 }
 
 impl ObjectPool {
-    /// Opens the pool, creating its 256 shard directories if needed.
-    pub fn open(dir: PathBuf) -> Result<ObjectPool> {
-        if !dir.join("ff").is_dir() {
+    /// Opens the pool of the store directory `store`, creating its 256 shards if needed.
+    pub fn open(store: &Dir) -> Result<ObjectPool> {
+        let dir = store.ensure_dir(super::OBJECTS, DIR_MODE)?;
+        if dir.stat("ff")?.is_none() {
             for i in 0..=255u8 {
-                let d = dir.join(format!("{i:02x}"));
-                std::fs::create_dir_all(&d).ctx("create directory", &d)?;
+                dir.create_dir(&format!("{i:02x}"), DIR_MODE)?;
             }
         }
-        let fd = Arc::new(Dir::open(&dir).ctx("open", &dir)?);
-        Ok(ObjectPool { dir, fd })
+        Ok(ObjectPool { dir: Arc::new(dir) })
+    }
+
+    /// Opens an existing pool for reading (`None` when there is none).
+    pub fn open_existing(store: &Dir) -> Result<Option<ObjectPool>> {
+        Ok(store
+            .open_dir_opt(super::OBJECTS)?
+            .map(|d| ObjectPool { dir: Arc::new(d) }))
+    }
+
+    /// The pool's directory handle.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
     }
 
     /// The object's path relative to the pool (`ab/cdef…[x]`).
-    pub fn rel(&self, sha256: &[u8; 32], exec: bool) -> String {
+    pub fn rel(sha256: &[u8; 32], exec: bool) -> String {
         let hex = hex::encode(sha256);
         let suffix = if exec { "x" } else { "" };
         format!("{}/{}{suffix}", &hex[..2], &hex[2..])
     }
 
-    /// Links the object into `into` at `rel` (NotFound when the pool lacks it).
+    /// The object's full path, for messages.
+    pub fn path(&self, sha256: &[u8; 32], exec: bool) -> PathBuf {
+        self.dir.join(Self::rel(sha256, exec))
+    }
+
+    /// Links the object into `into` at `rel`, after checking that it is a regular file of
+    /// `size` bytes with the store's mode: a link planted in the pool must never become a
+    /// file of a new entry.
     pub fn link_out(
         &self,
         sha256: &[u8; 32],
         exec: bool,
+        size: u64,
         into: &Dir,
         rel: &str,
-    ) -> std::io::Result<()> {
-        into.link_from_dir(&self.fd, &self.rel(sha256, exec), rel)
+    ) -> Result<(), LinkError> {
+        let obj = Self::rel(sha256, exec);
+        let st = match self.dir.stat(&obj) {
+            Ok(Some(st)) => st,
+            Ok(None) => return Err(LinkError::Missing),
+            Err(e) => return Err(LinkError::Bad(e.to_string())),
+        };
+        let want_mode = if exec { 0o555 } else { 0o444 };
+        if crate::fsutil::dir::kind_of(&st) != Kind::File {
+            return Err(LinkError::Bad("it is not a regular file".into()));
+        }
+        if st.st_size as u64 != size || st.st_mode & 0o7777 != want_mode {
+            return Err(LinkError::Bad(format!(
+                "it has {} bytes and mode {:o}, expected {size} bytes and mode {want_mode:o}",
+                st.st_size,
+                st.st_mode & 0o7777
+            )));
+        }
+        match into.link_from_dir(&self.dir, &obj, rel) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(LinkError::Missing),
+            Err(e) => Err(LinkError::Io(e)),
+        }
     }
 
     /// Makes the file at `rel` beneath `from` the object (AlreadyExists when it is one).
-    pub fn link_in(
-        &self,
-        from: &Dir,
-        rel: &str,
-        sha256: &[u8; 32],
-        exec: bool,
-    ) -> std::io::Result<()> {
-        self.fd.link_from_dir(from, rel, &self.rel(sha256, exec))
+    pub fn link_in(&self, from: &Dir, rel: &str, sha256: &[u8; 32], exec: bool) -> io::Result<()> {
+        self.dir.link_from_dir(from, rel, &Self::rel(sha256, exec))
     }
 
-    /// The pool's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Removes the object when nothing but the pool links it any more; returns whether it did.
+    pub fn remove_if_orphan(&self, rel: &str) -> Result<bool> {
+        match self.dir.stat(rel)? {
+            Some(st) if st.st_nlink <= 1 => {
+                self.dir.remove_file(rel)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
-    /// Where the object with this content and exec bit lives.
-    pub fn path(&self, sha256: &[u8; 32], exec: bool) -> PathBuf {
-        let hex = hex::encode(sha256);
-        let suffix = if exec { "x" } else { "" };
-        self.dir
-            .join(&hex[..2])
-            .join(format!("{}{suffix}", &hex[2..]))
+    /// Every object of the pool: (`ab/cdef…`, its metadata), shard by shard.
+    pub fn objects(&self) -> Result<Vec<(String, crate::fsutil::Stat)>> {
+        use rayon::prelude::*;
+        let shards: Vec<String> = self
+            .dir
+            .entries()?
+            .into_iter()
+            .filter(|e| e.kind == Kind::Dir)
+            .filter_map(|e| e.name_str().map(str::to_string))
+            .collect();
+        let per: Vec<Vec<(String, crate::fsutil::Stat)>> = shards
+            .par_iter()
+            .map(|s| {
+                let d = self.dir.open_dir(s)?;
+                let mut v = Vec::new();
+                for ent in d.entries()? {
+                    let name = ent.name.to_string_lossy().into_owned();
+                    if let Some(st) = d.stat(&name)? {
+                        v.push((format!("{s}/{name}"), st));
+                    }
+                }
+                Ok::<_, Error>(v)
+            })
+            .collect::<Result<_>>()?;
+        Ok(per.into_iter().flatten().collect())
     }
 
-    /// Parses an object's file name back into (sha256, exec), for `check` and `gc`.
-    pub fn parse_name(shard: &str, name: &str) -> Option<([u8; 32], bool)> {
+    /// Parses an object's name `ab/cdef…[x]` back into (sha256, exec), for `check` and `gc`.
+    pub fn parse_name(rel: &str) -> Option<([u8; 32], bool)> {
+        let (shard, name) = rel.split_once('/')?;
+        if shard.len() != 2 {
+            return None;
+        }
         let (hex_rest, exec) = match name.strip_suffix('x') {
             Some(h) => (h, true),
             None => (name, false),

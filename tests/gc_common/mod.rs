@@ -118,7 +118,7 @@ impl T {
         let mut out = Vec::new();
         walk(&self.root, &mut |p, m| {
             if !p.ends_with(".lock") {
-                out.push((p.to_path_buf(), m.ino(), m.len()))
+                out.push((p.to_path_buf(), m.ino(), m.len()));
             }
         });
         out.sort();

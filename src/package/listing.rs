@@ -2,6 +2,7 @@
 //! `type mode size sha256 path [target]`, sorted by path. It is what an entry's id is
 //! computed from and what `verify` re-hashes against.
 
+use super::manifest::Manifest;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +26,24 @@ pub enum Record {
         /// Where it points (relative, inside the package).
         target: String,
     },
+}
+
+impl Record {
+    /// "a directory", "an executable file of 12 bytes", "a symlink to `x`".
+    pub fn describe(&self) -> String {
+        match self {
+            Record::Dir => "a directory".into(),
+            Record::File { exec, size, .. } => {
+                let what = if *exec {
+                    "an executable file"
+                } else {
+                    "a file"
+                };
+                format!("{what} of {size} bytes")
+            }
+            Record::Symlink { target } => format!("a symlink to `{target}`"),
+        }
+    }
 }
 
 /// A whole file list, keyed by path.
@@ -125,17 +144,21 @@ impl FileList {
             .count()
     }
 
-    /// The content address of a package: name, version and this list. Same content, same
-    /// id, whatever the archive format or compression.
-    pub fn id(&self, name: &str, version: &str) -> String {
+    /// The content address of a package: name, version, what of the manifest decides what
+    /// runs (exports, config, writable, service) and this list. Same content, same id,
+    /// whatever the archive format or compression (a description is not content); a
+    /// manifest edited to run something else no longer matches its entry's name.
+    pub fn id(&self, manifest: &Manifest) -> crate::error::Result<String> {
         let mut h = Sha256::new();
-        h.update(b"berth-entry-v1\0");
-        h.update(name.as_bytes());
+        h.update(b"berth-entry-v2\0");
+        h.update(manifest.package.name.as_bytes());
         h.update(b"\0");
-        h.update(version.as_bytes());
+        h.update(manifest.package.version.as_bytes());
+        h.update(b"\0");
+        h.update(manifest.runtime_key()?.as_bytes());
         h.update(b"\0");
         h.update(self.to_text().as_bytes());
-        hex::encode(&h.finalize()[..16])
+        Ok(hex::encode(&h.finalize()[..16]))
     }
 }
 
@@ -163,9 +186,17 @@ mod tests {
         );
         let text = l.to_text();
         assert_eq!(FileList::parse(&text).unwrap(), l);
-        assert_eq!(l.id("a", "1"), l.id("a", "1"));
-        assert_ne!(l.id("a", "1"), l.id("a", "2"));
-        assert_eq!(l.id("a", "1").len(), 32);
+        let m1 = Manifest::new("a", "1").unwrap();
+        let m2 = Manifest::new("a", "2").unwrap();
+        assert_eq!(l.id(&m1).unwrap(), l.id(&m1).unwrap());
+        assert_ne!(l.id(&m1).unwrap(), l.id(&m2).unwrap());
+        let mut m3 = m1.clone();
+        m3.exports.bin = vec!["sbin".into()];
+        assert_ne!(l.id(&m1).unwrap(), l.id(&m3).unwrap());
+        let mut m4 = m1.clone();
+        m4.package.description = "words".into();
+        assert_eq!(l.id(&m1).unwrap(), l.id(&m4).unwrap());
+        assert_eq!(l.id(&m1).unwrap().len(), 32);
     }
 
     #[test]

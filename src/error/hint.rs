@@ -1,0 +1,146 @@
+//! What each error offers the user as a next step, and the documented exit code it maps to.
+
+use super::{exit, Error};
+
+impl Error {
+    /// What the user can do next, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        use Error::*;
+        let s = |t: &str| Some(t.to_string());
+        match self {
+            SymlinkInRoot { .. } | NotADirectoryInRoot { .. } => s(
+                "parts of a berth root must be real directories; move the link away (nothing was changed)",
+            ),
+            InsecureRoot { path, .. } => Some(format!(
+                "run `chmod go-w` on the parts named (or `chown` them to yourself), or `berth check --repair` as the owner; --insecure-permissions goes on anyway ({})",
+                path.display()
+            )),
+            Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
+                s("the disk is full; free some space (`berth gc`) and try again; nothing was committed")
+            }
+            LockTimeout { .. } => {
+                s("wait for that command to finish, or raise --lock-timeout")
+            }
+            InputNotFound { .. } => {
+                s("check the path; relative paths are taken from the current directory")
+            }
+            InputNotRegular { .. } => s("download or copy the package into a regular file first"),
+            Unsafe { .. } | CompressionRatio { .. } | Manifest { .. } | ManifestValue { .. } => {
+                s("the package is unsafe or corrupt; nothing was installed")
+            }
+            BadArchive { .. } => s(
+                "is it a .berth, .deb, .rpm, tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2 file? nothing was installed",
+            ),
+            UnsupportedCompression { .. } => {
+                s("recompress it with gzip, xz or zstd; nothing was installed")
+            }
+            EmptyArchive { .. } => {
+                s("check --strip-components; pass --allow-empty to install an empty package")
+            }
+            ChecksumMismatch { .. } => {
+                s("the file is corrupt or not the one you meant; nothing was installed")
+            }
+            NeedNameVersion { .. } => s(
+                "pass --name NAME --version VERSION, or name the file NAME-VERSION.tar.gz",
+            ),
+            EntryNameTooLong { .. } => s("use a shorter name or version"),
+            VersionClash { .. } => s("give the new build a new version"),
+            UnknownPackage { .. } => s("`berth list` shows what is installed"),
+            AmbiguousPackage { .. } => s(
+                "add the version (name@version) or an id prefix of at least 6 characters (name@id:PREFIX)",
+            ),
+            EntryInUse { .. } => s(
+                "drop it from those profiles first (`berth drop PROFILE NAME`), or delete those generations",
+            ),
+            EntryPinned { entry } => Some(format!("`berth unpin {entry}` first, then remove it")),
+            Corrupt { .. } => s(
+                "run `berth check`; reinstall the package from its artifact (`berth install --repair FILE`)",
+            ),
+            IntegrityFailed { .. } => s(
+                "reinstall the damaged packages from their artifacts (`berth install --repair FILE`)",
+            ),
+            DiskFull { .. } => s(
+                "free some space (`berth gc` removes what no profile uses) and try again; nothing was installed",
+            ),
+            InstalledButFailed { .. } => {
+                s("the entry is in the store; fix the cause and run the command again")
+            }
+            UnknownProfile { profile, .. } => {
+                Some(format!("`berth use {profile} PACKAGE` creates it"))
+            }
+            NoSuchGeneration { profile, .. } | NotInProfile { profile, .. } => {
+                Some(format!("`berth generations {profile}` lists them"))
+            }
+            NoEarlierGeneration { profile, .. } => Some(format!(
+                "`berth generations {profile}` lists the generations; `berth switch {profile} N` picks any"
+            )),
+            PathConflict { .. } => s(
+                "drop one of them, or let one win with `berth use --prefer NAME`; nothing was changed",
+            ),
+            DeleteCurrent { profile, .. } => {
+                Some(format!("switch {profile} to an older generation first"))
+            }
+            BadState { .. } => s("run `berth check`; it names what to do"),
+            NoProfileChosen(_) => s("`berth profiles` lists the profiles"),
+            CommandNotInProfile { profile, .. } => Some(format!(
+                "`berth use {profile} PACKAGE` adds the package that provides it"
+            )),
+            Exec { profile, .. } => Some(format!(
+                "`berth which COMMAND --profile {profile}` shows what the profile provides"
+            )),
+            NotImplemented { hint, .. } => Some(hint.clone()),
+            Internal { .. } => s("this is a bug in berth; please report it"),
+            _ => None,
+        }
+    }
+
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        use Error::*;
+        match self {
+            Io { .. }
+            | SymlinkInRoot { .. }
+            | NotADirectoryInRoot { .. }
+            | NotARegularFile { .. }
+            | FileTooLarge { .. }
+            | InsecureRoot { .. }
+            | DiskFull { .. }
+            | InstalledButFailed { .. }
+            | BadState { .. }
+            | NoEarlierGeneration { .. }
+            | CommandNotInProfile { .. }
+            | Exec { .. }
+            | Internal { .. } => exit::FAILURE,
+            BadOutputPath { .. }
+            | InvalidName { .. }
+            | NeedNameVersion { .. }
+            | FlagMismatch { .. }
+            | BadFlag { .. }
+            | EntryNameTooLong { .. }
+            | AmbiguousPackage { .. }
+            | DuplicateReference { .. }
+            | NotImplemented { .. } => exit::USAGE,
+            InputNotFound { .. }
+            | UnknownPackage { .. }
+            | UnknownProfile { .. }
+            | NoSuchGeneration { .. }
+            | NotInProfile { .. }
+            | NoProfileChosen(_) => exit::NOT_FOUND,
+            VersionClash { .. }
+            | EntryInUse { .. }
+            | EntryPinned { .. }
+            | PathConflict { .. }
+            | DeleteCurrent { .. } => exit::CONFLICT,
+            ChecksumMismatch { .. } | Corrupt { .. } | IntegrityFailed { .. } => exit::INTEGRITY,
+            InputNotRegular { .. }
+            | Unsafe { .. }
+            | BadArchive { .. }
+            | UnsupportedCompression { .. }
+            | EmptyArchive { .. }
+            | CompressionRatio { .. }
+            | Manifest { .. }
+            | ManifestValue { .. } => exit::REFUSED,
+            LockTimeout { .. } => exit::LOCKED,
+        }
+    }
+}

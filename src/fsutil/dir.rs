@@ -1,0 +1,418 @@
+//! An open directory that every path beneath it is resolved from, never through a symlink:
+//! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the kernel has it, one
+//! `O_NOFOLLOW` component at a time otherwise. Every part of a berth root is reached this
+//! way, so a part replaced by a symlink (`shims -> /home/op/scripts`) is an error that names
+//! it, never a reason to read, write or delete somewhere else.
+
+use crate::error::{Error, Result};
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The normalised modification time of everything in the store (1 second past the epoch,
+/// as Nix does: 0 is treated as "unknown" by some tools).
+pub const STORE_MTIME: rustix::fs::Timespec = rustix::fs::Timespec {
+    tv_sec: 1,
+    tv_nsec: 0,
+};
+
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// What a directory entry is (never following a symlink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link.
+    Symlink,
+    /// A device, fifo or socket.
+    Other,
+}
+
+/// One entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Its name.
+    pub name: OsString,
+    /// Its type.
+    pub kind: Kind,
+}
+
+impl DirEntry {
+    /// The name as UTF-8, if it is.
+    pub fn name_str(&self) -> Option<&str> {
+        self.name.to_str()
+    }
+}
+
+/// Metadata of a file beneath a directory (lstat semantics).
+pub type Stat = rustix::fs::Stat;
+
+/// The kind of a stat result.
+pub fn kind_of(st: &Stat) -> Kind {
+    match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+        rustix::fs::FileType::Directory => Kind::Dir,
+        rustix::fs::FileType::RegularFile => Kind::File,
+        rustix::fs::FileType::Symlink => Kind::Symlink,
+        _ => Kind::Other,
+    }
+}
+
+/// An open directory and the path it was opened as (for messages only).
+#[derive(Debug)]
+pub struct Dir {
+    pub(super) fd: OwnedFd,
+    pub(super) path: PathBuf,
+}
+
+/// Maps an error of a lookup beneath a directory to berth's error: a symlink met on the way
+/// is named as such.
+pub(super) fn lookup_error(op: &'static str, path: PathBuf, e: io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => Error::SymlinkInRoot { path },
+        Some(libc::EXDEV) => Error::SymlinkInRoot { path },
+        _ => Error::io(op, path, e),
+    }
+}
+
+fn not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+impl Dir {
+    /// Opens a directory given by the user (the root itself): symlinks in this path are the
+    /// operator's choice and are followed; nothing beneath it ever is.
+    pub fn open_path(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Wraps a directory handle opened elsewhere; `path` is for messages.
+    pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir { fd, path }
+    }
+
+    /// The path this directory was opened as.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `path()/rel`, for messages and for handing a path to another program.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    /// A second handle on the same directory.
+    pub fn try_clone(&self) -> Result<Dir> {
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| Error::io("duplicate handle of", &self.path, e))?;
+        Ok(Dir {
+            fd,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Opens `rel` beneath this directory with `flags`, never through a symlink.
+    pub fn open_beneath(&self, rel: &str, flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+        // RESOLVE_NO_SYMLINKS covers the last component too (ELOOP); O_NOFOLLOW would turn a
+        // symlink there into ENOTDIR when O_DIRECTORY is asked for.
+        let flags = flags | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(mode);
+        if !NO_OPENAT2.load(Ordering::Relaxed) {
+            match rustix::fs::openat2(
+                &self.fd,
+                rel,
+                flags,
+                mode,
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+            ) {
+                Ok(fd) => return Ok(fd),
+                Err(rustix::io::Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+                // Interrupted by a concurrent rename somewhere in the filesystem: retry.
+                Err(rustix::io::Errno::AGAIN) => return self.open_beneath(rel, flags, mode.bits()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.open_by_components(rel, flags | OFlags::NOFOLLOW, mode)
+    }
+
+    /// The fallback for kernels before 5.6: walk one `O_NOFOLLOW` component at a time.
+    fn open_by_components(&self, rel: &str, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let parts: Vec<&str> = rel
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        if parts.contains(&"..") || rel.starts_with('/') {
+            return Err(io::Error::from_raw_os_error(libc::EXDEV));
+        }
+        let Some((last, parents)) = parts.split_last() else {
+            return Ok(rustix::fs::openat(&self.fd, ".", flags, mode)?);
+        };
+        let mut cur: Option<OwnedFd> = None;
+        for p in parents {
+            let base = cur.as_ref().map(|f| f.as_fd()).unwrap_or(self.fd.as_fd());
+            let next = rustix::fs::openat(
+                base,
+                *p,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            cur = Some(next);
+        }
+        let base = cur.as_ref().map(|f| f.as_fd()).unwrap_or(self.fd.as_fd());
+        Ok(rustix::fs::openat(base, *last, flags, mode)?)
+    }
+
+    /// Opens the directory `rel` beneath this one; a symlink on the way is an error.
+    pub fn open_dir(&self, rel: &str) -> Result<Dir> {
+        self.open_dir_opt(rel)?.ok_or_else(|| {
+            Error::io(
+                "open directory",
+                self.join(rel),
+                io::Error::from(io::ErrorKind::NotFound),
+            )
+        })
+    }
+
+    /// As [`Dir::open_dir`], with `None` when it does not exist.
+    pub fn open_dir_opt(&self, rel: &str) -> Result<Option<Dir>> {
+        match self.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY, 0) {
+            Ok(fd) => Ok(Some(Dir {
+                fd,
+                path: self.join(rel),
+            })),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                let path = self.join(rel);
+                match self.stat(rel) {
+                    Ok(Some(st)) if kind_of(&st) == Kind::Symlink => {
+                        Err(Error::SymlinkInRoot { path })
+                    }
+                    _ => Err(Error::NotADirectoryInRoot { path }),
+                }
+            }
+            Err(e) => Err(lookup_error("open directory", self.join(rel), e)),
+        }
+    }
+
+    /// The parent directory of `rel` (opened beneath this one) and the last component.
+    pub(super) fn split<'a>(&self, rel: &'a str) -> Result<(Dir, &'a str)> {
+        let rel = rel.trim_end_matches('/');
+        match rel.rsplit_once('/') {
+            Some((parent, name)) => Ok((self.open_dir(parent)?, name)),
+            None => Ok((self.try_clone()?, rel)),
+        }
+    }
+
+    /// The entries of this directory, sorted by name (types never follow symlinks).
+    pub fn entries(&self) -> Result<Vec<DirEntry>> {
+        let err = |e: rustix::io::Errno| Error::io("read directory", &self.path, e.into());
+        let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(ent) = d.read() {
+            let ent = ent.map_err(err)?;
+            let name = ent.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = OsStr::from_bytes(name).to_os_string();
+            let kind = match ent.file_type() {
+                rustix::fs::FileType::Directory => Kind::Dir,
+                rustix::fs::FileType::RegularFile => Kind::File,
+                rustix::fs::FileType::Symlink => Kind::Symlink,
+                rustix::fs::FileType::Unknown => match self.stat_os(&name)? {
+                    Some(st) => kind_of(&st),
+                    None => continue,
+                },
+                _ => Kind::Other,
+            };
+            out.push(DirEntry { name, kind });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The entries of the directory `rel`, or none when it does not exist.
+    pub fn entries_of(&self, rel: &str) -> Result<Vec<DirEntry>> {
+        match self.open_dir_opt(rel)? {
+            Some(d) => d.entries(),
+            None => Ok(vec![]),
+        }
+    }
+
+    fn stat_os(&self, name: &OsStr) -> Result<Option<Stat>> {
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io("stat", self.join(name), e.into())),
+        }
+    }
+
+    /// Metadata of `rel` itself (a symlink is not followed), `None` when missing.
+    pub fn stat(&self, rel: &str) -> Result<Option<Stat>> {
+        if rel.is_empty() || rel == "." {
+            return rustix::fs::fstat(&self.fd)
+                .map(Some)
+                .map_err(|e| Error::io("stat", &self.path, e.into()));
+        }
+        let (parent, name) = match self.split(rel) {
+            Ok(x) => x,
+            Err(Error::Io { source, .. }) if not_found(&source) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::statat(&parent.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(lookup_error("stat", self.join(rel), e.into())),
+        }
+    }
+
+    /// Metadata of this directory.
+    pub fn stat_self(&self) -> Result<Stat> {
+        rustix::fs::fstat(&self.fd).map_err(|e| Error::io("stat", &self.path, e.into()))
+    }
+
+    /// Opens the regular file `rel` for reading; `None` when missing. A symlink, a fifo or a
+    /// device there is an error (opened non-blocking, so a fifo cannot hang berth).
+    pub fn open_file(&self, rel: &str) -> Result<Option<File>> {
+        let fd = match self.open_beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK, 0) {
+            Ok(fd) => fd,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(lookup_error("open", self.join(rel), e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", self.join(rel), e.into()))?;
+        if kind_of(&st) != Kind::File {
+            return Err(Error::NotARegularFile {
+                path: self.join(rel),
+            });
+        }
+        Ok(Some(File::from(fd)))
+    }
+
+    /// Reads the regular file `rel` whole, refusing one larger than `max` bytes; `None` when
+    /// missing.
+    pub fn read(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let Some(f) = self.open_file(rel)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        f.take(max + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io("read", self.join(rel), e))?;
+        if out.len() as u64 > max {
+            return Err(Error::FileTooLarge {
+                path: self.join(rel),
+                limit: max,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads a small text file of berth's own (metadata, TOML), `None` when missing.
+    pub fn read_text(&self, rel: &str) -> Result<Option<String>> {
+        match self.read(rel, MAX_METADATA)? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b).map(Some).map_err(|_| {
+                Error::io(
+                    "read",
+                    self.join(rel),
+                    io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"),
+                )
+            }),
+        }
+    }
+
+    /// Where `rel` points, `None` when missing. Not a symlink: an error.
+    pub fn read_link(&self, rel: &str) -> Result<Option<PathBuf>> {
+        let (parent, name) = match self.split(rel) {
+            Ok(x) => x,
+            Err(Error::Io { source, .. }) if not_found(&source) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::readlinkat(&parent.fd, name, Vec::new()) {
+            Ok(t) => Ok(Some(PathBuf::from(OsStr::from_bytes(t.as_bytes())))),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io("read link", self.join(rel), e.into())),
+        }
+    }
+
+    /// An `O_PATH` handle on what `rel` ends at, following symlinks only as long as they
+    /// stay beneath this directory (`None` when it does not resolve there).
+    pub fn open_path_beneath(&self, rel: &str) -> Option<OwnedFd> {
+        rustix::fs::openat2(
+            &self.fd,
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()
+    }
+
+    /// What `rel` ends at, following symlinks only as long as they stay beneath this
+    /// directory (`None` when it does not resolve there).
+    pub fn stat_beneath(&self, rel: &str) -> Option<Stat> {
+        rustix::fs::fstat(self.open_path_beneath(rel)?).ok()
+    }
+
+    /// Whether `rel` ends, following symlinks that stay beneath this directory, at an
+    /// executable regular file (what a command of a package is).
+    pub fn is_executable_beneath(&self, rel: &str) -> bool {
+        self.stat_beneath(rel)
+            .is_some_and(|st| kind_of(&st) == Kind::File && st.st_mode & 0o111 != 0)
+    }
+
+    /// The raw handle, for calls this type does not wrap.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The largest metadata file berth reads whole (manifests, file lists, generation records).
+pub const MAX_METADATA: u64 = 256 << 20;
+
+/// Sets the store's mtime on an open file.
+pub fn set_file_mtime(f: &File) -> io::Result<()> {
+    let times = rustix::fs::Timestamps {
+        last_access: STORE_MTIME,
+        last_modification: STORE_MTIME,
+    };
+    Ok(rustix::fs::futimens(f, &times)?)
+}
+
+/// Starts writing a large file's data to disk without waiting, so that the commit's
+/// `syncfs` finds most of it already written (the same trick dpkg uses). Advisory: errors
+/// ignored. Not worth it for small files: measured, it costs more than it saves there.
+pub fn start_writeback(f: &File) {
+    unsafe {
+        libc::sync_file_range(
+            std::os::fd::AsRawFd::as_raw_fd(f),
+            0,
+            0,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! The one way to read a package, whatever its format: open it ([`Source`]), learn its
+//! manifest (from the package itself, or from the caller's hints for a plain tarball),
+//! stream its checked members into a [`Sink`], verify the stream to its end, and report.
+//! Every error leaves here naming the archive, once.
+
+use super::extract::tar::{read_tar, Plain, TarError, TarTarget};
+use super::extract::{Limits, Options, Report};
+use super::manifest::Manifest;
+use super::name::{check_name, check_version};
+use super::sink::{Begin, Sink, SinkError};
+use super::source::{decoder, Compression, Format, RatioGuard, Source};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// What the caller knows or wants beyond the file itself.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Package name (needed for tarballs; checked against the package's own otherwise).
+    pub name: Option<String>,
+    /// Package version (likewise).
+    pub version: Option<String>,
+    /// Leading components to drop (tarballs).
+    pub strip_components: usize,
+    /// Expected sha256 of the artifact.
+    pub sha256: Option<String>,
+    /// Size, count, depth and ratio limits.
+    pub limits: Limits,
+    /// Accept a package with no files at all.
+    pub allow_empty: bool,
+}
+
+/// What reading a package found.
+#[derive(Debug, Clone)]
+pub struct ReadOutcome {
+    /// The package's manifest.
+    pub manifest: Manifest,
+    /// Its format.
+    pub format: Format,
+    /// The artifact's sha256.
+    pub sha256: String,
+    /// What extraction observed.
+    pub report: Report,
+    /// The sink said it already had this content; nothing was delivered.
+    pub skipped: bool,
+}
+
+/// Checks the options that do not depend on the file's content.
+pub fn check_options(opts: &ReadOptions) -> Result<Option<String>> {
+    if let Some(n) = &opts.name {
+        check_name("package name", n)?;
+    }
+    if let Some(v) = &opts.version {
+        check_version(v)?;
+    }
+    opts.sha256.as_deref().map(normalise_sha).transpose()
+}
+
+/// Reads the package at `path` into `sink`.
+pub fn read(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<ReadOutcome> {
+    let expected = check_options(opts)?;
+    let source = Source::open(path)?;
+    read_source(source, opts, expected.as_deref(), sink)
+}
+
+/// Reads an opened package (see [`read`]); `progress` gets the bytes read so far.
+pub fn read_source(
+    source: Source,
+    opts: &ReadOptions,
+    expected_sha: Option<&str>,
+    sink: &mut dyn Sink,
+) -> Result<ReadOutcome> {
+    let archive = source.path().to_path_buf();
+    let format = source.format();
+    let (compression, meta) = match format {
+        Format::Berth(c) => (c, true),
+        Format::Tar(c) => (c, false),
+        Format::Deb | Format::Rpm => {
+            return Err(Error::BadArchive {
+                archive,
+                detail: format!(
+                    "{} packages cannot be installed by this version of berth",
+                    format.name()
+                ),
+            })
+        }
+    };
+    if meta && opts.strip_components > 0 {
+        return Err(Error::BadFlag {
+            flag: "--strip-components",
+            why: "it applies to tarballs, not .berth packages".into(),
+        });
+    }
+    let tar_manifest = if meta {
+        None
+    } else {
+        Some(tarball_manifest(&archive, opts)?)
+    };
+    let raw_count = source.reader.read.clone();
+    let mut reader = source.reader;
+    let (result, manifest, guard_tripped) = {
+        let dec = decoder(compression, &mut reader, &archive)?;
+        let guarded = RatioGuard::new(dec, raw_count, opts.limits.max_ratio);
+        let tripped = guarded.tripped.clone();
+        let topts = Options {
+            strip_components: opts.strip_components,
+            limits: opts.limits.clone(),
+            allow_meta: meta,
+        };
+        // `finish` runs on the outermost sink (for `.berth`, the reader that checks every
+        // listed member arrived), only when the stream was read whole.
+        let finished = |r: &Result<(Report, Begin), TarError>, t: &mut dyn TarTarget| match r {
+            Ok((_, Begin::Continue)) => t.finish().map_err(sink_to_tar),
+            _ => Ok(()),
+        };
+        let (result, manifest) = match tar_manifest {
+            Some(m) => {
+                let mut plain = Plain(sink);
+                let r = match plain.begin(&m, None) {
+                    Ok(_) => read_tar(guarded, &topts, &mut plain),
+                    Err(e) => Err(sink_to_tar(e)),
+                };
+                let f = finished(&r, &mut plain);
+                (r.and_then(|ok| f.map(|()| ok)), Some(m))
+            }
+            None => {
+                let mut br = super::berth::BerthReader::new(sink, &archive);
+                let r = read_tar(guarded, &topts, &mut br as &mut dyn TarTarget);
+                let f = finished(&r, &mut br);
+                (r.and_then(|ok| f.map(|()| ok)), br.manifest.take())
+            }
+        };
+        (result, manifest, tripped.load(Ordering::Relaxed))
+    };
+    // The artifact's hash decides first: a corrupt download is reported as such even when
+    // the corruption also broke the archive.
+    let sha256 = reader
+        .finish()
+        .map_err(|e| Error::io("read", &archive, e))?;
+    if let Some(want) = expected_sha {
+        if want != sha256 {
+            return Err(Error::ChecksumMismatch {
+                archive,
+                expected: want.to_string(),
+                actual: sha256,
+            });
+        }
+    }
+    if guard_tripped {
+        return Err(Error::CompressionRatio {
+            archive,
+            limit: opts.limits.max_ratio,
+        });
+    }
+    let (report, begin) = result.map_err(|e| tar_error(e, &archive))?;
+    let manifest = manifest.ok_or_else(|| Error::BadArchive {
+        archive: archive.clone(),
+        detail: "no .berth/manifest.toml at the start of the package".into(),
+    })?;
+    if begin == Begin::Skip {
+        return Ok(ReadOutcome {
+            manifest,
+            format,
+            sha256,
+            report,
+            skipped: true,
+        });
+    }
+    check_flags_match(opts, &manifest)?;
+    if report.files == 0 && report.symlinks == 0 && !opts.allow_empty {
+        return Err(Error::EmptyArchive { archive });
+    }
+    Ok(ReadOutcome {
+        manifest,
+        format,
+        sha256,
+        report,
+        skipped: false,
+    })
+}
+
+/// A plain tarball's manifest: name and version from the options, else from the file name.
+fn tarball_manifest(archive: &Path, opts: &ReadOptions) -> Result<Manifest> {
+    let file_name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let guessed = super::tarball::name_version_from_file(&file_name);
+    let name = opts
+        .name
+        .clone()
+        .or_else(|| guessed.as_ref().map(|g| g.0.clone()));
+    let version = opts.version.clone().or_else(|| guessed.map(|g| g.1));
+    match (name, version) {
+        (Some(n), Some(v)) => {
+            // A bad guessed name or version is a usage error (exit 2), not a bad manifest.
+            check_name("package name", &n)?;
+            check_version(&v)?;
+            Manifest::new(&n, &v)
+        }
+        _ => Err(Error::NeedNameVersion {
+            archive: archive.to_path_buf(),
+        }),
+    }
+}
+
+fn check_flags_match(opts: &ReadOptions, m: &Manifest) -> Result<()> {
+    for (flag, what, given, actual) in [
+        ("--name", "name", &opts.name, &m.package.name),
+        ("--version", "version", &opts.version, &m.package.version),
+    ] {
+        if let Some(g) = given {
+            if g != actual {
+                return Err(Error::FlagMismatch {
+                    flag,
+                    what,
+                    given: g.clone(),
+                    actual: actual.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sink_to_tar(e: SinkError) -> TarError {
+    match e {
+        SinkError::Refused(why) => TarError::Member {
+            member: String::new(),
+            why,
+        },
+        SinkError::RefusedMember { member, why } => TarError::Member { member, why },
+        SinkError::Fail(e) => TarError::Sink(e),
+    }
+}
+
+/// Names the archive in an extraction error, once.
+fn tar_error(e: TarError, archive: &Path) -> Error {
+    let archive: PathBuf = archive.to_path_buf();
+    match e {
+        TarError::Member { member, why } => Error::Unsafe {
+            archive,
+            member,
+            why,
+        },
+        TarError::Stream(detail) => Error::BadArchive {
+            archive,
+            detail: explain(detail),
+        },
+        TarError::Sink(Error::Unsafe { member, why, .. }) => Error::Unsafe {
+            archive,
+            member,
+            why,
+        },
+        TarError::Sink(Error::BadArchive { detail, .. }) => Error::BadArchive {
+            archive,
+            detail: explain(detail),
+        },
+        TarError::Sink(e) => e,
+    }
+}
+
+/// Makes a decoder's message say what it means for the user.
+fn explain(detail: String) -> String {
+    // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
+    if detail.contains("Frame requires too much memory") {
+        let log = super::source::ZSTD_WINDOW_LOG_MAX;
+        return format!(
+            "zstd window larger than the limit of 2^{log} bytes ({} MiB); recompress it \
+             without --long=28 or higher ({detail})",
+            (1u64 << log) >> 20
+        );
+    }
+    // liblzma's text for LZMA_MEMLIMIT_ERROR.
+    if detail.contains("memory limit reached") {
+        let limit = super::source::XZ_MEMLIMIT >> 20;
+        return format!(
+            "xz stream needs more than {limit} MiB of memory to decode; recompress it with a \
+             smaller dictionary (xz -9 or less) ({detail})"
+        );
+    }
+    if detail.contains("corrupt deflate stream")
+        || detail.contains("invalid gzip header")
+        || detail.contains("checksum")
+        || detail.contains("Data is corrupt")
+        || detail.contains("corrupted")
+    {
+        return format!("the compressed data is corrupt ({detail})");
+    }
+    detail
+}
+
+/// `--sha256` as 64 lowercase hex digits.
+pub fn normalise_sha(s: &str) -> Result<String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::BadFlag {
+            flag: "--sha256",
+            why: format!(
+                "`{}` is not 64 hexadecimal digits",
+                super::extract::printable(&s)
+            ),
+        });
+    }
+    Ok(s)
+}
+
+/// The compression of a tarball format, for callers that stream one themselves.
+pub fn compression_of(format: Format) -> Option<Compression> {
+    match format {
+        Format::Berth(c) | Format::Tar(c) => Some(c),
+        Format::Deb | Format::Rpm => None,
+    }
+}

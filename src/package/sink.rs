@@ -1,0 +1,64 @@
+//! Where checked members go: the [`Sink`] a package reader streams into. The store
+//! implements it (staging, pooling, commit); a reader knows nothing of the store beyond it.
+
+use super::listing::FileList;
+use super::manifest::Manifest;
+use crate::error::{Error, Unsafe};
+use std::io::Read;
+
+/// What the sink wants once it knows which package is coming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// Send the members.
+    Continue,
+    /// Stop: the sink already has this exact content (a reinstall).
+    Skip,
+}
+
+/// What a sink can answer.
+#[derive(Debug)]
+pub enum SinkError {
+    /// The member being delivered is refused.
+    Refused(Unsafe),
+    /// A member delivered earlier is refused (checks may run off the reading thread).
+    RefusedMember {
+        /// The member's path.
+        member: String,
+        /// Why.
+        why: Unsafe,
+    },
+    /// Anything else (I/O in the staging tree …), already a complete error.
+    Fail(Error),
+}
+
+impl From<Error> for SinkError {
+    fn from(e: Error) -> Self {
+        SinkError::Fail(e)
+    }
+}
+
+/// Receives the members that passed every check, in archive order. Paths are normalised,
+/// relative, `/`-separated, and never pass through a symlink of the archive.
+pub trait Sink {
+    /// The package is known (its manifest and, for formats that carry one, its complete
+    /// file list), before any member.
+    fn begin(&mut self, manifest: &Manifest, list: Option<&FileList>) -> Result<Begin, SinkError>;
+    /// A directory (parents of every member are announced before it).
+    fn dir(&mut self, path: &str) -> Result<(), SinkError>;
+    /// A regular file of `size` bytes read from `data`. With `expected`, the content must
+    /// hash to it (the sink hashes while writing; a mismatch is `ListMismatch`).
+    fn file(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+        expected: Option<[u8; 32]>,
+    ) -> Result<(), SinkError>;
+    /// A symlink whose target stays inside the package.
+    fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
+    /// A hard link to a regular file delivered earlier.
+    fn hardlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
+    /// Every member was delivered: finish background work and report its errors.
+    fn finish(&mut self) -> Result<(), SinkError>;
+}
