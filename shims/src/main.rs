@@ -31,6 +31,12 @@ pub extern "C" fn main(
     run()
 }
 
+/// Prints `berth-shim: <command>: <msg>` and exits with `code`.
+fn fail(name: &str, code: i32, msg: String) -> ! {
+    eprintln!("berth-shim: {name}: {msg}");
+    std::process::exit(code)
+}
+
 fn run() -> ! {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
@@ -39,14 +45,43 @@ fn run() -> ! {
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| argv0.clone());
     let name = printable(&command.to_string_lossy());
-    let fail = |code: i32, msg: String| -> ! {
-        eprintln!("berth-shim: {name}: {msg}");
-        std::process::exit(code)
+    let (exe, root) = locate(&name);
+    let depth = depth(&name);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let env_profile = std::env::var_os(env::BERTH_PROFILE);
+    let choice = resolve(&root, env_profile.as_deref(), &cwd)
+        .unwrap_or_else(|e| fail(&name, NOT_FOUND, e.to_string()));
+    for w in &choice.warnings {
+        eprintln!("berth-shim: {name}: warning: {w}");
+    }
+    let target = command_path(&root, &choice.profile, &command);
+    check_target(&name, &exe, &root, &target, &choice, &command);
+    let err = Command::new(&target)
+        .arg0(&argv0)
+        .args(args)
+        .env(env::BERTH_PROFILE, &choice.profile)
+        .env(env::BERTH_SHIM_DEPTH, (depth + 1).to_string())
+        .exec();
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => NOT_FOUND,
+        _ => CANNOT_EXECUTE,
     };
+    fail(
+        &name,
+        code,
+        format!(
+            "cannot execute {}: {err}",
+            printable(&target.to_string_lossy())
+        ),
+    );
+}
 
-    // The shim lives at <root>/libexec/berth-shim; the kernel resolved the shims/<exe> link.
+/// The shim's own path and its root: it lives at `<root>/libexec/berth-shim`, and the
+/// kernel resolved the `shims/<exe>` link to get here.
+fn locate(name: &str) -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().unwrap_or_else(|e| {
         fail(
+            name,
             NOT_FOUND,
             format!("cannot find the shim's own location: {e}"),
         )
@@ -54,12 +89,14 @@ fn run() -> ! {
     let root: PathBuf = match exe.parent().and_then(Path::parent) {
         Some(r) => r.to_path_buf(),
         None => fail(
+            name,
             NOT_FOUND,
             format!("{} is not inside a berth root", exe.display()),
         ),
     };
     if name == "berth-shim" {
         fail(
+            name,
             NOT_FOUND,
             format!(
                 "run a command through its link in {}, not the shim itself",
@@ -67,14 +104,19 @@ fn run() -> ! {
             ),
         );
     }
+    (exe, root)
+}
 
-    // A command that calls its own shim (directly or through others) would exec forever.
+/// How many shims deep this process is; a command that calls its own shim (directly or
+/// through others) would otherwise exec forever.
+fn depth(name: &str) -> u32 {
     let depth: u32 = std::env::var(env::BERTH_SHIM_DEPTH)
         .ok()
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     if depth >= MAX_SHIM_DEPTH {
         fail(
+            name,
             NOT_FOUND,
             format!(
                 "shims are nested {depth} deep (${} = {depth}); a command is calling its own shim in a loop",
@@ -82,23 +124,25 @@ fn run() -> ! {
             ),
         );
     }
+    depth
+}
 
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let env_profile = std::env::var_os(env::BERTH_PROFILE);
-    let choice = resolve(&root, env_profile.as_deref(), &cwd)
-        .unwrap_or_else(|e| fail(NOT_FOUND, e.to_string()));
-    for w in &choice.warnings {
-        eprintln!("berth-shim: {name}: warning: {w}");
-    }
-    let profile = choice.profile;
-    let target = command_path(&root, &profile, &command);
-
-    match std::fs::metadata(&target) {
+/// The command must exist in the profile, and must not be this very binary.
+fn check_target(
+    name: &str,
+    exe: &Path,
+    root: &Path,
+    target: &Path,
+    choice: &berth_shim::Choice,
+    command: &OsString,
+) {
+    let profile = &choice.profile;
+    match std::fs::metadata(target) {
         Ok(m) => {
-            // A target that is this very binary would exec itself forever.
-            if let Ok(me) = std::fs::metadata(&exe) {
+            if let Ok(me) = std::fs::metadata(exe) {
                 if (me.dev(), me.ino()) == (m.dev(), m.ino()) {
                     fail(
+                        name,
                         NOT_FOUND,
                         format!(
                             "{} is itself a berth shim (recursion); profile {profile} (from {}) must provide the real command",
@@ -110,8 +154,9 @@ fn run() -> ! {
             }
         }
         Err(_) => {
-            if std::fs::metadata(profile_link(&root, &profile)).is_err() {
+            if std::fs::metadata(profile_link(root, profile)).is_err() {
                 fail(
+                    name,
                     NOT_FOUND,
                     format!(
                         "profile {profile} (from {}) does not exist; `berth profiles` lists the profiles, `berth use {profile} PACKAGE` creates it",
@@ -120,27 +165,10 @@ fn run() -> ! {
                 );
             }
             fail(
+                name,
                 NOT_FOUND,
-                missing_command(&root, &profile, &choice.source, &command),
+                missing_command(root, profile, &choice.source, command),
             );
         }
     }
-
-    let err = Command::new(&target)
-        .arg0(&argv0)
-        .args(args)
-        .env(env::BERTH_PROFILE, &profile)
-        .env(env::BERTH_SHIM_DEPTH, (depth + 1).to_string())
-        .exec();
-    let code = match err.kind() {
-        std::io::ErrorKind::NotFound => NOT_FOUND,
-        _ => CANNOT_EXECUTE,
-    };
-    fail(
-        code,
-        format!(
-            "cannot execute {}: {err}",
-            printable(&target.to_string_lossy())
-        ),
-    );
 }

@@ -120,38 +120,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     };
     let e = view.store.resolve(&a.package)?;
     let file_list = if a.files {
-        let list = e.file_list(&view.store.open_entry(&e)?)?;
-        Some(
-            list.records
-                .iter()
-                .map(|(p, r)| match r {
-                    Record::Dir => FileRow {
-                        path: p.clone(),
-                        kind: "dir",
-                        exec: false,
-                        size: 0,
-                        sha256: None,
-                        target: None,
-                    },
-                    Record::File { exec, size, sha256 } => FileRow {
-                        path: p.clone(),
-                        kind: "file",
-                        exec: *exec,
-                        size: *size,
-                        sha256: Some(hex::encode(sha256)),
-                        target: None,
-                    },
-                    Record::Symlink { target } => FileRow {
-                        path: p.clone(),
-                        kind: "symlink",
-                        exec: false,
-                        size: 0,
-                        sha256: None,
-                        target: Some(target.clone()),
-                    },
-                })
-                .collect::<Vec<_>>(),
-        )
+        Some(file_rows(&e.file_list(&view.store.open_entry(&e)?)?))
     } else {
         None
     };
@@ -164,6 +133,11 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         });
         return Ok(0);
     }
+    print_info(&e, file_list);
+    Ok(0)
+}
+
+fn print_info(e: &Entry, file_list: Option<Vec<FileRow>>) {
     let m = &e.manifest;
     println!("{}@{}", e.name(), e.version());
     if !m.package.description.is_empty() {
@@ -205,5 +179,34 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             }
         }
     }
-    Ok(0)
+}
+
+fn file_rows(list: &crate::package::listing::FileList) -> Vec<FileRow> {
+    list.records
+        .iter()
+        .map(|(p, r)| {
+            let mut row = FileRow {
+                path: p.clone(),
+                kind: "dir",
+                exec: false,
+                size: 0,
+                sha256: None,
+                target: None,
+            };
+            match r {
+                Record::Dir => {}
+                Record::File { exec, size, sha256 } => {
+                    row.kind = "file";
+                    row.exec = *exec;
+                    row.size = *size;
+                    row.sha256 = Some(hex::encode(sha256));
+                }
+                Record::Symlink { target } => {
+                    row.kind = "symlink";
+                    row.target = Some(target.clone());
+                }
+            }
+            row
+        })
+        .collect()
 }

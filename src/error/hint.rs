@@ -5,6 +5,12 @@ use super::{exit, Error};
 impl Error {
     /// What the user can do next, when there is something to say.
     pub fn hint(&self) -> Option<String> {
+        self.root_hint()
+            .or_else(|| self.input_hint())
+            .or_else(|| self.state_hint())
+    }
+
+    fn root_hint(&self) -> Option<String> {
         use Error::*;
         let s = |t: &str| Some(t.to_string());
         match self {
@@ -21,6 +27,14 @@ impl Error {
             LockTimeout { .. } => {
                 s("wait for that command to finish, or raise --lock-timeout")
             }
+            _ => None,
+        }
+    }
+
+    fn input_hint(&self) -> Option<String> {
+        use Error::*;
+        let s = |t: &str| Some(t.to_string());
+        match self {
             InputNotFound { .. } => {
                 s("check the path; relative paths are taken from the current directory")
             }
@@ -45,6 +59,14 @@ impl Error {
             ),
             EntryNameTooLong { .. } => s("use a shorter name or version"),
             VersionClash { .. } => s("give the new build a new version"),
+            _ => None,
+        }
+    }
+
+    fn state_hint(&self) -> Option<String> {
+        use Error::*;
+        let s = |t: &str| Some(t.to_string());
+        match self {
             UnknownPackage { .. } => s("`berth list` shows what is installed"),
             AmbiguousPackage { .. } => s(
                 "add the version (name@version) or an id prefix of at least 6 characters (name@id:PREFIX)",

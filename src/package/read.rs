@@ -11,7 +11,8 @@ use super::sink::{Begin, Sink, SinkError};
 use super::source::{decoder, Compression, Format, RatioGuard, Source};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What the caller knows or wants beyond the file itself.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +64,28 @@ pub fn read(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<Read
     read_source(source, opts, expected.as_deref(), sink)
 }
 
-/// Reads an opened package (see [`read`]); `progress` gets the bytes read so far.
+/// What a format's reader hands back: the outcome of streaming the members, the manifest it
+/// learned, and whether the ratio guard stopped the stream.
+pub struct Streamed {
+    /// Members read (or why not).
+    pub result: Result<(Report, Begin), TarError>,
+    /// The package's manifest, once known.
+    pub manifest: Option<Manifest>,
+    /// The decompression-ratio guard stopped the stream.
+    pub tripped: bool,
+}
+
+/// What every format's reader gets.
+pub struct StreamCtx<'a> {
+    /// The artifact, for messages.
+    pub archive: &'a Path,
+    /// The caller's options.
+    pub opts: &'a ReadOptions,
+    /// Compressed bytes read so far (for the ratio guard).
+    pub raw_count: Arc<AtomicU64>,
+}
+
+/// Reads an opened package (see [`read`]).
 pub fn read_source(
     source: Source,
     opts: &ReadOptions,
@@ -72,9 +94,18 @@ pub fn read_source(
 ) -> Result<ReadOutcome> {
     let archive = source.path().to_path_buf();
     let format = source.format();
-    let (compression, meta) = match format {
-        Format::Berth(c) => (c, true),
-        Format::Tar(c) => (c, false),
+    let ctx = StreamCtx {
+        archive: &archive,
+        opts,
+        raw_count: source.reader.read.clone(),
+    };
+    let mut reader = source.reader;
+    let streamed = match format {
+        Format::Berth(c) => stream_tar(&ctx, &mut reader, c, None, sink)?,
+        Format::Tar(c) => {
+            let m = tarball_manifest(&archive, opts)?;
+            stream_tar(&ctx, &mut reader, c, Some(m), sink)?
+        }
         Format::Deb | Format::Rpm => {
             return Err(Error::BadArchive {
                 archive,
@@ -85,58 +116,83 @@ pub fn read_source(
             })
         }
     };
-    if meta && opts.strip_components > 0 {
-        return Err(Error::BadFlag {
-            flag: "--strip-components",
-            why: "it applies to tarballs, not .berth packages".into(),
-        });
-    }
-    let tar_manifest = if meta {
-        None
-    } else {
-        Some(tarball_manifest(&archive, opts)?)
-    };
-    let raw_count = source.reader.read.clone();
-    let mut reader = source.reader;
-    let (result, manifest, guard_tripped) = {
-        let dec = decoder(compression, &mut reader, &archive)?;
-        let guarded = RatioGuard::new(dec, raw_count, opts.limits.max_ratio);
-        let tripped = guarded.tripped.clone();
-        let topts = Options {
-            strip_components: opts.strip_components,
-            limits: opts.limits.clone(),
-            allow_meta: meta,
-        };
-        // `finish` runs on the outermost sink (for `.berth`, the reader that checks every
-        // listed member arrived), only when the stream was read whole.
-        let finished = |r: &Result<(Report, Begin), TarError>, t: &mut dyn TarTarget| match r {
-            Ok((_, Begin::Continue)) => t.finish().map_err(sink_to_tar),
-            _ => Ok(()),
-        };
-        let (result, manifest) = match tar_manifest {
-            Some(m) => {
-                let mut plain = Plain(sink);
-                let r = match plain.begin(&m, None) {
-                    Ok(_) => read_tar(guarded, &topts, &mut plain),
-                    Err(e) => Err(sink_to_tar(e)),
-                };
-                let f = finished(&r, &mut plain);
-                (r.and_then(|ok| f.map(|()| ok)), Some(m))
-            }
-            None => {
-                let mut br = super::berth::BerthReader::new(sink, &archive);
-                let r = read_tar(guarded, &topts, &mut br as &mut dyn TarTarget);
-                let f = finished(&r, &mut br);
-                (r.and_then(|ok| f.map(|()| ok)), br.manifest.take())
-            }
-        };
-        (result, manifest, tripped.load(Ordering::Relaxed))
-    };
     // The artifact's hash decides first: a corrupt download is reported as such even when
     // the corruption also broke the archive.
     let sha256 = reader
         .finish()
         .map_err(|e| Error::io("read", &archive, e))?;
+    verdict(&ctx, format, sha256, expected_sha, streamed)
+}
+
+/// Streams a tar (of a `.berth` when `tar_manifest` is `None`) into `sink`.
+pub fn stream_tar(
+    ctx: &StreamCtx,
+    raw: &mut dyn std::io::Read,
+    compression: Compression,
+    tar_manifest: Option<Manifest>,
+    sink: &mut dyn Sink,
+) -> Result<Streamed> {
+    let meta = tar_manifest.is_none();
+    if meta && ctx.opts.strip_components > 0 {
+        return Err(Error::BadFlag {
+            flag: "--strip-components",
+            why: "it applies to tarballs, not .berth packages".into(),
+        });
+    }
+    let dec = decoder(compression, raw, ctx.archive)?;
+    let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
+    let tripped = guarded.tripped.clone();
+    let topts = Options {
+        strip_components: ctx.opts.strip_components,
+        limits: ctx.opts.limits.clone(),
+        allow_meta: meta,
+    };
+    let (result, manifest) = match tar_manifest {
+        Some(m) => {
+            let mut plain = Plain(sink);
+            let r = match plain.begin(&m, None) {
+                Ok(_) => read_tar(guarded, &topts, &mut plain),
+                Err(e) => Err(sink_to_tar(e)),
+            };
+            (finished(r, &mut plain), Some(m))
+        }
+        None => {
+            let mut br = super::berth::BerthReader::new(sink, ctx.archive);
+            let r = read_tar(guarded, &topts, &mut br as &mut dyn TarTarget);
+            (finished(r, &mut br), br.manifest.take())
+        }
+    };
+    Ok(Streamed {
+        result,
+        manifest,
+        tripped: tripped.load(Ordering::Relaxed),
+    })
+}
+
+/// `finish` runs on the outermost sink (for `.berth`, the reader that checks every listed
+/// member arrived), only when the stream was read whole.
+pub fn finished(
+    r: Result<(Report, Begin), TarError>,
+    t: &mut dyn TarTarget,
+) -> Result<(Report, Begin), TarError> {
+    match r {
+        Ok((report, Begin::Continue)) => t
+            .finish()
+            .map_err(sink_to_tar)
+            .map(|()| (report, Begin::Continue)),
+        other => other,
+    }
+}
+
+/// Turns what was streamed into the outcome or the one error that matters most.
+fn verdict(
+    ctx: &StreamCtx,
+    format: Format,
+    sha256: String,
+    expected_sha: Option<&str>,
+    streamed: Streamed,
+) -> Result<ReadOutcome> {
+    let archive = ctx.archive.to_path_buf();
     if let Some(want) = expected_sha {
         if want != sha256 {
             return Err(Error::ChecksumMismatch {
@@ -146,36 +202,30 @@ pub fn read_source(
             });
         }
     }
-    if guard_tripped {
+    if streamed.tripped {
         return Err(Error::CompressionRatio {
             archive,
-            limit: opts.limits.max_ratio,
+            limit: ctx.opts.limits.max_ratio,
         });
     }
-    let (report, begin) = result.map_err(|e| tar_error(e, &archive))?;
-    let manifest = manifest.ok_or_else(|| Error::BadArchive {
+    let (report, begin) = streamed.result.map_err(|e| tar_error(e, &archive))?;
+    let manifest = streamed.manifest.ok_or_else(|| Error::BadArchive {
         archive: archive.clone(),
         detail: "no .berth/manifest.toml at the start of the package".into(),
     })?;
-    if begin == Begin::Skip {
-        return Ok(ReadOutcome {
-            manifest,
-            format,
-            sha256,
-            report,
-            skipped: true,
-        });
-    }
-    check_flags_match(opts, &manifest)?;
-    if report.files == 0 && report.symlinks == 0 && !opts.allow_empty {
-        return Err(Error::EmptyArchive { archive });
+    let skipped = begin == Begin::Skip;
+    if !skipped {
+        check_flags_match(ctx.opts, &manifest)?;
+        if report.files == 0 && report.symlinks == 0 && !ctx.opts.allow_empty {
+            return Err(Error::EmptyArchive { archive });
+        }
     }
     Ok(ReadOutcome {
         manifest,
         format,
         sha256,
         report,
-        skipped: false,
+        skipped,
     })
 }
 
@@ -223,7 +273,8 @@ fn check_flags_match(opts: &ReadOptions, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
-fn sink_to_tar(e: SinkError) -> TarError {
+/// A sink's error as a stream error.
+pub fn sink_to_tar(e: SinkError) -> TarError {
     match e {
         SinkError::Refused(why) => TarError::Member {
             member: String::new(),
@@ -235,7 +286,7 @@ fn sink_to_tar(e: SinkError) -> TarError {
 }
 
 /// Names the archive in an extraction error, once.
-fn tar_error(e: TarError, archive: &Path) -> Error {
+pub fn tar_error(e: TarError, archive: &Path) -> Error {
     let archive: PathBuf = archive.to_path_buf();
     match e {
         TarError::Member { member, why } => Error::Unsafe {

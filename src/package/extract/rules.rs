@@ -207,8 +207,14 @@ impl Checker {
         if self.seen.contains_key(&path) {
             return refuse(Unsafe::Duplicate);
         }
+        self.leaf(path, member)
+    }
+
+    /// A new file, symlink or hard link at `path` (its parents already checked).
+    fn leaf(&mut self, path: String, member: Member) -> Result<Checked, Unsafe> {
         match member {
-            Member::Dir => unreachable!("handled above"),
+            // Directories are decided by `check` before it gets here.
+            Member::Dir => Ok(Checked::Dir(path)),
             Member::File { size, mode } => {
                 self.total = self.total.saturating_add(size);
                 if self.total > self.limits.max_unpacked {
