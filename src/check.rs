@@ -480,6 +480,7 @@ const ROOT_NAMES: &[&str] = &[
     "profiles",
     "shims",
     "libexec",
+    "run",
     "etc",
     "var",
     "repos.toml",

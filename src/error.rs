@@ -23,6 +23,8 @@ pub mod exit {
     pub const REFUSED: i32 = 6;
     /// Gave up waiting for the root's lock (`--lock-timeout`).
     pub const LOCKED: i32 = 7;
+    /// Not permitted: the system or the caller lacks a privilege (namespaces, `--user`).
+    pub const NOT_PERMITTED: i32 = 8;
 }
 
 /// Why an archive member was refused by safe extraction.
@@ -188,6 +190,9 @@ pub enum Error {
     AlreadyInstalled(PathBuf),
     #[error("{0}")]
     Usage(String),
+    /// `run --isolate` and privilege dropping.
+    #[error(transparent)]
+    Isolate(#[from] crate::isolate::Error),
     #[error("{message}\nhint: {hint}")]
     Other { message: String, hint: String },
 }
@@ -246,6 +251,7 @@ impl Error {
             | Error::Manifest { .. }
             | Error::ManifestValue { .. } => exit::REFUSED,
             Error::LockTimeout { .. } => exit::LOCKED,
+            Error::Isolate(e) => e.exit_code(),
         }
     }
 }

@@ -45,11 +45,10 @@ Nothing changes (and no generation is made) when the set is the same as now.")]
     /// Show the file a shim would run for a command, and which rule chose the profile
     #[command(after_help = "Examples:\n  berth which drush\n  berth which drush --profile site-b")]
     Which(WhichArgs),
-    /// Run a command with a profile's environment (its bin/ first on PATH, BERTH_PROFILE set)
-    #[command(after_help = "Examples:
-  berth run site-b -- drush status
-  berth run -- drush status        # profile chosen like a shim does")]
-    Run(RunArgs),
+    /// Run a command (or the profile's service) with a profile's environment; --isolate
+    /// shows its packages at their usual paths in a private mount namespace
+    #[command(after_help = super::run::AFTER_HELP)]
+    Run(super::run::Args),
 }
 
 /// `use`.
@@ -131,22 +130,6 @@ pub struct WhichArgs {
     pub profile: Option<String>,
 }
 
-/// `run`.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// Profile [default: chosen like a shim: $BERTH_PROFILE, .berth-profile, default profile]
-    pub profile: Option<String>,
-    /// Run in a private mount namespace with the profile's packages overlaid (not yet)
-    #[arg(long)]
-    pub isolate: bool,
-    /// Run as this user (not yet)
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    /// The command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
-}
-
 /// Runs a profile command.
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
     match c {
@@ -171,7 +154,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Profiles => profiles(ctx),
         Command::Default(a) => default(ctx, a),
         Command::Which(a) => which(ctx, a),
-        Command::Run(a) => run_in(ctx, a),
+        Command::Run(a) => super::run::run(ctx, a),
     }
 }
 
@@ -210,7 +193,7 @@ fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Resu
     Ok(0)
 }
 
-fn existing(profiles: &Profiles, profile: &str) -> Result<u64> {
+pub(super) fn existing(profiles: &Profiles, profile: &str) -> Result<u64> {
     check_name("profile name", profile)?;
     profiles
         .current(profile)?
@@ -404,7 +387,7 @@ fn default(ctx: &Ctx, a: DefaultArgs) -> Result<i32> {
 }
 
 /// The profile to use and the rule that chose it, as a shim would (or `--profile`).
-fn choose(ctx: &Ctx, flag: Option<&str>) -> Result<(String, String)> {
+pub(super) fn choose(ctx: &Ctx, flag: Option<&str>) -> Result<(String, String)> {
     if let Some(p) = flag {
         check_name("profile name", p)?;
         return Ok((p.to_string(), "--profile".to_string()));
@@ -449,47 +432,4 @@ fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
         println!("  profile {profile} (generation {current}), chosen by {why}");
     }
     Ok(0)
-}
-
-fn run_in(ctx: &Ctx, a: RunArgs) -> Result<i32> {
-    if a.isolate || a.user.is_some() {
-        let what = if a.isolate {
-            "berth run --isolate"
-        } else {
-            "berth run --user"
-        };
-        return Err(Error::NotImplemented {
-            what: what.into(),
-            hint: "run without it for now; isolation (mount namespace, privilege dropping) comes in a later release".into(),
-        });
-    }
-    let (profile, _why) = choose(ctx, a.profile.as_deref())?;
-    let profiles = Profiles::new(&ctx.root);
-    existing(&profiles, &profile)?;
-    let bin = profiles.link(&profile).join(berth_shim::BIN_DIR);
-    let mut path = OsString::from(bin.as_os_str());
-    if let Some(old) = std::env::var_os(crate::env::PATH).filter(|p| !p.is_empty()) {
-        path.push(":");
-        path.push(old);
-    }
-    let (prog, args) = a
-        .command
-        .split_first()
-        .ok_or_else(|| Error::Usage("berth run needs a command after `--`".into()))?;
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(prog)
-        .args(args)
-        .env(crate::env::PATH, path)
-        .env(crate::env::BERTH_PROFILE, &profile)
-        .exec();
-    Err(Error::Other {
-        message: format!(
-            "cannot run {} in profile {profile}: {err}",
-            prog.to_string_lossy()
-        ),
-        hint: format!(
-            "`berth which {} --profile {profile}` shows what the profile provides",
-            prog.to_string_lossy()
-        ),
-    })
 }
