@@ -139,29 +139,20 @@ fn userns_needs() -> String {
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
-            .ok()
+            .unwrap_or_else(|_| "absent on this kernel".into())
     };
-    let mut needs = vec!["run berth as root".to_string()];
-    match read("/proc/sys/kernel/unprivileged_userns_clone") {
-        Some(v) if v != "1" => needs.push(format!(
-            "or allow unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 (now {v})"
-        )),
-        _ => {}
+    let mut needs = format!(
+        "run berth as root, or allow unprivileged user namespaces: \
+         sysctl kernel.unprivileged_userns_clone=1 (now: {}) and user.max_user_namespaces \
+         above 0 and not exhausted (now: {}; a user namespace has its own limit)",
+        read("/proc/sys/kernel/unprivileged_userns_clone"),
+        read("/proc/sys/user/max_user_namespaces"),
+    );
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" {
+        needs.push_str(
+            "; AppArmor restricts them: sysctl kernel.apparmor_restrict_unprivileged_userns=0",
+        );
     }
-    match read("/proc/sys/user/max_user_namespaces") {
-        Some(v) => needs.push(format!(
-            "user.max_user_namespaces must be above 0 and not exhausted (now {v}; inside a \
-             user namespace its own limit applies)"
-        )),
-        None => needs.push("user.max_user_namespaces must be above 0".into()),
-    }
-    if let Some(v) = read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") {
-        if v == "1" {
-            needs.push(
-                "AppArmor restricts them: sysctl kernel.apparmor_restrict_unprivileged_userns=0"
-                    .into(),
-            );
-        }
-    }
-    needs.join("; ")
+    needs.push_str("; and none can be made from inside a chroot");
+    needs
 }
