@@ -103,7 +103,14 @@ pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -
             profile: profile.to_string(),
         };
     };
-    let err = std::process::Command::new(prog)
+    let Some(program) = search(prog, env) else {
+        return Error::CommandNotFound {
+            command: prog.to_string_lossy().into_owned(),
+            profile: profile.to_string(),
+        };
+    };
+    let err = std::process::Command::new(program)
+        .arg0(prog)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .exec();
@@ -119,4 +126,35 @@ pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -
             source: err,
         },
     }
+}
+
+/// Finds `prog` as a shell does: as given when it holds a `/`, else the first executable
+/// regular file of that name in `env`'s PATH (or the first regular file, which then fails
+/// with "permission denied"). Unreadable PATH directories are skipped, not reported.
+fn search(prog: &OsString, env: &[(OsString, OsString)]) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if prog.as_encoded_bytes().contains(&b'/') {
+        return Some(prog.into());
+    }
+    if prog.is_empty() {
+        return None;
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == crate::env::PATH)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var_os(crate::env::PATH))?;
+    let files: Vec<(std::path::PathBuf, bool)> = std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?;
+            m.is_file()
+                .then(|| (p, m.permissions().mode() & 0o111 != 0))
+        })
+        .collect();
+    files
+        .iter()
+        .find(|(_, exec)| *exec)
+        .or(files.first())
+        .map(|(p, _)| p.clone())
 }
