@@ -4,7 +4,7 @@
 //! inherited across `exec`: the hold lasts exactly as long as the process (and any child
 //! that keeps the descriptor). gc treats held entries as roots and reports them deferred;
 //! hold files whose lock can be taken, and whose process is gone, are stale and removed by
-//! the next mutation.
+//! the next mutation. Holds are runtime state: written whole (by rename) but not fsynced.
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
@@ -79,22 +79,25 @@ impl Hold {
             hint: "this is a bug in berth".into(),
         })?;
         let path = dir.join(pid.to_string());
-        let mut kept: Option<File> = None;
-        fsutil::atomic_write_with(&path, 0o644, |f| {
-            use std::io::Write;
-            f.write_all(text.as_bytes()).ctx("write", &path)?;
-            // flock belongs to the open file description, which the duplicate shares.
-            // SAFETY: flock on a descriptor this closure owns.
+        // Not fsynced, on purpose: a hold only matters while its process runs, and no
+        // process survives a crash. It still appears by rename, whole and already locked.
+        let tmp = fsutil::temp_sibling(&path);
+        let written = (|| {
+            let mut f = File::create(&tmp).ctx("create", &tmp)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o644))
+                .ctx("chmod", &tmp)?;
+            std::io::Write::write_all(&mut f, text.as_bytes()).ctx("write", &tmp)?;
+            // SAFETY: flock on a descriptor this function owns.
             if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
-                return Err(Error::io("lock", &path, std::io::Error::last_os_error()));
+                return Err(Error::io("lock", &tmp, std::io::Error::last_os_error()));
             }
-            kept = Some(f.try_clone().ctx("duplicate descriptor", &path)?);
-            Ok(())
-        })?;
-        let file = kept.ok_or_else(|| Error::Other {
-            message: format!("hold file {} was not written", path.display()),
-            hint: "this is a bug in berth".into(),
-        })?;
+            std::fs::rename(&tmp, &path).ctx("rename into place", &path)?;
+            Ok(f)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        let file = written?;
         // Inherited across exec on purpose: the service itself keeps the hold.
         nix::fcntl::fcntl(
             file.as_raw_fd(),
