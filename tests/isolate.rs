@@ -230,6 +230,14 @@ fn gc_defers_the_entries_of_a_running_isolated_process() {
     assert_eq!(r["entries"].as_array().unwrap().len(), 0, "{r}");
     assert_eq!(r["deferred"][0]["entry"], "app@1.0");
     assert_eq!(r["deferred"][0]["pids"][0], a.pid);
+    let refused = e.run(&["remove", "app@1.0"]).code(4);
+    assert!(
+        refused.stderr.contains(&format!(
+            "app@1.0 is used by running isolated process {}",
+            a.pid
+        )),
+        "{refused}"
+    );
     assert_eq!(a.ask("app"), "app 1.0");
     assert!(a.finish().success());
     let r = e.json(&["gc", "--grace", "0"]);
@@ -312,4 +320,43 @@ fn user_without_isolate_drops_privileges_too() {
         String::from_utf8_lossy(&out.stdout),
         "65534\nCapEff:\t0000000000000000\n"
     );
+}
+
+#[test]
+fn a_root_under_an_overlaid_directory_still_binds_its_own_files() {
+    if needs_isolation("a_root_under_an_overlaid_directory_still_binds_its_own_files") {
+        return;
+    }
+    // The package ships var/, so /var is overlaid; the root lives in /var/tmp, beneath it.
+    // Config, data and the read-only store must come from the real root, not the overlay.
+    let e = Env::new();
+    let pkg = app(&e, "app", "1.0", true);
+    let under_var = tempfile::Builder::new()
+        .prefix("berth-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let root = under_var.path().join("root");
+    let berth = |args: &[&str]| {
+        let out = std::process::Command::new(common::BERTH)
+            .args(["--root", root.to_str().unwrap()])
+            .args(args)
+            .current_dir("/")
+            .env_remove("BERTH_PROFILE")
+            .output()
+            .unwrap();
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(out.status.success(), "{args:?}: {}", s(&out.stderr));
+        s(&out.stdout)
+    };
+    berth(&["install", pkg.to_str().unwrap()]);
+    berth(&["use", "a", "app"]);
+    let script = "app; cat /etc/app/app.conf; echo z > /var/lib/app/z; \
+                  echo w > /usr/share/app/VERSION 2>/dev/null || echo read-only";
+    let out = berth(&["run", "--isolate", "a", "--", "sh", "-c", script]);
+    assert_eq!(out, "app 1.0\nsetting = 1.0\nread-only\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/a/app/var/lib/app/z")).unwrap(),
+        "z\n"
+    );
+    common::make_writable(under_var.path());
 }

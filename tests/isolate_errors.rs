@@ -321,3 +321,39 @@ fn a_store_on_a_filesystem_overlayfs_refuses_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_package_layer_over_the_directory_holding_the_store_is_refused() {
+    // The root is in /var/tmp; a package shipping var/ files that are neither config nor
+    // writable needs a layer on /var, which would hold the store: overlayfs refuses that.
+    let e = Env::new();
+    let src = e.source("cachey", "1", &[("var/cache/cachey/index", b"x" as &[u8])]);
+    let f = e.pack(&src);
+    let under_var = tempfile::Builder::new()
+        .prefix("berth-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let root = under_var.path().join("root");
+    let berth = |args: &[&str]| {
+        let out = Command::new(common::BERTH)
+            .args(["--root", root.to_str().unwrap()])
+            .args(args)
+            .env_remove("BERTH_PROFILE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(berth(&["install", f.to_str().unwrap()]).0, Some(0));
+    assert_eq!(berth(&["use", "c", "cachey"]).0, Some(0));
+    let (code, err) = berth(&["run", "--isolate", "c", "--", "true"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("overlayfs refuses layers inside one another"),
+        "{err}"
+    );
+    assert!(err.contains("hint: use a root outside /var"), "{err}");
+    common::make_writable(under_var.path());
+}

@@ -44,7 +44,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     }
     let users = crate::profile::refs::users(&crate::profile::Profiles::new(&ctx.root))?;
     let pins = ctx.store.pins()?;
+    let held = crate::isolate::hold::held(&ctx.root)?;
     for e in &chosen {
+        if let Some(pids) = held.get(e.dir_name()) {
+            let p: Vec<String> = pids.iter().map(u32::to_string).collect();
+            return Err(crate::Error::EntryInUse {
+                entry: e.spec(),
+                users: vec![format!("running isolated process {}", p.join(", "))],
+            });
+        }
         if let Some(by) = users.get(e.dir_name()) {
             return Err(crate::Error::EntryInUse {
                 entry: e.spec(),

@@ -89,6 +89,16 @@ pub fn plan(
 ) -> Result<Plan, Error> {
     let mut tops: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
     for e in entries {
+        let covered: Vec<PathBuf> = binds
+            .iter()
+            .filter(|b| b.package == e.spec())
+            .map(|b| {
+                b.target
+                    .strip_prefix("/")
+                    .unwrap_or(&b.target)
+                    .to_path_buf()
+            })
+            .collect();
         for (name, is_dir) in top_names(e.path())? {
             if !is_dir {
                 tracing::warn!(
@@ -98,12 +108,18 @@ pub fn plan(
                 );
                 continue;
             }
-            tops.entry(name.clone()).or_default().push(Layer {
-                dir: e.path().join(&name),
-                package: e.spec(),
-            });
+            let layer = tops.entry(name.clone()).or_default();
+            // A tree holding only config and writable paths needs no layer: those are bound
+            // from the root. (This also keeps /var free of layers when the root is there.)
+            if has_unbound_content(e.path(), Path::new(&name), &covered)? {
+                layer.push(Layer {
+                    dir: e.path().join(&name),
+                    package: e.spec(),
+                });
+            }
         }
     }
+    tops.retain(|_, layers| !layers.is_empty());
     check_binds(&binds)?;
     let mount_points = missing_targets(&binds, &tops, host)?;
     let mut overlays = Vec::new();
@@ -121,6 +137,22 @@ pub fn plan(
         });
     }
     overlays.sort_by(|a, b| a.target.cmp(&b.target));
+    for o in &overlays {
+        if let (Some(l), true) = (o.layers.first(), store.starts_with(&o.target)) {
+            return Err(Error::NoMountPoint {
+                what: format!("{}/ of {}", o.top, l.package),
+                path: o.target.clone(),
+                why: format!(
+                    "the store ({}) is inside it, and overlayfs refuses layers inside one another",
+                    store.display()
+                ),
+                hint: format!(
+                    "use a root outside {} (--root /srv/berth), or declare the package's files there as [[config]] or [[writable]]",
+                    o.target.display()
+                ),
+            });
+        }
+    }
     let mut binds = binds;
     binds.sort_by(|a, b| a.target.cmp(&b.target));
     Ok(Plan {
@@ -152,6 +184,25 @@ fn top_names(entry: &Path) -> Result<Vec<(String, bool)>, Error> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether `rel` (a directory of the entry at `entry`) holds anything not covered by the
+/// bind paths `covered` (relative to the package root).
+fn has_unbound_content(entry: &Path, rel: &Path, covered: &[PathBuf]) -> Result<bool, Error> {
+    let dir = entry.join(rel);
+    for ent in std::fs::read_dir(&dir).ctx("read directory", &dir)? {
+        let ent = ent.ctx("read directory", &dir)?;
+        let p = rel.join(ent.file_name());
+        if covered.iter().any(|c| p.starts_with(c)) {
+            continue;
+        }
+        let leads_to_bind = covered.iter().any(|c| c.starts_with(&p));
+        let is_dir = ent.file_type().ctx("stat", ent.path())?.is_dir();
+        if !(is_dir && leads_to_bind) || has_unbound_content(entry, &p, covered)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The first component of a relative path.
