@@ -62,7 +62,7 @@ append_table "$WORK/isolate.json" 0
 {
   printf '\nFirst row: /bin/true run directly. `berth run --isolate` makes a mount namespace (%s),\n' \
     "$([ "$(id -u)" = 0 ] && echo 'as root' || echo 'unprivileged user namespace')"
-  printf 'three read-only overlays (/usr, /etc, /var), the read-only store bind, one config and one\n'
+  printf 'three read-only overlays (/usr with the package; /etc and /var with mount points only), the read-only store bind, one config and one\n'
   printf 'writable bind, drops every capability, sets no_new_privs, writes its hold file under the\n'
   printf "root's lock, then execs /bin/true. 400 rounds after 20 warmup rounds, the three commands\n"
   printf 'alternated in each round (python3 subprocess, wall time including process start).\n'
