@@ -87,6 +87,39 @@ pub fn plan(
     mount_point_dir: &Path,
     host: &Path,
 ) -> Result<Plan, Error> {
+    let mut tops = layers_by_top(entries, &binds)?;
+    check_binds(&binds)?;
+    let mount_points = missing_targets(&binds, &tops, host)?;
+    let mut overlays = Vec::new();
+    let needs_points: Vec<String> = mount_points.iter().map(|(p, _)| first(p)).collect();
+    for name in needs_points.iter() {
+        tops.entry(name.clone()).or_default();
+    }
+    for (top, layers) in tops {
+        let target = host_target(&top, &layers, host)?;
+        overlays.push(Overlay {
+            mount_points: needs_points.contains(&top),
+            top,
+            target,
+            layers,
+        });
+    }
+    overlays.sort_by(|a, b| a.target.cmp(&b.target));
+    store_outside_layers(&overlays, store)?;
+    let mut binds = binds;
+    binds.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(Plan {
+        overlays,
+        binds,
+        mount_points,
+        store: store.to_path_buf(),
+        mount_point_dir: mount_point_dir.to_path_buf(),
+    })
+}
+
+/// Package layers per top-level name, in precedence order. Trees that hold only a
+/// package's config and writable paths get no layer: those are bound from the root.
+fn layers_by_top(entries: &[Entry], binds: &[Bind]) -> Result<BTreeMap<String, Vec<Layer>>, Error> {
     let mut tops: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
     for e in entries {
         let covered: Vec<PathBuf> = binds
@@ -120,24 +153,13 @@ pub fn plan(
         }
     }
     tops.retain(|_, layers| !layers.is_empty());
-    check_binds(&binds)?;
-    let mount_points = missing_targets(&binds, &tops, host)?;
-    let mut overlays = Vec::new();
-    let needs_points: Vec<String> = mount_points.iter().map(|(p, _)| first(p)).collect();
-    for name in needs_points.iter() {
-        tops.entry(name.clone()).or_default();
-    }
-    for (top, layers) in tops {
-        let target = host_target(&top, &layers, host)?;
-        overlays.push(Overlay {
-            mount_points: needs_points.contains(&top),
-            top,
-            target,
-            layers,
-        });
-    }
-    overlays.sort_by(|a, b| a.target.cmp(&b.target));
-    for o in &overlays {
+    Ok(tops)
+}
+
+/// overlayfs refuses a layer inside another one (ELOOP): a package layer over the directory
+/// that holds the store cannot work, so it is refused with what to do instead.
+fn store_outside_layers(overlays: &[Overlay], store: &Path) -> Result<(), Error> {
+    for o in overlays {
         if let (Some(l), true) = (o.layers.first(), store.starts_with(&o.target)) {
             return Err(Error::NoMountPoint {
                 what: format!("{}/ of {}", o.top, l.package),
@@ -153,15 +175,7 @@ pub fn plan(
             });
         }
     }
-    let mut binds = binds;
-    binds.sort_by(|a, b| a.target.cmp(&b.target));
-    Ok(Plan {
-        overlays,
-        binds,
-        mount_points,
-        store: store.to_path_buf(),
-        mount_point_dir: mount_point_dir.to_path_buf(),
-    })
+    Ok(())
 }
 
 /// The names at the top of an entry (without `.berth`), and whether each is a directory.
@@ -357,4 +371,28 @@ pub fn load_entries(
         }
     }
     Ok(order(out, prefer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_config_and_writable_content_needs_no_layer() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["var/lib/app/seed", "etc/app/app.conf", "etc/app/extra.d/x"] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        }
+        let covered = [
+            PathBuf::from("var/lib/app"),
+            PathBuf::from("etc/app/app.conf"),
+        ];
+        assert!(!has_unbound_content(d.path(), Path::new("var"), &covered).unwrap());
+        // extra.d/ is not bound: etc/ needs its layer.
+        assert!(has_unbound_content(d.path(), Path::new("etc"), &covered).unwrap());
+        std::fs::create_dir_all(d.path().join("var/log/app")).unwrap();
+        assert!(has_unbound_content(d.path(), Path::new("var"), &covered).unwrap());
+    }
 }
