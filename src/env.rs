@@ -12,3 +12,6 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const HOME: &str = "HOME";
 /// The command search path; `berth run` puts the profile's bin/ first.
 pub const PATH: &str = "PATH";
+/// `legacy` makes `run --isolate` mount overlays with mount(2) and one option string
+/// (short `/proc/self/fd/N` layer paths) instead of one `fsconfig` call per layer.
+pub const BERTH_OVERLAY_API: &str = "BERTH_OVERLAY_API";

@@ -1,6 +1,7 @@
 //! berth: installs every version of a package into its own immutable prefix, side by side,
 //! and lets each service pick its versions through profiles and shims.
 
+pub mod apply;
 pub mod check;
 // The command line is the one place that prints reports.
 #[allow(clippy::print_stdout)]
@@ -9,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
+pub mod isolate;
 pub mod lock;
 pub mod package;
 pub mod problem;

@@ -467,14 +467,6 @@ fn run_uses_the_profile_environment() {
 }
 
 #[test]
-fn run_isolate_is_a_clear_not_implemented_error() {
-    let e = two_versions();
-    e.ok(&["use", "s", "php"]);
-    let err = e.fails(&["run", "s", "--isolate", "--", "true"], 2);
-    assert!(err.contains("--isolate is not implemented yet"), "{err}");
-}
-
-#[test]
 fn install_places_the_shim_binary() {
     let e = two_versions();
     let shim = e.root.join("libexec/berth-shim");

@@ -32,7 +32,10 @@ Exit codes:
   4  conflict: name@version clash, entry in use, path collision
   5  integrity: checksum mismatch, entries or objects that no longer verify (verify, check)
   6  refused input: unsafe or malformed archive or manifest
-  7  timed out waiting for the root's lock (--lock-timeout)";
+  7  timed out waiting for the root's lock (--lock-timeout)
+  8  not permitted: needs a privilege the system does not grant (namespaces, --user)
+126  run: the command was found but cannot be executed
+127  run: the command was not found";
 
 /// berth: install every version side by side; switch, roll back and clean up safely.
 #[derive(Debug, Parser)]

@@ -110,7 +110,6 @@ impl Error {
             Exec { profile, .. } => Some(format!(
                 "`berth which COMMAND --profile {profile}` shows what the profile provides"
             )),
-            NotImplemented { hint, .. } => Some(hint.clone()),
             Internal { .. } => s("this is a bug in berth; please report it"),
             _ => None,
         }
@@ -140,8 +139,7 @@ impl Error {
             | BadFlag { .. }
             | EntryNameTooLong { .. }
             | AmbiguousPackage { .. }
-            | DuplicateReference { .. }
-            | NotImplemented { .. } => exit::USAGE,
+            | DuplicateReference { .. } => exit::USAGE,
             InputNotFound { .. }
             | UnknownPackage { .. }
             | UnknownProfile { .. }
@@ -163,6 +161,7 @@ impl Error {
             | Manifest { .. }
             | ManifestValue { .. } => exit::REFUSED,
             LockTimeout { .. } => exit::LOCKED,
+            Isolate(e) => e.exit_code(),
         }
     }
 }
