@@ -883,12 +883,6 @@ fn installed(env: &Env, name: &str) -> PathBuf {
     env.entry_dir(name, "1.0", row["id"].as_str().unwrap())
 }
 
-/// Lets the test write into a store directory (entries are 0555).
-fn unseal(dir: &Path) {
-    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
-}
-
 #[test]
 fn verify_passes_on_intact_store() {
     let env = Env::new();
@@ -1220,7 +1214,7 @@ fn same_bytes_with_and_without_exec_bit_are_distinct_objects() {
 fn berth_root_environment_variable_is_the_default_root() {
     let env = Env::new();
     let pkg = env.small_package("envroot", "1.0");
-    let out = std::process::Command::new(BERTH)
+    let out = berth_without_root()
         .args(["install", pkg.to_str().unwrap()])
         .env("BERTH_ROOT", env.root())
         .output()
@@ -1233,7 +1227,7 @@ fn berth_root_environment_variable_is_the_default_root() {
     assert_eq!(env.listed().len(), 1);
     // --root wins over the variable.
     let other = env.dir().join("other-root");
-    let out = std::process::Command::new(BERTH)
+    let out = berth_without_root()
         .args(["--root", other.to_str().unwrap(), "--json", "list"])
         .env("BERTH_ROOT", env.root())
         .output()
