@@ -1281,28 +1281,11 @@ fn help_lists_exit_codes_and_bad_usage_exits_2() {
 // ---------------------------------------------------------------------------------------
 // the lock
 
-/// Holds `<root>/.lock` from this process, as a fake holder would, until dropped.
-fn hold_lock(env: &Env) -> nix::fcntl::Flock<std::fs::File> {
-    std::fs::create_dir_all(env.root()).unwrap();
-    let mut f = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(env.root().join(".lock"))
-        .unwrap();
-    f.write_all(b"12345 fake-holder --doing things\n").unwrap();
-    f.flush().unwrap();
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| e)
-        .expect("take the lock")
-}
-
 #[test]
 fn lock_timeout_exits_7_naming_the_holder() {
     let env = Env::new();
     let pkg = env.small_package("locked", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let r = env
         .run(&["--lock-timeout", "1", "install", pkg.to_str().unwrap()])
         .code(7);
@@ -1325,7 +1308,7 @@ fn lock_timeout_exits_7_naming_the_holder() {
 fn second_process_waits_for_the_lock_and_says_whose_it_is() {
     let env = Env::new();
     let pkg = env.small_package("waiter", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let mut child = env
         .cmd(&["install", pkg.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -1392,7 +1375,7 @@ fn lock_wait_gives_up_only_after_the_timeout() {
     // Not a timing assertion: a generous timeout must still succeed once the lock goes.
     let env = Env::new();
     let pkg = env.small_package("patient", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let child = env
         .cmd(&["--lock-timeout", "600", "install", pkg.to_str().unwrap()])
         .stderr(Stdio::piped())

@@ -3,6 +3,7 @@
 
 use super::{children, unseal, Env, Snapshot};
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,24 @@ impl Env {
             "created",
             &format!("created = \"{stamp}\""),
         );
+    }
+
+    /// Holds `<root>/.lock` from this process, as a fake holder (`12345 fake-holder
+    /// --doing things`) would, until dropped.
+    pub fn hold_lock(&self) -> nix::fcntl::Flock<std::fs::File> {
+        std::fs::create_dir_all(self.root()).unwrap();
+        let mut f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.root().join(".lock"))
+            .unwrap();
+        f.write_all(b"12345 fake-holder --doing things\n").unwrap();
+        f.flush().unwrap();
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| e)
+            .expect("take the lock")
     }
 
     /// Every path under the root, with what it is (see [`Snapshot`]), to prove a command
