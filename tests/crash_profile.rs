@@ -148,6 +148,11 @@ fn round(env: &Env, n: usize, spans: (Duration, Duration), r: &mut Rounds) -> Du
     let next = use_args(2 * n + 2);
     let next: Vec<&str> = next.iter().map(String::as_str).collect();
     let took = timed(env, &next);
+    let mut want: Vec<String> = next[3..].iter().map(|s| s.to_string()).collect();
+    let mut have = env.packages("p");
+    want.sort();
+    have.sort();
+    assert_eq!(have, want, "{what}: the next use");
     assert_no_leftovers(env, &format!("{what}, after the next use"));
     assert_shims(env, &what);
     assert_clean_or_repaired(env, &what);

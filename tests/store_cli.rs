@@ -569,7 +569,7 @@ fn sha256_mismatch_is_refused_and_store_unchanged() {
     env.install(&first, &[]);
     let before_list = env.run(&["list", "--json"]).ok().stdout;
     let before_names = env.store_names();
-    let pool_before = pool_inodes(&env.root());
+    let pool_before = pool_inodes(env.root());
 
     let pkg = env.small_package("sum", "1.0");
     let tar = &tarballs(&env, &env.dir().join("src/sum-1.0"), "sum-1.0", None)[2];
@@ -590,7 +590,7 @@ fn sha256_mismatch_is_refused_and_store_unchanged() {
             "{:?}",
             env.staging_leftovers()
         );
-        assert_eq!(pool_inodes(&env.root()), pool_before, "the pool changed");
+        assert_eq!(pool_inodes(env.root()), pool_before, "the pool changed");
     }
     // A malformed sum is a usage error.
     env.run(&["install", pkg.to_str().unwrap(), "--sha256", "abc"])
@@ -1168,7 +1168,7 @@ fn entries_are_read_only_with_normalised_mtimes() {
 fn entry_files_are_hard_links_into_the_pool() {
     let env = Env::new();
     let dir = installed(&env, "pooled");
-    let pool = pool_inodes(&env.root());
+    let pool = pool_inodes(env.root());
     for rel in ["bin/hello", "share/doc/README", "share/data/table.csv"] {
         let m = std::fs::metadata(dir.join(rel)).unwrap();
         assert!(
