@@ -5,10 +5,8 @@
 //! `check` finds only leftovers; the next `use` works, leaves no half-built generation or
 //! temporary link, and `check` is clean afterwards (or after `check --repair`).
 
-mod common;
-
-use common::crash::*;
-use common::*;
+use crate::common::crash::*;
+use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
 

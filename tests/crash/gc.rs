@@ -7,10 +7,8 @@
 //! Every round starts from a copy of one template root (`cp -a` keeps the pool's hard
 //! links), which costs a fraction of the installs that made it.
 
-mod common;
-
-use common::crash::*;
-use common::*;
+use crate::common::crash::*;
+use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
 

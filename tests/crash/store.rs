@@ -10,10 +10,8 @@
 //! so the next round writes them anew). A few rounds kill the very first install into an
 //! empty root.
 
-mod common;
-
-use common::crash::*;
-use common::*;
+use crate::common::crash::*;
+use crate::common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
