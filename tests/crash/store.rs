@@ -36,7 +36,7 @@ const REMOVE_KILLS: usize = 20;
 
 /// Writes a `.tar.zst` of the release: `salt` 0 is the base; any other salt changes every
 /// fifth file (new objects) and keeps the rest (shared objects). Mostly small files, some
-/// larger, a few empty, executables, duplicate contents and symlinks.
+/// larger, a few empty, executables and symlinks.
 fn release(path: &Path, salt: u64) {
     let out = std::fs::File::create(path).unwrap();
     let zst = zstd::Encoder::new(out, 1).unwrap().auto_finish();
