@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
-mod isolate_common;
 
+use common::isolate::*;
 use common::Env;
-use isolate_common::*;
 use std::path::Path;
 
 #[test]

@@ -4,15 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
-mod isolate_common;
 
+use common::isolate::*;
 use common::{Env, Run};
-use isolate_common::*;
 use std::process::Command;
 
 /// Every path under the root, with sizes, except run/ (hold files come and go).
 fn root_state(e: &Env) -> Vec<String> {
-    common::walk(&e.root())
+    common::walk(e.root())
         .into_iter()
         .filter(|(p, _)| !p.starts_with("run") && !p.starts_with(".lock"))
         .map(|(p, m)| format!("{p} {}", m.len()))

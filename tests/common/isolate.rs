@@ -2,9 +2,7 @@
 //! or fail under CI), test packages made with `berth pack`, and a long-running isolated
 //! process driven through its stdin.
 
-#![allow(dead_code)]
-
-use crate::common::{Env, Run};
+use super::{Env, Run};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -14,16 +12,10 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Says loudly that `test` cannot run and why; fails instead when CI=true and
-/// BERTH_TEST_UNPRIVILEGED is unset (CI runs as root, so nothing may be skipped there).
+/// Says loudly that `test` cannot run and why (the one skip rule: [`super::is_root_or_skip`]).
 /// Returns true: the caller returns.
 pub fn skip(test: &str, why: &str) -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if ci && std::env::var_os("BERTH_TEST_UNPRIVILEGED").is_none() {
-        panic!("{test} cannot run ({why}), and CI=true requires it");
-    }
-    eprintln!("SKIP (needs root): {test}: {why}");
-    true
+    !super::is_root_or_skip(&format!("{test}: {why}"))
 }
 
 /// True (and a loud skip) when not root.
