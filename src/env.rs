@@ -12,3 +12,5 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const HOME: &str = "HOME";
 /// The command search path; `berth run` puts the profile's bin/ first.
 pub const PATH: &str = "PATH";
+/// Password of an encrypted signing key (`berth key generate`, `repo publish`, `key sign`).
+pub const BERTH_KEY_PASSWORD: &str = "BERTH_KEY_PASSWORD";

@@ -188,6 +188,8 @@ pub enum Error {
     AlreadyInstalled(PathBuf),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
     #[error("{message}\nhint: {hint}")]
     Other { message: String, hint: String },
 }
@@ -246,6 +248,7 @@ impl Error {
             | Error::Manifest { .. }
             | Error::ManifestValue { .. } => exit::REFUSED,
             Error::LockTimeout { .. } => exit::LOCKED,
+            Error::Repo(e) => e.exit_code(),
         }
     }
 }

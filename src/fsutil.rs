@@ -4,7 +4,7 @@
 use crate::error::{IoContext, Result};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -46,7 +46,13 @@ pub fn atomic_write_with(
 ) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
-        let mut f = fs::File::create(&tmp).ctx("create", &tmp)?;
+        // Created with its final mode, so a secret is never readable by others meanwhile.
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .ctx("create", &tmp)?;
         fill(&mut f)?;
         f.set_permissions(fs::Permissions::from_mode(mode))
             .ctx("chmod", &tmp)?;

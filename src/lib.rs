@@ -10,6 +10,7 @@ pub mod gc;
 pub mod package;
 pub mod profile;
 pub mod progress;
+pub mod repo;
 pub mod root;
 pub mod store;
 
