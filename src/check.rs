@@ -483,6 +483,8 @@ const ROOT_NAMES: &[&str] = &[
     "etc",
     "var",
     "repos.toml",
+    "repos",
+    "config.toml",
     "keys",
     "cache",
 ];

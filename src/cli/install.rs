@@ -5,12 +5,15 @@ use crate::error::Result;
 use crate::package::extract::Limits;
 use crate::store::install::{Outcome, Request};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Install .berth packages and tarballs into the store.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   berth install myapp-1.4.2.berth myapp-1.5.0.berth
+  berth install myapp@1.5.0            # from a repository (berth repo add, berth update)
+  berth install myapp                  # the newest version in the repositories' indexes
+  berth install ./myapp-1.5.0.berth --signature ./myapp-1.5.0.berth.minisig
   berth install prettier-3.3.3.tgz --name prettier --version 3.3.3 --strip-components 1 \\
       --sha256 <hex>
   berth install node-v20.tar.xz --name node --version 20.11.0 --strip-components 1
@@ -18,10 +21,17 @@ use std::path::PathBuf;
 Tarballs (.tar, .tar.gz/.tgz, .tar.xz, .tar.zst) need --name and --version unless the file
 is named NAME-VERSION.tar.*. Installing the same content again changes nothing. Archives
 with unsafe members (absolute paths, `..`, links out of the package, devices …) are
-refused whole.")]
+refused whole.
+
+A NAME or NAME@VERSION that is not an existing file is looked up in the last good indexes
+of the configured repositories: the file is downloaded into the root's cache/ (reused when
+a cached copy still has the signed sha256), cut off at the size the index gives, and
+checked against the index's sha256 before anything reaches the store.
+With `require_signatures = true` in <root>/config.toml, local files need --signature
+(checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.")]
 pub struct Args {
-    /// Package files to install
-    #[arg(required = true, value_name = "FILE")]
+    /// Package files to install, or NAME[@VERSION] from the repositories
+    #[arg(required = true, value_name = "FILE|NAME[@VERSION]")]
     pub files: Vec<PathBuf>,
     /// Package name (tarballs)
     #[arg(long)]
@@ -41,6 +51,12 @@ pub struct Args {
     /// Refuse archives with more members than this
     #[arg(long, default_value_t = 2_000_000, value_name = "N")]
     pub max_entries: u64,
+    /// Detached minisign signature of the (one) local file, checked against pinned keys
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// Install local files without a signature although config.toml requires one
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Serialize)]
@@ -54,33 +70,45 @@ struct Row {
     bytes: u64,
     new_objects: usize,
     setuid_setgid_dropped: Vec<String>,
+    #[serde(flatten)]
+    source: Source,
 }
 
 /// Runs `install`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    if a.files.len() > 1 && (a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some()) {
+    if a.files.len() > 1
+        && (a.name.is_some()
+            || a.pkg_version.is_some()
+            || a.sha256.is_some()
+            || a.signature.is_some())
+    {
         return Err(crate::Error::Usage(
-            "--name, --version and --sha256 apply to one file; install the files one at a time"
+            "--name, --version, --sha256 and --signature apply to one file; install the files one at a time"
                 .into(),
         ));
     }
     let lock = ctx.lock()?;
     let mut rows = Vec::new();
     for file in &a.files {
+        let (source, req) = source(ctx, &a, file)?;
         let req = Request {
-            path: file.clone(),
-            name: a.name.clone(),
-            version: a.pkg_version.clone(),
-            strip_components: a.strip_components,
-            sha256: a.sha256.clone(),
             limits: Limits {
                 max_unpacked: a.max_unpacked_size,
                 max_entries: a.max_entries,
                 ..Limits::default()
             },
+            ..req
         };
         let outcome = ctx.store.install(&lock, &req, &ctx.progress)?;
         let e = outcome.entry();
+        if let Some(want) = source.store_id.as_ref().filter(|w| *w != e.id()) {
+            eprintln!(
+                "warning: {}@{}: the index gives store id {want}, this berth computed {} (different berth versions?)",
+                e.name(),
+                e.version(),
+                e.id()
+            );
+        }
         let (status, new_objects, dropped) = match &outcome {
             Outcome::Installed {
                 new_objects,
@@ -105,6 +133,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             bytes: e.origin.bytes,
             new_objects,
             setuid_setgid_dropped: dropped,
+            source,
         };
         if !ctx.json && !ctx.quiet {
             match status {
@@ -133,4 +162,90 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         output::json(&rows);
     }
     Ok(0)
+}
+
+/// Where one argument's bytes came from (part of the --json row).
+#[derive(Serialize, Default)]
+struct Source {
+    /// The repository it was resolved in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<String>,
+    /// Whether it was downloaded (false: a verified cached copy was reused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    downloaded: Option<bool>,
+    /// The key id that signed a local file (`--signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_by: Option<String>,
+    /// The store id the index gives.
+    #[serde(skip)]
+    store_id: Option<String>,
+}
+
+/// Turns one argument into a local file to install: an existing file (held to the signature
+/// policy), or a repository reference (resolved in the last good indexes and downloaded into
+/// the cache, size- and sha256-verified). Only what the repository module proved reaches
+/// the store, and the store checks the sha256 again as it reads.
+fn source(ctx: &Ctx, a: &Args, arg: &Path) -> Result<(Source, Request)> {
+    let paths = crate::repo::Paths::new(ctx.root.path());
+    let by_name = !arg.exists()
+        && crate::repo::resolve::looks_like_reference(&arg.to_string_lossy())
+        && !crate::repo::trust::Repos::load(&paths)?.repos.is_empty();
+    let mut req = Request {
+        path: arg.to_path_buf(),
+        name: a.name.clone(),
+        version: a.pkg_version.clone(),
+        strip_components: a.strip_components,
+        sha256: a.sha256.clone(),
+        limits: Limits::default(),
+    };
+    if !by_name {
+        use crate::repo::policy::{check_local, Verdict};
+        let verdict = check_local(&paths, arg, a.signature.as_deref(), a.insecure)?;
+        if verdict == Verdict::Insecure {
+            eprintln!(
+                "warning: installing {} WITHOUT a signature (--insecure; config.toml requires signatures)",
+                arg.display()
+            );
+        }
+        let signed_by = match verdict {
+            Verdict::Signed(id) => Some(id),
+            _ => None,
+        };
+        return Ok((
+            Source {
+                signed_by,
+                ..Source::default()
+            },
+            req,
+        ));
+    }
+    if a.signature.is_some() || a.sha256.is_some() || a.name.is_some() || a.pkg_version.is_some() {
+        return Err(crate::Error::Usage(
+            "--signature, --sha256, --name and --version apply to local files; a repository's index already says them".into(),
+        ));
+    }
+    let got = crate::repo::cache::for_install(&paths, &arg.to_string_lossy(), &ctx.progress)?;
+    let p = &got.package;
+    if !ctx.json && !ctx.quiet {
+        match &got.fetched.url {
+            Some(url) => eprintln!(
+                "downloaded {} from {url} ({}, sha256 verified)",
+                p.reference(),
+                output::size(p.size)
+            ),
+            None => eprintln!("using cached {} (sha256 verified)", p.reference()),
+        }
+    }
+    req.path = got.fetched.path.clone();
+    req.name = Some(p.name.clone());
+    req.version = Some(p.version.clone());
+    req.strip_components = p.strip_components;
+    req.sha256 = Some(p.sha256.clone());
+    let source = Source {
+        repository: Some(got.repo.clone()),
+        downloaded: Some(got.fetched.downloaded),
+        signed_by: None,
+        store_id: p.store_id.clone(),
+    };
+    Ok((source, req))
 }

@@ -4,10 +4,12 @@ mod check;
 mod gc;
 mod info;
 mod install;
+mod key;
 mod output;
 mod pack;
 mod profile;
 mod remove;
+mod repo;
 mod verify;
 
 use crate::error::Result;
@@ -103,6 +105,9 @@ pub enum Command {
     /// Profiles, generations, shims and running (use, drop, rollback, switch …).
     #[command(flatten)]
     Profile(profile::Command),
+    /// Keys and signed repositories (key, repo, update, search).
+    #[command(flatten)]
+    Repo(repo::Command),
 }
 
 /// What every command gets: the root and the output settings.
@@ -152,5 +157,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Keep(a) => gc::keep(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
+        Command::Repo(c) => repo::run(&ctx, c),
     }
 }

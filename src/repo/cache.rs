@@ -154,3 +154,32 @@ impl Write for HashingWriter {
         self.out.flush()
     }
 }
+
+/// A package named by `reference` in the last good indexes, as a verified local file.
+#[derive(Debug, Clone)]
+pub struct ForInstall {
+    /// The repository.
+    pub repo: String,
+    /// Its index entry.
+    pub package: Package,
+    /// The local copy.
+    pub fetched: Fetched,
+}
+
+/// Resolves `reference` (`name` or `name@version`), refuses an expired index (freeze), and
+/// returns a verified copy in the cache. The caller holds the root's lock.
+pub fn for_install(paths: &Paths, reference: &str, progress: &Progress) -> Result<ForInstall> {
+    let (repo, known, package) = super::resolve::resolve(paths, reference)?;
+    let policy = trust::Policy {
+        // Only the past matters here: the limit ahead was checked when it was fetched.
+        max_validity: std::time::Duration::from_secs(u32::MAX as u64),
+        now: std::time::SystemTime::now(),
+    };
+    trust::check_expiry(&known.index, &known.state.url, &policy)?;
+    let fetched = get(paths, &repo, &package, &Fetcher::new(), progress)?;
+    Ok(ForInstall {
+        repo: repo.name,
+        package,
+        fetched,
+    })
+}

@@ -131,6 +131,8 @@ pub enum Error {
         existing: String,
     },
 
+    #[error("update failed for {}; the previous index of each stays in force\nhint: see the errors above", .failed.join(", "))]
+    UpdateFailed { failed: Vec<String>, code: i32 },
     #[error("{url}: malformed index: {why}\nhint: the index is signed but not one this berth understands; ask the publisher to republish it")]
     BadIndex { url: String, why: String },
 }
@@ -189,6 +191,7 @@ impl Error {
             | RepoDamaged { .. }
             | ForeignIndex { .. } => exit::INTEGRITY,
             BadIndex { .. } => exit::REFUSED,
+            UpdateFailed { code, .. } => *code,
         }
     }
 

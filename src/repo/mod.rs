@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod index;
 pub mod inspect;
 pub mod keys;
+pub mod policy;
 pub mod publish;
 pub mod resolve;
 pub mod trust;
