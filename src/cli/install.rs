@@ -187,7 +187,7 @@ struct Source {
 /// the store, and the store checks the sha256 again as it reads.
 fn source(ctx: &Ctx, a: &Args, arg: &Path) -> Result<(Source, Request)> {
     let paths = crate::repo::Paths::new(ctx.root.path());
-    let by_name = !arg.exists()
+    let by_name = !arg.is_file()
         && crate::repo::resolve::looks_like_reference(&arg.to_string_lossy())
         && !crate::repo::trust::Repos::load(&paths)?.repos.is_empty();
     let mut req = Request {

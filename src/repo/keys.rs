@@ -152,6 +152,7 @@ pub fn load_secret(path: &Path, password: Option<String>) -> Result<SecretKey> {
         .map_err(|e| bad(e.to_string(), "pass a secret key file (berth key generate)"))?;
     let sk = match minisign::SecretKey::from_unencrypted_box(boxed.clone()) {
         Ok(sk) => sk,
+        Err(_) if let Some(sk) = unencrypted_without_checksum(&text) => sk,
         Err(plain) => match password {
             Some(pw) => minisign::SecretKey::from_box(boxed, Some(pw)).map_err(|e| {
                 bad(
@@ -175,6 +176,21 @@ pub fn load_secret(path: &Path, password: Option<String>) -> Result<SecretKey> {
         sk,
         pk,
     })
+}
+
+/// An unencrypted key as `minisign -G -W` (0.11) writes it: with an all-zero checksum, which
+/// the `minisign` crate's loader calls corrupted. Signing still proves the key right: the
+/// crate checks the new signature against the public half.
+fn unencrypted_without_checksum(text: &str) -> Option<minisign::SecretKey> {
+    use ct_codecs::Decoder;
+    let line = text.lines().nth(1)?.trim();
+    let bytes = ct_codecs::Base64::decode_to_vec(line, None).ok()?;
+    // sig_alg(2) kdf_alg(2) chk_alg(2) salt(32) ops(8) mem(8) keynum(8) sk(64) chk(32)
+    let unencrypted = bytes.len() == 158 && bytes[2..4] == [0, 0];
+    let zero_checksum = bytes[126..].iter().all(|b| *b == 0);
+    (unencrypted && zero_checksum)
+        .then(|| minisign::SecretKey::from_bytes(&bytes).ok())
+        .flatten()
 }
 
 /// Signs `data` (prehashed, with a trusted comment naming `file_name`); returns the

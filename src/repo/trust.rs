@@ -366,7 +366,7 @@ pub fn check_expiry(index: &Index, url: &str, policy: &Policy) -> Result<()> {
         return Err(Error::TooFarAhead {
             url: url.to_string(),
             expires: index.expires.clone(),
-            max: humantime::format_duration(policy.max_validity).to_string(),
+            max: days(policy.max_validity),
         }
         .into());
     }
@@ -388,5 +388,13 @@ pub fn forget(paths: &Paths, name: &str) -> Result<()> {
     match std::fs::remove_file(&p) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         r => r.ctx("remove", &p),
+    }
+}
+
+/// A duration for messages: whole days when it is whole days.
+fn days(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        _ => humantime::format_duration(d).to_string(),
     }
 }
