@@ -61,7 +61,10 @@ pub fn get(
                 })
             }
             Err(e) => {
-                tracing::warn!("{}", e.to_string().lines().next().unwrap_or(""));
+                if repo.urls.len() > 1 {
+                    let first = e.to_string().lines().next().unwrap_or("").to_string();
+                    tracing::warn!("{first}; trying the next mirror");
+                }
                 errors.push(e);
             }
         }

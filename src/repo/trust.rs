@@ -240,11 +240,10 @@ pub fn update(
         match update_from(paths, repo, &keys, prev.as_ref(), base, fetcher, policy) {
             Ok(r) => return Ok(r),
             Err(e) => {
-                tracing::warn!(
-                    "{}: {}",
-                    repo.name,
-                    e.to_string().lines().next().unwrap_or("")
-                );
+                if repo.urls.len() > 1 {
+                    let first = e.to_string().lines().next().unwrap_or("").to_string();
+                    tracing::warn!("{}: {first}; trying the next mirror", repo.name);
+                }
                 errors.push(e);
             }
         }
