@@ -23,11 +23,12 @@ use std::time::Duration;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (I/O error, corrupt store entry …)
+  1  failure (I/O error, corrupt store entry, network failure …)
   2  usage: bad arguments, invalid name or version, ambiguous reference
-  3  not found: no such file, package, version or profile
+  3  not found: no such file, package, version, profile or repository (HTTP 404)
   4  conflict: name@version clash, entry in use, path collision
-  5  integrity: checksum mismatch, files that no longer verify
+  5  integrity: checksum mismatch, files that no longer verify, bad or unpinned
+     signature, rollback or freeze of a repository index
   6  refused input: unsafe or malformed archive or manifest
   7  timed out waiting for the root's lock (--lock-timeout)";
 

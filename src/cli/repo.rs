@@ -17,10 +17,22 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Signing keys in minisign's format (generate, sign)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  berth key generate ./release
+  berth key sign myapp-1.5.0.berth --key ./release.key"
+    )]
     Key(key::Command),
     /// Static signed repositories: make and publish (init, publish, verify), use (add, list, remove)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  berth repo init ./repo --channel stable
+  berth repo publish ./repo myapp-1.5.0.berth --key ./release.key
+  berth repo add origin http://127.0.0.1:8080/ --key \"$(cat release.pub)\"
+  berth update && berth install myapp@1.5.0"
+    )]
     Repo(RepoCommand),
     /// Fetch and verify the index of every repository (or those named)
     #[command(after_help = "Examples:
@@ -68,6 +80,7 @@ NAME_VERSION_ARCH.deb, NAME-VERSION-RELEASE.ARCH.rpm, unless --name/--version ar
 Several URLs are mirrors, tried in order. Several keys may sign (key rotation).")]
     Add(AddArgs),
     /// List configured repositories and the serial and expiry of their last good index
+    #[command(after_help = "Examples:\n  berth repo list\n  berth repo list --json")]
     List,
     /// Forget a repository and its last good index
     #[command(after_help = "Example:\n  berth repo remove origin")]
