@@ -4,7 +4,6 @@ mod check;
 mod gc;
 mod info;
 mod install;
-mod key;
 mod output;
 mod pack;
 mod profile;

@@ -1,17 +1,20 @@
 //! Repository commands: `repo init|publish|add|list|remove|verify`, `update`, `search`, and
 //! the `key` group (flattened into berth's command list).
 
-use super::{key, output, Ctx};
+mod key;
+mod update;
+
+use super::{output, Ctx};
 use crate::error::Result;
-use crate::repo::fetch::{self, Fetcher};
+use crate::repo::fetch;
 use crate::repo::inspect::Given;
 use crate::repo::keys::{self, PublicKey};
 use crate::repo::publish::{self, Input};
-use crate::repo::trust::{self, Outcome, Policy, Repo, Repos};
+use crate::repo::trust::{self, Repo, Repos};
 use crate::repo::{resolve, Paths};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The repository commands.
 #[derive(Debug, clap::Subcommand)]
@@ -44,12 +47,12 @@ its channel is the pinned one, its serial is not lower than the last one seen (n
 with other bytes), and it expires neither in the past nor more than --max-validity ahead
 (5 minutes of clock skew allowed). Otherwise the previous index stays in force. Mirrors are
 tried in order; If-None-Match/If-Modified-Since make an unchanged index cost one 304.")]
-    Update(UpdateArgs),
+    Update(update::UpdateArgs),
     /// Find packages in the repositories' indexes (name or description contains WORD)
     #[command(
         after_help = "Examples:\n  berth search drupal\n  berth search --json      # everything"
     )]
-    Search(SearchArgs),
+    Search(update::SearchArgs),
 }
 
 /// `repo …`.
@@ -163,24 +166,6 @@ pub struct VerifyArgs {
     pub key: Vec<String>,
 }
 
-/// `update`.
-#[derive(Debug, clap::Args)]
-pub struct UpdateArgs {
-    /// Repositories [default: all]
-    pub names: Vec<String>,
-    /// Refuse an index that expires further ahead than this
-    #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
-    pub max_validity: Duration,
-}
-
-/// `search`.
-#[derive(Debug, clap::Args)]
-pub struct SearchArgs {
-    /// Word to look for (empty: everything)
-    #[arg(default_value = "")]
-    pub word: String,
-}
-
 /// Runs a repository command.
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
     let paths = Paths::new(ctx.root.path());
@@ -217,8 +202,8 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
             Ok(0)
         }
         Command::Repo(RepoCommand::Verify(a)) => verify(ctx, a),
-        Command::Update(a) => update(ctx, &paths, a),
-        Command::Search(a) => search(ctx, &paths, a),
+        Command::Update(a) => update::update(ctx, &paths, a),
+        Command::Search(a) => update::search(ctx, &paths, a),
     }
 }
 
@@ -408,134 +393,4 @@ fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32> {
         }
         .into())
     }
-}
-
-#[derive(Serialize)]
-struct UpdateRow {
-    repository: String,
-    status: &'static str,
-    serial: Option<u64>,
-    packages: usize,
-    expires: Option<String>,
-    url: Option<String>,
-    error: Option<String>,
-}
-
-fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<i32> {
-    let _lock = ctx.lock()?;
-    let repos = Repos::load(paths)?;
-    if repos.repos.is_empty() {
-        return Err(crate::repo::Error::NoRepos.into());
-    }
-    let chosen: Vec<&Repo> = if a.names.is_empty() {
-        repos.repos.iter().collect()
-    } else {
-        a.names
-            .iter()
-            .map(|n| repos.get(n))
-            .collect::<Result<_>>()?
-    };
-    let fetcher = Fetcher::new();
-    let policy = Policy {
-        max_validity: a.max_validity,
-        now: SystemTime::now(),
-    };
-    let mut rows = Vec::new();
-    let mut failures: Vec<(String, crate::Error)> = Vec::new();
-    for repo in chosen {
-        match trust::update(paths, repo, &fetcher, &policy) {
-            Ok((outcome, k)) => rows.push(UpdateRow {
-                repository: repo.name.clone(),
-                status: if outcome == Outcome::Updated {
-                    "updated"
-                } else {
-                    "unchanged"
-                },
-                serial: Some(k.index.serial),
-                packages: k.index.packages.len(),
-                expires: Some(k.index.expires.clone()),
-                url: Some(k.state.url.clone()),
-                error: None,
-            }),
-            Err(e) => {
-                rows.push(UpdateRow {
-                    repository: repo.name.clone(),
-                    status: "failed",
-                    serial: None,
-                    packages: 0,
-                    expires: None,
-                    url: None,
-                    error: Some(e.to_string()),
-                });
-                failures.push((repo.name.clone(), e));
-            }
-        }
-    }
-    if ctx.json {
-        output::json(&rows);
-    } else if !ctx.quiet {
-        for r in rows.iter().filter(|r| r.error.is_none()) {
-            println!(
-                "{:<9} {} serial {}, {} packages, expires {}",
-                r.status,
-                r.repository,
-                r.serial.unwrap_or(0),
-                r.packages,
-                r.expires.as_deref().unwrap_or("?")
-            );
-        }
-    }
-    if failures.len() == 1 && rows.len() == 1 {
-        return Err(failures.remove(0).1);
-    }
-    if failures.is_empty() {
-        return Ok(0);
-    }
-    // Several repositories: name each failure, exit with the most serious one's code.
-    let names = failures.iter().map(|(n, _)| n.clone()).collect();
-    for (n, e) in &failures {
-        eprintln!("error: {n}: {e}");
-    }
-    let code = trust::most_serious(failures.into_iter().map(|(_, e)| e).collect()).exit_code();
-    Err(crate::repo::Error::UpdateFailed {
-        failed: names,
-        code,
-    }
-    .into())
-}
-
-fn search(ctx: &Ctx, paths: &Paths, a: SearchArgs) -> Result<i32> {
-    let (hits, missing) = resolve::search(paths, &a.word)?;
-    for m in &missing {
-        eprintln!("warning: repository {m} has no verified index yet (berth update {m})");
-    }
-    if ctx.json {
-        output::json(&hits);
-    } else if !ctx.quiet {
-        let cells = hits
-            .iter()
-            .map(|h| {
-                vec![
-                    h.name.clone(),
-                    h.versions.join(" "),
-                    output::size(h.size),
-                    h.kind.to_string(),
-                    h.repository.clone(),
-                    h.description.clone(),
-                ]
-            })
-            .collect::<Vec<_>>();
-        output::table(
-            &[
-                "NAME",
-                "VERSIONS",
-                "SIZE",
-                "KIND",
-                "REPOSITORY",
-                "DESCRIPTION",
-            ],
-            &cells,
-        );
-    }
-    Ok(0)
 }

@@ -81,48 +81,13 @@ pub fn publish(
     let mut rows = Vec::new();
     let mut added: Vec<(Package, PathBuf)> = Vec::new();
     for input in inputs {
-        let kind = inspect::kind(&input.path)?;
-        let info = inspect::inspect(&input.path, kind, &input.given)?;
-        let sha256 = sha256_file(&input.path)?;
-        let size = std::fs::metadata(&input.path)
-            .ctx("stat", &input.path)?
-            .len();
-        let existing = idx
-            .packages
-            .iter()
-            .chain(added.iter().map(|(p, _)| p))
-            .find(|p| p.name == info.name && p.version == info.version);
-        let status = match existing {
-            Some(p) if p.sha256 == sha256 => "unchanged",
-            Some(p) => {
-                return Err(Error::PublishConflict {
-                    repo: dir.to_path_buf(),
-                    name: info.name,
-                    version: info.version,
-                    existing: p.sha256.clone(),
-                }
-                .into())
-            }
-            None => "added",
-        };
-        let file = plain_file_name(&input.path);
-        let pkg = Package {
-            path: format!("packages/{}/{sha256}-{file}", &sha256[..2]),
-            name: info.name,
-            version: info.version,
-            kind,
-            size,
-            sha256,
-            store_id: info.store_id,
-            strip_components: input.given.strip_components,
-            description: info.description,
-        };
+        let (pkg, status) = plan(dir, &idx, &added, input)?;
         rows.push(Row {
             package: pkg.reference(),
-            kind: kind.as_str(),
+            kind: pkg.kind.as_str(),
             path: pkg.path.clone(),
             sha256: pkg.sha256.clone(),
-            size,
+            size: pkg.size,
             store_id: pkg.store_id.clone(),
             status,
         });
@@ -159,6 +124,54 @@ pub fn publish(
         key_id: key.id.clone(),
         packages: rows,
     })
+}
+
+/// The index entry one input file becomes, and whether it is new ("added") or already
+/// published with the same bytes ("unchanged"); other bytes under a published name@version
+/// are refused.
+fn plan(
+    dir: &Path,
+    idx: &Index,
+    added: &[(Package, PathBuf)],
+    input: &Input,
+) -> Result<(Package, &'static str)> {
+    let kind = inspect::kind(&input.path)?;
+    let info = inspect::inspect(&input.path, kind, &input.given)?;
+    let sha256 = sha256_file(&input.path)?;
+    let size = std::fs::metadata(&input.path)
+        .ctx("stat", &input.path)?
+        .len();
+    let existing = idx
+        .packages
+        .iter()
+        .chain(added.iter().map(|(p, _)| p))
+        .find(|p| p.name == info.name && p.version == info.version);
+    let status = match existing {
+        Some(p) if p.sha256 == sha256 => "unchanged",
+        Some(p) => {
+            return Err(Error::PublishConflict {
+                repo: dir.to_path_buf(),
+                name: info.name,
+                version: info.version,
+                existing: p.sha256.clone(),
+            }
+            .into())
+        }
+        None => "added",
+    };
+    let file = plain_file_name(&input.path);
+    let pkg = Package {
+        path: format!("packages/{}/{sha256}-{file}", &sha256[..2]),
+        name: info.name,
+        version: info.version,
+        kind,
+        size,
+        sha256,
+        store_id: info.store_id,
+        strip_components: input.given.strip_components,
+        description: info.description,
+    };
+    Ok((pkg, status))
 }
 
 /// The repository's current index, refused when someone else signed it (unless told).

@@ -303,33 +303,7 @@ fn update_from(
         why: "not UTF-8".into(),
     })?;
     let index = index::parse(text.as_bytes(), &url)?;
-    if index.channel != repo.channel {
-        return Err(Error::WrongChannel {
-            url,
-            repo: repo.name.clone(),
-            expected: repo.channel.clone(),
-            actual: index.channel,
-        }
-        .into());
-    }
-    if let Some(p) = prev {
-        if index.serial < p.index.serial {
-            return Err(Error::Rollback {
-                url,
-                serial: index.serial,
-                last: p.index.serial,
-            }
-            .into());
-        }
-        if index.serial == p.index.serial && text != p.state.index {
-            return Err(Error::SerialReused {
-                url,
-                serial: index.serial,
-            }
-            .into());
-        }
-    }
-    check_expiry(&index, &url, policy)?;
+    check_rules(repo, prev, &index, &text, &url, policy)?;
     let same = prev.filter(|p| p.state.index == text);
     if same.is_some_and(|p| p.state.url == base && p.state.validators == validators) {
         return Ok((Outcome::Unchanged, same.cloned().expect("checked")));
@@ -349,6 +323,45 @@ fn update_from(
         Outcome::Updated
     };
     Ok((outcome, Known { state, index }))
+}
+
+/// The rules a verified index passes before it replaces the previous one: the pinned
+/// channel, a serial never lower and never reused for other bytes, and its expiry.
+fn check_rules(
+    repo: &Repo,
+    prev: Option<&Known>,
+    index: &Index,
+    text: &str,
+    url: &str,
+    policy: &Policy,
+) -> Result<()> {
+    if index.channel != repo.channel {
+        return Err(Error::WrongChannel {
+            url: url.to_string(),
+            repo: repo.name.clone(),
+            expected: repo.channel.clone(),
+            actual: index.channel.clone(),
+        }
+        .into());
+    }
+    if let Some(p) = prev {
+        if index.serial < p.index.serial {
+            return Err(Error::Rollback {
+                url: url.to_string(),
+                serial: index.serial,
+                last: p.index.serial,
+            }
+            .into());
+        }
+        if index.serial == p.index.serial && text != p.state.index {
+            return Err(Error::SerialReused {
+                url: url.to_string(),
+                serial: index.serial,
+            }
+            .into());
+        }
+    }
+    check_expiry(index, url, policy)
 }
 
 /// Refuses an index past its expiry, or one that expires further ahead than allowed.

@@ -1,6 +1,6 @@
 //! `berth key generate|sign`: signing keys and detached signatures in minisign's formats.
 
-use super::{output, Ctx};
+use crate::cli::{output, Ctx};
 use crate::error::Result;
 use crate::repo::keys;
 use std::path::PathBuf;
