@@ -277,6 +277,10 @@ fn transport_failures_name_the_url() {
         2,
         "invalid public key",
     );
+    // TLS with a certificate nobody trusts: refused, naming the URL.
+    let tls = Nginx::serve_tls(&fx.repo());
+    fx.ok(&["repo", "add", "tls", &tls.url(), "--key", &key]);
+    fails(fx.env.run(&["update", "tls"]), 1, "TLS failed");
     fx.ok(&["repo", "remove", "gone"]);
     fails(
         fx.env.run(&["repo", "remove", "gone"]),

@@ -282,10 +282,14 @@ fn net_error(url: &str, e: ureq::Error) -> crate::Error {
             format!("timed out ({t})"),
             "the server is too slow or unreachable; try again, or another mirror",
         ),
-        E::Tls(_) | E::Rustls(_) | E::Pem(_) => (
-            format!("TLS failed: {e}"),
-            "the server's certificate is not trusted (berth trusts the Mozilla roots) or TLS is misconfigured",
-        ),
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) => tls(&e),
+        // rustls reports handshake failures (untrusted certificate …) as I/O errors.
+        E::Io(io)
+            if io.kind() == std::io::ErrorKind::InvalidData
+                || io.to_string().contains("certificate") =>
+        {
+            tls(&e)
+        }
         E::BadUri(_) => (
             format!("bad URL: {e}"),
             "fix the repository URL (`berth repo add`)",
@@ -298,6 +302,13 @@ fn net_error(url: &str, e: ureq::Error) -> crate::Error {
         hint,
     }
     .into()
+}
+
+fn tls(e: &ureq::Error) -> (String, &'static str) {
+    (
+        format!("TLS failed: {e}"),
+        "the server's certificate is not trusted (berth trusts the Mozilla roots) or TLS is misconfigured",
+    )
 }
 
 /// Normalises a repository URL: `http(s)://…/` or `file:///abs/…/` (an absolute path is taken

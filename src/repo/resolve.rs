@@ -105,7 +105,11 @@ pub fn search(paths: &Paths, word: &str) -> Result<(Vec<Hit>, Vec<String>)> {
     let word = word.to_lowercase();
     let mut hits: Vec<Hit> = Vec::new();
     let mut missing = Vec::new();
-    for (repo, k) in known(paths)? {
+    let all = known(paths)?;
+    if all.is_empty() {
+        return Err(Error::NoRepos.into());
+    }
+    for (repo, k) in all {
         let Some(k) = k else {
             missing.push(repo.name);
             continue;

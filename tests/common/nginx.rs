@@ -14,6 +14,7 @@ pub struct Nginx {
     dir: tempfile::TempDir,
     /// The port it listens on.
     pub port: u16,
+    scheme: &'static str,
 }
 
 /// The nginx binary (Debian installs it in /usr/sbin, which is not on every user's PATH).
@@ -36,16 +37,26 @@ fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx serving `root` and waits until it accepts connections.
     pub fn serve(root: &Path) -> Nginx {
+        Nginx::start(root, false)
+    }
+
+    /// As [`Nginx::serve`], over TLS with a fresh self-signed certificate (made by openssl),
+    /// which no client trusts.
+    pub fn serve_tls(root: &Path) -> Nginx {
+        Nginx::start(root, true)
+    }
+
+    fn start(root: &Path, tls: bool) -> Nginx {
         // A port found free can be taken by someone else before nginx binds it: retry.
         for _ in 0..5 {
-            if let Some(n) = Nginx::try_serve(root) {
+            if let Some(n) = Nginx::try_serve(root, tls) {
                 return n;
             }
         }
         panic!("nginx did not start (see the error log printed above)");
     }
 
-    fn try_serve(root: &Path) -> Option<Nginx> {
+    fn try_serve(root: &Path, tls: bool) -> Option<Nginx> {
         let dir = tempfile::Builder::new()
             .prefix("berth-nginx-")
             .tempdir()
@@ -56,6 +67,28 @@ impl Nginx {
             "user root;"
         } else {
             ""
+        };
+        let listen = if tls {
+            let ok = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+                .arg(d.join("key.pem"))
+                .arg("-out")
+                .arg(d.join("cert.pem"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl (apt-get install openssl)")
+                .success();
+            assert!(ok, "openssl could not make a certificate");
+            format!(
+                "listen 127.0.0.1:{port} ssl; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;",
+                d = d.display()
+            )
+        } else {
+            format!("listen 127.0.0.1:{port};")
         };
         let conf = format!(
             r#"{user}
@@ -77,7 +110,7 @@ http {{
     types {{ application/json json; }}
     sendfile on;
     server {{
-        listen 127.0.0.1:{port};
+        {listen}
         root {root};
         location / {{ }}
     }}
@@ -99,7 +132,13 @@ http {{
             .stderr(Stdio::null())
             .spawn()
             .expect("start nginx (apt-get install nginx)");
-        let mut n = Nginx { child, dir, port };
+        let scheme = if tls { "https" } else { "http" };
+        let mut n = Nginx {
+            child,
+            dir,
+            port,
+            scheme,
+        };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if let Ok(Some(_)) = n.child.try_wait() {
@@ -115,9 +154,9 @@ http {{
         None
     }
 
-    /// `http://127.0.0.1:PORT/`.
+    /// `http://127.0.0.1:PORT/` (`https://` for [`Nginx::serve_tls`]).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        format!("{}://127.0.0.1:{}/", self.scheme, self.port)
     }
 
     /// The error log.
