@@ -171,6 +171,12 @@ fn publish_update_search_install_by_name_over_nginx() {
         "available: 1.0.0, 1.5.0",
     );
     fails(fx.env.run(&["install", "nosuch"]), 3, "no package `nosuch`");
+    // A missing file stays a missing file, repositories or not.
+    fails(
+        fx.env.run(&["install", "gone-1.0.berth"]),
+        3,
+        "no such file",
+    );
 }
 
 #[test]

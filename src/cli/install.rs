@@ -208,7 +208,11 @@ fn source(ctx: &Ctx, a: &Args, arg: &Path) -> Result<(Source, Request)> {
             );
         }
         let signed_by = match verdict {
-            Verdict::Signed(id) => Some(id),
+            Verdict::Signed { key_id, sha256 } => {
+                // The store refuses the file if it changed since it was verified.
+                req.sha256 = req.sha256.or(Some(sha256));
+                Some(key_id)
+            }
             _ => None,
         };
         return Ok((

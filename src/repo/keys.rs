@@ -233,13 +233,15 @@ pub fn verify<'k>(
     Ok(key)
 }
 
-/// As [`verify`], streaming a file instead of holding it in memory.
+/// As [`verify`], streaming a file instead of holding it in memory; also returns the
+/// file's sha256 from the same pass, so the caller can hold later reads to what was verified.
 pub fn verify_file<'k>(
     path: &Path,
     sig_text: &str,
     keys: &'k [PublicKey],
     repo: &str,
-) -> Result<&'k PublicKey> {
+) -> Result<(&'k PublicKey, String)> {
+    use sha2::Digest;
     let url = path.display().to_string();
     let (sig, key) = signer(sig_text, keys, &url, repo)?;
     let mut v = key
@@ -247,6 +249,7 @@ pub fn verify_file<'k>(
         .verify_stream(&sig)
         .map_err(|e| verify_error(e, &url))?;
     let mut f = std::fs::File::open(path).ctx("open", path)?;
+    let mut sha = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 << 10];
     loop {
         let n = f.read(&mut buf).ctx("read", path)?;
@@ -254,9 +257,10 @@ pub fn verify_file<'k>(
             break;
         }
         v.update(&buf[..n]);
+        sha.update(&buf[..n]);
     }
     v.finalize().map_err(|e| verify_error(e, &url))?;
-    Ok(key)
+    Ok((key, hex::encode(sha.finalize())))
 }
 
 /// Parses a signature strictly and finds the pinned key that made it.

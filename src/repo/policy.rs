@@ -11,8 +11,13 @@ use std::path::Path;
 /// What the policy decided for one local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Signed by the key with this id.
-    Signed(String),
+    /// Signed by the key with this id; the file's sha256 as verified.
+    Signed {
+        /// Key id.
+        key_id: String,
+        /// sha256 of the bytes the signature covers.
+        sha256: String,
+    },
     /// Unsigned, and no signature is required.
     Unsigned,
     /// Unsigned although signatures are required: allowed by `--insecure`.
@@ -43,8 +48,11 @@ pub fn check_local(
             }
             .into());
         }
-        let key = keys::verify_file(file, &sig, &trusted, "(local)")?;
-        return Ok(Verdict::Signed(key.id.clone()));
+        let (key, sha256) = keys::verify_file(file, &sig, &trusted, "(local)")?;
+        return Ok(Verdict::Signed {
+            key_id: key.id.clone(),
+            sha256,
+        });
     }
     if !Config::load(paths)?.require_signatures {
         return Ok(Verdict::Unsigned);

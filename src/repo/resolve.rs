@@ -30,8 +30,12 @@ pub fn split(reference: &str) -> (&str, Option<&str>) {
 
 /// Whether a command-line word can name a package in a repository (not a path).
 pub fn looks_like_reference(word: &str) -> bool {
+    const FILE_SUFFIXES: &[&str] = &[
+        ".berth", ".deb", ".rpm", ".tar", ".tgz", ".txz", ".tzst", ".gz", ".xz", ".zst",
+    ];
     let (name, version) = split(word);
     !word.contains('/')
+        && !FILE_SUFFIXES.iter().any(|s| word.ends_with(s))
         && crate::package::manifest::check_name("package name", name).is_ok()
         && version.is_none_or(|v| crate::package::manifest::check_version(v).is_ok())
 }
