@@ -2,7 +2,8 @@
 # Repository install benchmark (issue 10): `berth install bench@1.0.0` of the 80 MB release
 # (bench/gen-tree.py, packed as .berth) from a signed repository served by a real nginx on
 # 127.0.0.1, beside `curl` downloading the same artifact followed by `tar -I zstd -xf` of it
-# (and, for information, `curl | tar -I zstd -x` streaming). Every timed run writes into a
+# (and, for information, `curl | tar -I zstd -x` streaming, and `berth install` of the same
+# file from local disk, which isolates what the repository path adds). Every timed run writes into a
 # brand-new path (berth: a fresh root that has the repository's verified index but an empty
 # cache, so every run downloads); rounds alternate which command goes first; medians and
 # ratios go to bench/RESULTS.md with the machine.
@@ -64,6 +65,7 @@ between_rounds() { eval "$clean"; sync; sleep 5; }
 rm -f "$W"/json/repo-*.json
 p_berth="d=$W/runs/b\$(date +%s%N); cp -a $W/template \$d && echo \$d > $W/cur; sync"
 c_berth="$B -q --root \$(cat $W/cur) install bench@1.0.0"
+c_local="$B -q --root \$(cat $W/cur) install $W/bench-1.0.0.berth"
 c_curl="d=$W/runs/c\$(date +%s%N); mkdir \$d && curl -sf -o \$d/a.berth $url$artifact && tar -I zstd -xf \$d/a.berth -C \$d"
 c_pipe="d=$W/runs/p\$(date +%s%N); mkdir \$d && curl -sf $url$artifact | tar -I zstd -x -C \$d"
 for r in $(seq "$rounds"); do
@@ -72,9 +74,11 @@ for r in $(seq "$rounds"); do
     hyperfine --runs "$runs" --export-json "$W/json/repo-$r.json" --style basic \
       --prepare "$p_berth" --command-name "berth install from repo" "$c_berth" \
       --prepare sync --command-name "curl + tar -I zstd -xf" "$c_curl" \
-      --prepare sync --command-name "curl | tar -I zstd -x" "$c_pipe"
+      --prepare sync --command-name "curl | tar -I zstd -x" "$c_pipe" \
+      --prepare "$p_berth" --command-name "berth install local file" "$c_local"
   else
     hyperfine --runs "$runs" --export-json "$W/json/repo-$r.json" --style basic \
+      --prepare "$p_berth" --command-name "berth install local file" "$c_local" \
       --prepare sync --command-name "curl + tar -I zstd -xf" "$c_curl" \
       --prepare sync --command-name "curl | tar -I zstd -x" "$c_pipe" \
       --prepare "$p_berth" --command-name "berth install from repo" "$c_berth"
@@ -83,7 +87,7 @@ done
 eval "$clean"
 size=$(stat -c %s "$W/bench-1.0.0.berth")
 python3 "$here/summarize.py" "$here/RESULTS.md" "Install from a repository" \
-  "berth install from repo=curl + tar -I zstd -xf,berth install from repo=curl | tar -I zstd -x" \
+  "berth install from repo=curl + tar -I zstd -xf,berth install from repo=curl | tar -I zstd -x,berth install from repo=berth install local file,berth install local file=curl + tar -I zstd -xf" \
   "$W"/json/repo-*.json \
-  --note "Artifact: bench/gen-tree.py's 15,000-file, ~80 MiB tree packed as bench-1.0.0.berth ($size bytes, zstd -3), published with \`berth repo publish\` and served by nginx on 127.0.0.1 (sendfile on). Command lines (each run writes to a new path): \`$c_berth\` (prepared by \`$p_berth\`: a fresh root holding the verified index, empty cache); \`$c_curl\`; \`$c_pipe\`." \
-  --note "berth's run includes: the signed index's lookup, the download into cache/ while hashing it and cutting it at the signed size, the sha256 check, then the store install (decode, hash every file, dedup into the pool, syncfs, commit rename) which reads the cached file again from the page cache. tar does no hashing and no durability flush."
+  --note "Artifact: bench/gen-tree.py's 15,000-file, ~80 MiB tree packed as bench-1.0.0.berth ($size bytes, zstd -3), published with \`berth repo publish\` and served by nginx on 127.0.0.1 (sendfile on). Command lines (each run writes to a new path): \`$c_berth\` (prepared by \`$p_berth\`: a fresh root holding the verified index, empty cache); \`$c_curl\`; \`$c_pipe\`; \`$c_local\` (same preparation)." \
+  --note "berth's run includes: the signed index's lookup, the download into cache/ while hashing it and cutting it at the signed size, the sha256 check, then the store install (decode, hash every file, dedup into the pool, syncfs, commit rename) which reads the cached file again from the page cache. tar does no hashing and no durability flush. The repository path is download, verify, then install (the design asked for: sha256 checked before anything reaches the store), so download and install do not overlap and the cached file is read a second time (from the page cache); overlapping them would need a store install that reads from a stream."
