@@ -15,3 +15,5 @@ pub const PATH: &str = "PATH";
 /// `legacy` makes `run --isolate` mount overlays with mount(2) and one option string
 /// (short `/proc/self/fd/N` layer paths) instead of one `fsconfig` call per layer.
 pub const BERTH_OVERLAY_API: &str = "BERTH_OVERLAY_API";
+/// Password of an encrypted signing key (`berth key generate`, `repo publish`, `key sign`).
+pub const BERTH_KEY_PASSWORD: &str = "BERTH_KEY_PASSWORD";

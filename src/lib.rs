@@ -16,6 +16,7 @@ pub mod package;
 pub mod problem;
 pub mod profile;
 pub mod progress;
+pub mod repo;
 pub mod root;
 pub mod store;
 

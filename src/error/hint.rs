@@ -165,6 +165,7 @@ impl Error {
             | ManifestValue { .. } => exit::REFUSED,
             LockTimeout { .. } => exit::LOCKED,
             Isolate(e) => e.exit_code(),
+            Repo(e) => e.exit_code(),
         }
     }
 }

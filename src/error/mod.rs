@@ -272,6 +272,9 @@ pub enum Error {
     /// `run --isolate` and privilege dropping.
     #[error(transparent)]
     Isolate(#[from] crate::isolate::Error),
+    /// Repositories, keys and signatures.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
 }
 
 fn profiles_hint(existing: &[String]) -> String {

@@ -4,6 +4,7 @@
 
 pub mod berth;
 pub mod extract;
+pub mod lister;
 pub mod listing;
 pub mod manifest;
 pub mod name;

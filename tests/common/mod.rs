@@ -25,6 +25,10 @@ pub use bins::*;
 pub use fs::*;
 pub use pkg::*;
 
+pub mod nginx;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
