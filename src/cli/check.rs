@@ -40,13 +40,16 @@ struct Report {
 
 /// Runs `check`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    // A root others can write is one of the problems check reports (and --repair
+    // tightens), so check opens it where every other command refuses to.
+    let root = crate::root::Root::create_unchecked(ctx.root_path())?;
     // Under the lock, staging and trash are leftovers rather than work in progress.
-    let l = ctx.lock()?;
-    let root = l.store.root();
+    let lock = crate::lock::LockedFile::acquire(root.dir(), ctx.lock_timeout)?;
+    crate::store::Store::create(&root, &lock)?;
     let depth = if a.quick { Depth::Quick } else { Depth::Full };
-    let (problems, checked) = check::check(root, &l.lock, depth)?;
+    let (problems, checked) = check::check(&root, &lock, depth)?;
     let repaired = if a.repair {
-        check::repair(root, &l.lock, &problems)?
+        check::repair(&root, &lock, &problems)?
     } else {
         vec![]
     };
