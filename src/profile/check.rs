@@ -85,6 +85,8 @@ impl Profiles {
             } else if n == POLICY && ent.kind == Kind::File {
             } else if let (Some(num), Kind::Dir) = (parse_number(&n), ent.kind) {
                 checked.generations += 1;
+                // The walk below covers what is inside; the generation's own directory too.
+                mode_of(dir, &n, out);
                 self.check_generation(p, num, &dir.open_dir(&n)?, entries, out)?;
             } else {
                 out.push(Problem::stray(
