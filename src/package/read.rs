@@ -71,6 +71,9 @@ pub fn read_source(
     sink: &mut dyn Sink,
 ) -> Result<ReadOutcome> {
     let archive = source.path().to_path_buf();
+    if source.looks_empty() && !opts.allow_empty {
+        return Err(Error::EmptyArchive { archive });
+    }
     let format = source.format();
     let (compression, meta) = match format {
         Format::Berth(c) => (c, true),
