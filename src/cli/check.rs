@@ -47,16 +47,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let lock = crate::lock::LockedFile::acquire(root.dir(), ctx.lock_timeout)?;
     crate::store::Store::create(&root, &lock)?;
     let depth = if a.quick { Depth::Quick } else { Depth::Full };
-    let (problems, checked) = check::check(&root, &lock, depth)?;
+    let (mut problems, mut checked) = check::check(&root, &lock, depth)?;
     let repaired = if a.repair {
         check::repair(&root, &lock, &problems)?
     } else {
         vec![]
     };
-    let remaining: Vec<Problem> = problems
-        .into_iter()
-        .filter(|p| !(a.repair && p.repairable))
-        .collect();
+    if !repaired.is_empty() {
+        // What is left is what a fresh check finds: a repair can uncover a problem (a
+        // planted link removed from the pool leaves its entry's object missing), and
+        // one that looked repairable may have stayed.
+        (problems, checked) = check::check(&root, &lock, depth)?;
+    }
+    let remaining: Vec<Problem> = problems;
     let report = Report {
         ok: remaining.is_empty(),
         checked,
