@@ -104,7 +104,9 @@ impl FileList {
             // control characters (a `\r` would not survive being written and read again, and
             // would reach messages raw).
             if path.starts_with('/')
-                || path.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+                || path
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == "..")
                 || path.chars().any(char::is_control)
             {
                 return Err(err("path is not a normalised relative path"));
