@@ -83,6 +83,31 @@ pub fn locate(flag: Option<&Path>) -> PathBuf {
 impl Root {
     /// Opens an existing root (`None` when there is none yet), after the permission checks.
     pub fn open(path: &Path, insecure: bool) -> Result<Option<Root>> {
+        let Some(root) = Root::open_unchecked(path)? else {
+            return Ok(None);
+        };
+        root.check_permissions(insecure)?;
+        Ok(Some(root))
+    }
+
+    /// Opens the root, creating it when there is none, without refusing one that others can
+    /// write: for `check`, which reports exactly those problems (and `--repair` tightens
+    /// them), so the command the refusal's hint names can run.
+    pub fn create_unchecked(path: &Path) -> Result<Root> {
+        if let Some(r) = Root::open_unchecked(path)? {
+            return Ok(r);
+        }
+        create_dirs(path)?;
+        Root::open_unchecked(path)?.ok_or_else(|| {
+            Error::io(
+                "open root",
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            )
+        })
+    }
+
+    fn open_unchecked(path: &Path) -> Result<Option<Root>> {
         let dir = match Dir::open_path(path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -93,12 +118,10 @@ impl Root {
             }
             Err(e) => return Err(Error::io("open root", path, e)),
         };
-        let root = Root {
+        Ok(Some(Root {
             path: path.to_path_buf(),
             dir: Arc::new(dir),
-        };
-        root.check_permissions(insecure)?;
-        Ok(Some(root))
+        }))
     }
 
     /// Opens the root, creating it (0755, with missing parents) when there is none.

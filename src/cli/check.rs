@@ -40,20 +40,26 @@ struct Report {
 
 /// Runs `check`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+    // A root others can write is one of the problems check reports (and --repair
+    // tightens), so check opens it where every other command refuses to.
+    let root = crate::root::Root::create_unchecked(ctx.root_path())?;
     // Under the lock, staging and trash are leftovers rather than work in progress.
-    let l = ctx.lock()?;
-    let root = l.store.root();
+    let lock = crate::lock::LockedFile::acquire(root.dir(), ctx.lock_timeout)?;
+    crate::store::Store::create(&root, &lock)?;
     let depth = if a.quick { Depth::Quick } else { Depth::Full };
-    let (problems, checked) = check::check(root, &l.lock, depth)?;
+    let (mut problems, mut checked) = check::check(&root, &lock, depth)?;
     let repaired = if a.repair {
-        check::repair(root, &l.lock, &problems)?
+        check::repair(&root, &lock, &problems)?
     } else {
         vec![]
     };
-    let remaining: Vec<Problem> = problems
-        .into_iter()
-        .filter(|p| !(a.repair && p.repairable))
-        .collect();
+    if a.repair && !problems.is_empty() {
+        // What is left is what a fresh check finds: a repair can uncover a problem (a
+        // planted link removed from the pool leaves its entry's object missing), and
+        // one that looked repairable may have stayed.
+        (problems, checked) = check::check(&root, &lock, depth)?;
+    }
+    let remaining: Vec<Problem> = problems;
     let report = Report {
         ok: remaining.is_empty(),
         checked,

@@ -39,9 +39,15 @@ impl Error {
                 s("check the path; relative paths are taken from the current directory")
             }
             InputNotRegular { .. } => s("download or copy the package into a regular file first"),
-            Unsafe { .. } | CompressionRatio { .. } | Manifest { .. } | ManifestValue { .. } => {
-                s("the archive is unsafe or corrupt; nothing was installed")
+            Unsafe { .. } | Manifest { .. } | ManifestValue { .. } => {
+                s("the package is unsafe or corrupt; nothing was installed")
             }
+            CompressionRatio { .. } => s(
+                "nothing was installed; if you trust this archive, raise the limit with --max-ratio",
+            ),
+            BadArchive { detail, .. } if detail.starts_with("the compressed data is corrupt") => s(
+                "the file was damaged or altered (a broken download?); fetch it again and check it with --sha256; nothing was installed",
+            ),
             BadArchive { .. } => s(
                 "is it a .berth, .deb, .rpm, tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2 file? nothing was installed",
             ),

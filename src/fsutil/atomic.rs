@@ -105,6 +105,10 @@ mod tests {
         let dir = Dir::open_path(d.path()).unwrap();
         let e = dir.write_atomic("sub/f", b"x", 0o644).unwrap_err();
         assert!(e.to_string().contains("is a symlink"), "{e}");
+        // Deeper down, the message names the link itself, not the path asked for.
+        let e = dir.write_atomic("sub/x/y/f", b"x", 0o644).unwrap_err();
+        let want = format!("{} is a symlink", d.path().join("sub").display());
+        assert!(e.to_string().starts_with(&want), "{e}");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

@@ -72,13 +72,41 @@ pub struct Dir {
     pub(super) path: PathBuf,
 }
 
-/// Maps an error of a lookup beneath a directory to berth's error: a symlink met on the way
-/// is named as such.
-pub(super) fn lookup_error(op: &'static str, path: PathBuf, e: io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::ELOOP) => Error::SymlinkInRoot { path },
-        Some(libc::EXDEV) => Error::SymlinkInRoot { path },
-        _ => Error::io(op, path, e),
+impl Dir {
+    /// Maps an error of a lookup of `rel` beneath this directory to berth's error: a symlink
+    /// met on the way is named as such, by its own path (the kernel only says "a symlink
+    /// somewhere": `generations/p` is the link, not `generations/p/2`).
+    pub(super) fn lookup_error(&self, op: &'static str, rel: &str, e: io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(libc::ELOOP) => Error::SymlinkInRoot {
+                path: self.first_symlink(rel).unwrap_or_else(|| self.join(rel)),
+            },
+            // RESOLVE_BENEATH says EXDEV for a path that would leave, and rename for another
+            // filesystem: a symlink only when there is one.
+            Some(libc::EXDEV) => match self.first_symlink(rel) {
+                Some(path) => Error::SymlinkInRoot { path },
+                None => Error::io(op, self.join(rel), e),
+            },
+            _ => Error::io(op, self.join(rel), e),
+        }
+    }
+
+    /// The first component of `rel` that is a symlink (each prefix is looked at with
+    /// lstat semantics after its parents proved not to be links).
+    fn first_symlink(&self, rel: &str) -> Option<PathBuf> {
+        let mut prefix = String::new();
+        for c in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(c);
+            match rustix::fs::statat(&self.fd, prefix.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if kind_of(&st) == Kind::Symlink => return Some(self.join(&prefix)),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        None
     }
 }
 
@@ -201,13 +229,13 @@ impl Dir {
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
                 let path = self.join(rel);
                 match self.stat(rel) {
-                    Ok(Some(st)) if kind_of(&st) == Kind::Symlink => {
-                        Err(Error::SymlinkInRoot { path })
-                    }
+                    Ok(Some(st)) if kind_of(&st) == Kind::Symlink => Err(Error::SymlinkInRoot {
+                        path: self.first_symlink(rel).unwrap_or(path),
+                    }),
                     _ => Err(Error::NotADirectoryInRoot { path }),
                 }
             }
-            Err(e) => Err(lookup_error("open directory", self.join(rel), e)),
+            Err(e) => Err(self.lookup_error("open directory", rel, e)),
         }
     }
 
@@ -279,7 +307,7 @@ impl Dir {
         match rustix::fs::statat(&parent.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(st)),
             Err(rustix::io::Errno::NOENT) => Ok(None),
-            Err(e) => Err(lookup_error("stat", self.join(rel), e.into())),
+            Err(e) => Err(self.lookup_error("stat", rel, e.into())),
         }
     }
 
@@ -294,7 +322,7 @@ impl Dir {
         let fd = match self.open_beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK, 0) {
             Ok(fd) => fd,
             Err(e) if not_found(&e) => return Ok(None),
-            Err(e) => return Err(lookup_error("open", self.join(rel), e)),
+            Err(e) => return Err(self.lookup_error("open", rel, e)),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", self.join(rel), e.into()))?;
         if kind_of(&st) != Kind::File {

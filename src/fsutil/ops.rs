@@ -2,7 +2,7 @@
 //! sync. Each resolves its path the way [`Dir::open_beneath`] does (never through a
 //! symlink); the `_raw` ones are for the extraction hot path in a private staging tree.
 
-use super::dir::{lookup_error, Dir, STORE_MTIME};
+use super::dir::{Dir, STORE_MTIME};
 use crate::error::{Error, Result};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
@@ -38,7 +38,7 @@ impl Dir {
                 self.open_dir(rel)?;
                 return Ok(false);
             }
-            Err(e) => return Err(lookup_error("create directory", self.join(rel), e.into())),
+            Err(e) => return Err(self.lookup_error("create directory", rel, e.into())),
         }
         if crate::fsutil::umask() & mode != 0 {
             rustix::fs::chmodat(
@@ -63,7 +63,7 @@ impl Dir {
     pub fn symlink(&self, target: impl AsRef<Path>, rel: &str) -> Result<()> {
         let (parent, name) = self.split(rel)?;
         rustix::fs::symlinkat(target.as_ref(), &parent.fd, name)
-            .map_err(|e| lookup_error("create symlink", self.join(rel), e.into()))
+            .map_err(|e| self.lookup_error("create symlink", rel, e.into()))
     }
 
     /// Renames `from` (beneath this directory) to `to` beneath `dest`; both names must be
@@ -72,7 +72,7 @@ impl Dir {
         let (fp, fname) = self.split(from)?;
         let (tp, tname) = dest.split(to)?;
         rustix::fs::renameat(&fp.fd, fname, &tp.fd, tname)
-            .map_err(|e| lookup_error("rename", dest.join(to), e.into()))
+            .map_err(|e| dest.lookup_error("rename", to, e.into()))
     }
 
     /// As [`Dir::rename`], but never replaces an existing `to` (`AlreadyExists` then).
@@ -86,7 +86,7 @@ impl Dir {
             tname,
             rustix::fs::RenameFlags::NOREPLACE,
         )
-        .map_err(|e| lookup_error("rename", dest.join(to), e.into()))
+        .map_err(|e| dest.lookup_error("rename", to, e.into()))
     }
 
     /// Removes the file or symlink `rel`; a missing one is fine.

@@ -87,7 +87,8 @@ impl FileList {
     /// Parses the text written by [`FileList::to_text`].
     pub fn parse(text: &str) -> Result<FileList, ParseError> {
         let mut records = BTreeMap::new();
-        for (i, line) in text.lines().enumerate() {
+        // Split on `\n` only: `lines()` would also eat a `\r` before it.
+        for (i, line) in text.split_terminator('\n').enumerate() {
             let err = |problem: &str| ParseError {
                 line: i + 1,
                 problem: problem.to_string(),
@@ -100,8 +101,20 @@ impl FileList {
             if path.is_empty() {
                 return Err(err("empty path"));
             }
+            // Only what to_text writes: a normalised relative path and a link target without
+            // control characters (a `\r` would not survive being written and read again, and
+            // would reach messages raw).
+            if path.starts_with('/')
+                || path
+                    .split('/')
+                    .any(|c| c.is_empty() || c == "." || c == "..")
+                || path.chars().any(char::is_control)
+            {
+                return Err(err("path is not a normalised relative path"));
+            }
+            let no_content = f[2] == "0" && f[3] == "-";
             let rec = match (f[0], f.len()) {
-                ("d", 5) => Record::Dir,
+                ("d", 5) if f[1] == "755" && no_content => Record::Dir,
                 ("f", 5) => {
                     let exec = match f[1] {
                         "755" => true,
@@ -113,9 +126,14 @@ impl FileList {
                     hex::decode_to_slice(f[3], &mut sha256).map_err(|_| err("bad sha256"))?;
                     Record::File { exec, size, sha256 }
                 }
-                ("l", 6) => Record::Symlink {
-                    target: f[5].to_string(),
-                },
+                ("l", 6) if f[1] == "777" && no_content => {
+                    if f[5].is_empty() || f[5].chars().any(char::is_control) {
+                        return Err(err("bad symlink target"));
+                    }
+                    Record::Symlink {
+                        target: f[5].to_string(),
+                    }
+                }
                 _ => return Err(err("unknown type or wrong number of fields")),
             };
             if records.insert(path, rec).is_some() {
@@ -197,6 +215,23 @@ mod tests {
         m4.package.description = "words".into();
         assert_eq!(l.id(&m1).unwrap(), l.id(&m4).unwrap());
         assert_eq!(l.id(&m1).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn parse_takes_only_what_to_text_writes() {
+        for bad in [
+            "d\t755\t0\t-\t/abs\n",
+            "d\t755\t0\t-\ta//b\n",
+            "d\t755\t0\t-\ta/../b\n",
+            "d\t755\t0\t-\ta\r\n",
+            "d\t751\t0\t-\ta\n",
+            "d\t755\t5\t-\ta\n",
+            "l\t777\t0\t-\tx\tbin/x\r",
+            "l\t777\t0\t-\tx\t\n",
+            "l\t644\t0\t-\tx\ty\n",
+        ] {
+            assert!(FileList::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -110,7 +110,9 @@ impl Manifest {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().to_string(),
+                // toml's messages run over several lines and quote the text they met:
+                // one line, control characters escaped.
+                message: crate::package::extract::printable(&e.message().replace('\n', "; ")),
             }
         })?;
         m.validate(path)?;
@@ -175,7 +177,8 @@ impl Manifest {
                 || p.chars().any(|c| c.is_control() || c == '\\')
             {
                 return Err(bad(format!(
-                    "{what} `{p}` must be a plain relative path inside the package"
+                    "{what} `{}` must be a plain relative path inside the package",
+                    crate::package::extract::printable(p)
                 )));
             }
             Ok(())
@@ -235,6 +238,19 @@ capabilities = ["NET_BIND_SERVICE"]
         assert_eq!(m.exports.bin, vec!["bin", "sbin"]);
         assert_eq!(m.config[0].path, "etc/myapp.ini");
         assert_eq!(m.service.unwrap().capabilities, vec!["NET_BIND_SERVICE"]);
+    }
+
+    #[test]
+    fn messages_are_one_line_without_control_characters() {
+        for text in [
+            "[package]\nname = \"a\"\nversion = \"1\"\n\"k\\u001b[2J\" = 1\n",
+            "[package\nname = \"a\"\n",
+            "[package]\nname = \"a\"\nversion = \"1\"\n[exports]\nbin = [\"a\\u001bb\"]\n",
+        ] {
+            let e = Manifest::parse(text, Path::new("berth.toml")).unwrap_err();
+            let s = e.to_string();
+            assert!(!s.chars().any(char::is_control), "{s:?}");
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub fn read_source(
     sink: &mut dyn Sink,
 ) -> Result<ReadOutcome> {
     let archive = source.path().to_path_buf();
+    if source.looks_empty() && !opts.allow_empty {
+        return Err(Error::EmptyArchive { archive });
+    }
     let format = source.format();
     let ctx = StreamCtx {
         archive: &archive,
@@ -311,8 +314,10 @@ pub fn tar_error(e: TarError, archive: &Path) -> Error {
     }
 }
 
-/// Makes a decoder's message say what it means for the user.
+/// Makes a decoder's message say what it means for the user, on one line: the tar crate
+/// quotes raw header bytes (a corrupt stream puts newlines and escape sequences there).
 fn explain(detail: String) -> String {
+    let detail = super::extract::printable(&detail);
     // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
     if detail.contains("Frame requires too much memory") {
         let log = super::source::ZSTD_WINDOW_LOG_MAX;
@@ -330,11 +335,17 @@ fn explain(detail: String) -> String {
              smaller dictionary (xz -9 or less) ({detail})"
         );
     }
-    if detail.contains("corrupt deflate stream")
-        || detail.contains("invalid gzip header")
-        || detail.contains("checksum")
-        || detail.contains("Data is corrupt")
-        || detail.contains("corrupted")
+    // flate2, zstd, liblzma (xz and lzma) and bzip2 say it each their own way.
+    let lower = detail.to_ascii_lowercase();
+    if [
+        "corrupt",
+        "invalid gzip header",
+        "checksum",
+        "lzma data error",
+        "bzip2: invalid data",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
     {
         return format!("the compressed data is corrupt ({detail})");
     }

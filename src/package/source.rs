@@ -139,6 +139,8 @@ pub struct Source {
     path: PathBuf,
     size: u64,
     format: Format,
+    /// Nothing but zero bytes (or none at all): an empty tar at best.
+    looks_empty: bool,
     /// The reader positioned at the start.
     pub reader: HashingReader,
 }
@@ -179,11 +181,12 @@ impl Source {
                 kind,
             });
         }
-        let format = sniff_file(&file, path)?;
+        let (format, looks_empty) = sniff_file(&file, path)?;
         Ok(Source {
             path: path.to_path_buf(),
             size: meta.len(),
             format,
+            looks_empty,
             reader: HashingReader {
                 inner: BufReader::with_capacity(256 << 10, file),
                 hasher: Sha256::new(),
@@ -204,11 +207,16 @@ impl Source {
     pub fn format(&self) -> Format {
         self.format
     }
+    /// Whether it holds nothing but zero bytes (0 bytes, or an empty tar): refused unless
+    /// the caller accepts empty packages.
+    pub fn looks_empty(&self) -> bool {
+        self.looks_empty
+    }
 }
 
 /// Tells the format of an open file from its first bytes (read with `pread`, so the file's
-/// position stays at the start).
-fn sniff_file(file: &File, path: &Path) -> Result<Format> {
+/// position stays at the start), and whether those bytes are all zero (or none).
+fn sniff_file(file: &File, path: &Path) -> Result<(Format, bool)> {
     use std::os::unix::fs::FileExt;
     let mut head = vec![0u8; SNIFF];
     let mut n = 0;
@@ -222,17 +230,15 @@ fn sniff_file(file: &File, path: &Path) -> Result<Format> {
         n += k;
     }
     head.truncate(n);
-    let empty = || Error::EmptyArchive {
-        archive: path.to_path_buf(),
-    };
-    if head.is_empty() {
-        return Err(empty());
+    // Read as an empty tar; the reader refuses it (or --allow-empty takes it).
+    if head.iter().all(|&b| b == 0) {
+        return Ok((Format::Tar(Compression::None), true));
     }
     if head.starts_with(b"!<arch>\n") {
-        return Ok(Format::Deb);
+        return Ok((Format::Deb, false));
     }
     if head.starts_with(&[0xed, 0xab, 0xee, 0xdb]) {
-        return Ok(Format::Rpm);
+        return Ok((Format::Rpm, false));
     }
     let c = Compression::sniff(&head);
     // Decode just enough of the start to read the first tar header's name.
@@ -244,9 +250,6 @@ fn sniff_file(file: &File, path: &Path) -> Result<Format> {
             .map_err(|e| Error::io("read", path, e))
     });
     if c == Compression::None {
-        if head.iter().all(|&b| b == 0) {
-            return Err(empty());
-        }
         if !tar_checksum_ok(&head) {
             return Err(Error::BadArchive {
                 archive: path.to_path_buf(),
@@ -258,7 +261,7 @@ fn sniff_file(file: &File, path: &Path) -> Result<Format> {
         }
     } else if decoded.is_err() && first.is_empty() {
         // A broken stream is reported when it is read; the format is still the tarball.
-        return Ok(Format::Tar(c));
+        return Ok((Format::Tar(c), false));
     }
     let name_end = first
         .iter()
@@ -270,9 +273,9 @@ fn sniff_file(file: &File, path: &Path) -> Result<Format> {
     // broken berth package should be refused as one, not installed as a tarball).
     let named_berth = path.extension().is_some_and(|e| e == "berth");
     if name == b".berth/manifest.toml" || name == b"./.berth/manifest.toml" || named_berth {
-        Ok(Format::Berth(c))
+        Ok((Format::Berth(c), false))
     } else {
-        Ok(Format::Tar(c))
+        Ok((Format::Tar(c), false))
     }
 }
 

@@ -85,6 +85,8 @@ impl Profiles {
             } else if n == POLICY && ent.kind == Kind::File {
             } else if let (Some(num), Kind::Dir) = (parse_number(&n), ent.kind) {
                 checked.generations += 1;
+                // The walk below covers what is inside; the generation's own directory too.
+                mode_of(dir, &n, out);
                 self.check_generation(p, num, &dir.open_dir(&n)?, entries, out)?;
             } else {
                 out.push(Problem::stray(
@@ -206,9 +208,13 @@ impl Profiles {
         let root = self.root().dir();
         if let Some(dir) = root.open_dir_opt(SHIMS)? {
             mode_of(&dir, ".", out);
-            let wanted = shims::wanted(self, shims::Refresh::Exact)?;
+            // Profiles that cannot be listed (a symlink in generations/, reported above)
+            // leave no way to tell a dangling shim: then none is called dangling, so
+            // --repair cannot remove a shim a hidden profile still needs.
+            let wanted = shims::wanted(self, shims::Refresh::Exact).ok();
             let currents: Vec<(String, u64)> = self
-                .list()?
+                .list()
+                .unwrap_or_default()
                 .into_iter()
                 .filter_map(|p| self.current(&p).ok().flatten().map(|n| (p, n)))
                 .collect();
@@ -230,7 +236,10 @@ impl Profiles {
                         "not a shim berth made (berth leaves it alone)",
                         "move it out of shims/ if it is not meant to be there",
                     ));
-                } else if !wanted.contains(&ent.name) || !provided(&name) {
+                } else if wanted
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&ent.name) || !provided(&name))
+                {
                     out.push(
                         Problem::new(
                             P::DanglingShim,

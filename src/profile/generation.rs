@@ -105,13 +105,28 @@ impl Profiles {
         let Some(dir) = self.generations_dir()? else {
             return Ok(vec![]);
         };
-        Ok(dir
-            .entries()?
-            .into_iter()
-            .filter(|e| e.kind == Kind::Dir)
-            .filter_map(|e| e.name_str().map(str::to_string))
-            .filter(|n| berth_shim::valid_name(n))
-            .collect())
+        let mut out = Vec::new();
+        for e in dir.entries()? {
+            let Some(name) = e.name_str().filter(|n| berth_shim::valid_name(n)) else {
+                continue;
+            };
+            match e.kind {
+                Kind::Dir => out.push(name.to_string()),
+                // A profile whose generations cannot be read must not look like no profile:
+                // gc and remove would take the entries it uses.
+                Kind::Symlink => {
+                    return Err(Error::SymlinkInRoot {
+                        path: dir.join(name),
+                    })
+                }
+                _ => {
+                    return Err(Error::NotADirectoryInRoot {
+                        path: dir.join(name),
+                    })
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The complete generations of a profile, ascending.

@@ -211,6 +211,12 @@ impl Store {
         };
         if problems.iter().any(|p| p.kind == P::Leftover) {
             self.clean_leftovers(lock)?;
+            done.extend(
+                problems
+                    .iter()
+                    .filter(|p| p.kind == P::Leftover)
+                    .map(|p| p.path.clone()),
+            );
         }
         if let Some(pool) = ObjectPool::open_existing(store)? {
             for p in problems
