@@ -9,6 +9,7 @@ pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
+pub mod host_dpkg;
 pub mod lock;
 pub mod package;
 pub mod problem;
