@@ -35,7 +35,7 @@ pub fn check(root: &Root, lock: &LockedFile, depth: Depth) -> Result<(Vec<Proble
     out.extend(p);
     let (p, pc) = profiles.check(lock, &entry_names)?;
     out.extend(p);
-    out.sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    out.sort_by(|a, b| (a.kind.to_string(), &a.path).cmp(&(b.kind.to_string(), &b.path)));
     let checked = Checked {
         profiles: pc.profiles,
         generations: pc.generations,

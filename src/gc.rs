@@ -51,6 +51,15 @@ pub struct RemovedEntry {
     pub id: String,
 }
 
+/// An entry gc left because a running `berth run --isolate` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deferred {
+    /// `name@version`.
+    pub entry: String,
+    /// The processes holding it.
+    pub pids: Vec<u32>,
+}
+
 /// What a gc did, or with `dry_run` would do.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -62,6 +71,8 @@ pub struct Report {
     pub entries: Vec<RemovedEntry>,
     /// Unreferenced entries kept because they were installed within the grace period.
     pub kept_recent: Vec<String>,
+    /// Unreferenced entries kept because running isolated processes use them (with pids).
+    pub deferred: Vec<Deferred>,
     /// Leftovers of interrupted runs removed (staging, trash, half-deleted generations).
     pub leftovers: usize,
     /// Pool objects removed.
@@ -129,12 +140,20 @@ pub fn run(
     let gen_leftovers = crate::profile::leftovers::find(profiles)?;
     let gen_bytes = measure_generations(profiles, &prune, &gen_leftovers)?;
     let live = roots(store, profiles, &gone)?;
+    let held = crate::isolate::hold::held(store.root())?;
     let grace_cut = now
         .checked_sub(opts.grace)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut doomed: Vec<Entry> = Vec::new();
     for e in store.entries()? {
         if live.contains_key(e.dir_name()) {
+            continue;
+        }
+        if let Some(pids) = held.get(e.dir_name()) {
+            report.deferred.push(Deferred {
+                entry: e.spec(),
+                pids: pids.clone(),
+            });
             continue;
         }
         let installed = humantime::parse_rfc3339_weak(&e.origin.installed_at).ok();
@@ -161,6 +180,7 @@ pub fn run(
         profiles.delete_generations(lock, p, numbers)?;
     }
     crate::profile::leftovers::clean(profiles, lock)?;
+    crate::isolate::hold::clean_stale(store.root(), lock)?;
     let freed = store.execute_removal(lock, &plan, progress)?;
     report.objects = freed.objects;
     Ok(report)
@@ -223,7 +243,15 @@ pub fn remove(
     }
     let users = refs::users(profiles, &BTreeSet::new())?;
     let pins = store.pins()?;
+    let held = crate::isolate::hold::held(store.root())?;
     for e in &chosen {
+        if let Some(pids) = held.get(e.dir_name()) {
+            let p: Vec<String> = pids.iter().map(u32::to_string).collect();
+            return Err(Error::EntryInUse {
+                entry: e.spec(),
+                users: vec![format!("running isolated process {}", p.join(", "))],
+            });
+        }
         if let Some(by) = users.get(e.dir_name()) {
             return Err(Error::EntryInUse {
                 entry: e.spec(),

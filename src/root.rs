@@ -39,10 +39,11 @@ pub const KNOWN_NAMES: &[&str] = &[
     ETC,
     VAR,
     RUN,
-    "repos.toml",
-    "config.toml",
-    "keys",
-    "cache",
+    crate::repo::REPOS_TOML,
+    crate::repo::CONFIG_TOML,
+    crate::repo::STATE_DIR,
+    crate::repo::KEYS_DIR,
+    crate::repo::CACHE_DIR,
 ];
 
 /// Mode of every directory berth creates outside the store (entries are 0555).

@@ -74,9 +74,9 @@ fn one_percent_changed_release_grows_root_by_less_than_15_percent() {
     let v1 = release(&env, "1.0", false);
     let v2 = release(&env, "2.0", true);
     env.install(&v1, &[]);
-    let before = disk_usage(&env.root());
+    let before = disk_usage(env.root());
     let row = env.install(&v2, &[]);
-    let after = disk_usage(&env.root());
+    let after = disk_usage(env.root());
     let v2_bytes = row["bytes"].as_u64().unwrap();
     let growth = after - before;
     assert!(
@@ -101,7 +101,7 @@ fn unchanged_files_share_inodes_across_releases_and_with_the_pool() {
     let d1 = env.entry_dir("rel", "1.0", r1["id"].as_str().unwrap());
     let d2 = env.entry_dir("rel", "2.0", r2["id"].as_str().unwrap());
     let (i1, i2) = (inodes(&d1), inodes(&d2));
-    let pool = pool_inodes(&env.root());
+    let pool = pool_inodes(env.root());
     let (mut shared, mut empties) = (0, 0);
     for i in 0..FILES {
         let p = path(i);
@@ -198,9 +198,9 @@ fn dedup_works_across_package_formats() {
             "share",
         ],
     );
-    let before = disk_usage(&env.root());
+    let before = disk_usage(env.root());
     let r2 = env.install(&tarball, &[]);
-    assert!(disk_usage(&env.root()) - before < r2["bytes"].as_u64().unwrap() * 15 / 100);
+    assert!(disk_usage(env.root()) - before < r2["bytes"].as_u64().unwrap() * 15 / 100);
     let d1 = env.entry_dir("rel", "1.0", r1["id"].as_str().unwrap());
     let d2 = env.entry_dir("rel", "2.0", r2["id"].as_str().unwrap());
     let p = path(1);

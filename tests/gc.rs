@@ -2,13 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-mod gc_common;
+mod common;
 
-use gc_common::{bytes, inodes, T};
+use common::*;
 use std::time::{Duration, SystemTime};
 
-fn small(t: &T, name: &str, version: &str) -> String {
-    t.install(
+fn small(t: &Env, name: &str, version: &str) -> String {
+    t.install_tar(
         name,
         version,
         &[("share/readme", format!("{name} {version}\n").into_bytes())],
@@ -16,7 +16,7 @@ fn small(t: &T, name: &str, version: &str) -> String {
 }
 
 /// Makes `n` generations of `profile`, each with a new version of `pkg`; returns entry names.
-fn generations(t: &T, profile: &str, pkg: &str, n: usize) -> Vec<String> {
+fn generations(t: &Env, profile: &str, pkg: &str, n: usize) -> Vec<String> {
     (1..=n)
         .map(|i| {
             let e = small(t, pkg, &format!("{i}.0"));
@@ -28,7 +28,7 @@ fn generations(t: &T, profile: &str, pkg: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn gc_removes_unreferenced_entries_and_keeps_referenced_ones() {
-    let t = T::new();
+    let t = Env::new();
     let a1 = small(&t, "a", "1");
     let a2 = small(&t, "a", "2");
     let b1 = small(&t, "b", "1");
@@ -44,7 +44,7 @@ fn gc_removes_unreferenced_entries_and_keeps_referenced_ones() {
 
 #[test]
 fn gc_keeps_entries_installed_within_the_grace_period() {
-    let t = T::new();
+    let t = Env::new();
     let x = small(&t, "x", "1");
     let r = t.json(&["gc"]);
     assert!(r["entries"].as_array().unwrap().is_empty());
@@ -56,7 +56,7 @@ fn gc_keeps_entries_installed_within_the_grace_period() {
 
 #[test]
 fn pin_keeps_an_unused_entry_and_unpin_releases_it() {
-    let t = T::new();
+    let t = Env::new();
     let x = small(&t, "x", "1");
     t.ok(&["pin", "x@1"]);
     assert!(t.ok(&["pin"]).contains(&x));
@@ -67,17 +67,17 @@ fn pin_keeps_an_unused_entry_and_unpin_releases_it() {
     assert!(!t.entries().contains(&x));
     // Pinning what is not installed names the problem.
     let o = t.run(&["pin", "nope@1"]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.code, 3);
 }
 
 #[test]
 fn remove_refuses_a_pinned_entry_until_it_is_unpinned() {
-    let t = T::new();
+    let t = Env::new();
     let x = small(&t, "x", "1");
     t.ok(&["pin", "x@1"]);
     let o = t.run(&["remove", "x@1"]);
-    assert_eq!(o.status.code(), Some(4));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.code, 4);
+    let err = o.stderr;
     assert!(
         err.contains("x@1 is pinned") && err.contains("berth unpin x@1"),
         "{err}"
@@ -90,7 +90,7 @@ fn remove_refuses_a_pinned_entry_until_it_is_unpinned() {
 
 #[test]
 fn keep_prunes_each_profile_to_its_newest_generations() {
-    let t = T::new();
+    let t = Env::new();
     let es = generations(&t, "p", "app", 5);
     let r = t.json(&["gc", "--keep", "2", "--grace", "0"]);
     let gens: Vec<u64> = r["generations"]
@@ -109,7 +109,7 @@ fn keep_prunes_each_profile_to_its_newest_generations() {
 
 #[test]
 fn pruning_never_removes_the_current_generation_or_the_future_after_a_rollback() {
-    let t = T::new();
+    let t = Env::new();
     let es = generations(&t, "p", "app", 5);
     t.ok(&["switch", "p", "2"]);
     t.ok(&["gc", "--keep", "1", "--grace", "0"]);
@@ -126,7 +126,7 @@ fn pruning_never_removes_the_current_generation_or_the_future_after_a_rollback()
 
 #[test]
 fn older_than_keeps_the_generation_that_was_live_at_the_cutoff() {
-    let t = T::new();
+    let t = Env::new();
     let es = generations(&t, "p", "app", 4);
     let now = SystemTime::now();
     let days = |d: u64| now - Duration::from_secs(d * 86400);
@@ -147,7 +147,7 @@ fn older_than_keeps_the_generation_that_was_live_at_the_cutoff() {
 
 #[test]
 fn older_than_and_keep_together_delete_only_what_both_allow() {
-    let t = T::new();
+    let t = Env::new();
     generations(&t, "p", "app", 5);
     let old = SystemTime::now() - Duration::from_secs(90 * 86400);
     for n in 1..=5 {
@@ -159,7 +159,7 @@ fn older_than_and_keep_together_delete_only_what_both_allow() {
 
 #[test]
 fn a_profile_keep_policy_overrides_the_flag() {
-    let t = T::new();
+    let t = Env::new();
     generations(&t, "p", "app", 4);
     generations(&t, "q", "tool", 4);
     t.ok(&["keep", "p", "3"]);
@@ -168,24 +168,24 @@ fn a_profile_keep_policy_overrides_the_flag() {
     assert_eq!(t.generations("p"), vec![2, 3, 4]);
     assert_eq!(t.generations("q"), vec![4]);
     // The policy applies on every gc, flag or not.
-    t.install("extra", "1", &[("share/extra", b"x".to_vec())]);
+    t.install_tar("extra", "1", &[("share/extra", b"x".to_vec())]);
     t.ok(&["use", "p", "extra@1"]);
     t.ok(&["gc", "--grace", "0"]);
     assert_eq!(t.generations("p"), vec![3, 4, 5]);
     t.ok(&["keep", "p", "--unset"]);
     assert!(t.ok(&["keep", "p"]).contains("no policy"));
     // "no such profile" exits 3 everywhere.
-    assert_eq!(t.run(&["keep", "nosuch", "2"]).status.code(), Some(3));
-    assert_eq!(t.run(&["keep", "p", "0"]).status.code(), Some(2));
+    assert_eq!(t.run(&["keep", "nosuch", "2"]).code, 3);
+    assert_eq!(t.run(&["keep", "p", "0"]).code, 2);
 }
 
 #[test]
 fn dry_run_reports_exactly_what_the_real_run_does_and_changes_nothing() {
-    let t = T::new();
+    let t = Env::new();
     generations(&t, "p", "app", 4);
     let shared = bytes("shared", 50_000);
     for v in 1..=3 {
-        t.install(
+        t.install_tar(
             "lib",
             &format!("{v}"),
             &[
@@ -196,8 +196,12 @@ fn dry_run_reports_exactly_what_the_real_run_does_and_changes_nothing() {
     }
     t.ok(&["use", "p", "lib@3"]);
     // A leftover of a crashed install, to be swept as well.
-    std::fs::create_dir_all(t.root.join("store/.staging/txn-1/tree")).unwrap();
-    std::fs::write(t.root.join("store/.staging/txn-1/tree/f"), bytes("x", 5000)).unwrap();
+    std::fs::create_dir_all(t.root().join("store/.staging/txn-1/tree")).unwrap();
+    std::fs::write(
+        t.root().join("store/.staging/txn-1/tree/f"),
+        bytes("x", 5000),
+    )
+    .unwrap();
     let before = t.snapshot();
     let mut dry = t.json(&["gc", "--dry-run", "--keep", "2", "--grace", "0"]);
     let human_dry = t.ok(&["gc", "--dry-run", "--keep", "2", "--grace", "0"]);
@@ -222,19 +226,19 @@ fn dry_run_reports_exactly_what_the_real_run_does_and_changes_nothing() {
 
 #[test]
 fn freed_bytes_count_released_blocks_and_shared_objects_once() {
-    let t = T::new();
+    let t = Env::new();
     let shared = bytes("shared", 200_000);
-    let e1 = t.install(
+    let e1 = t.install_tar(
         "a",
         "1",
         &[("lib/s", shared.clone()), ("lib/p", bytes("p1", 70_000))],
     );
-    let e2 = t.install(
+    let e2 = t.install_tar(
         "a",
         "2",
         &[("lib/s", shared.clone()), ("lib/p", bytes("p2", 30_000))],
     );
-    let store = t.root.join("store");
+    let store = t.root().join("store");
     t.ok(&["use", "site", "a@2"]);
     // Only a@1 goes: its directories, metadata and private object, not the shared one.
     let i1 = inodes(&store.join(&e1));
@@ -251,12 +255,12 @@ fn freed_bytes_count_released_blocks_and_shared_objects_once() {
 
 #[test]
 fn freed_bytes_count_a_shared_object_once_when_every_user_goes() {
-    let t = T::new();
+    let t = Env::new();
     let shared = bytes("shared", 200_000);
-    let store = t.root.join("store");
+    let store = t.root().join("store");
     let mut all = std::collections::BTreeMap::new();
     for v in 1..=3 {
-        let e = t.install(
+        let e = t.install_tar(
             "a",
             &format!("{v}"),
             &[
@@ -273,18 +277,18 @@ fn freed_bytes_count_a_shared_object_once_when_every_user_goes() {
     assert!(r["bytes"].as_u64().unwrap() < 3 * 200_000);
     // One shared object and three private ones.
     assert_eq!(r["objects"], 4);
-    assert!(gc_common::names(&store.join(".objects"))
+    assert!(children(&store.join(".objects"))
         .iter()
-        .all(|s| gc_common::names(&store.join(".objects").join(s)).is_empty()));
+        .all(|s| children(&store.join(".objects").join(s)).is_empty()));
 }
 
 #[test]
 fn gc_sweeps_leftovers_of_interrupted_runs() {
-    let t = T::new();
+    let t = Env::new();
     generations(&t, "p", "app", 2);
-    let staging = t.root.join("store/.staging/txn-9");
-    let trash = t.root.join("store/.trash/app-0-dead.1");
-    let gtrash = t.root.join("generations/p/.1.tmp.77.0");
+    let staging = t.root().join("store/.staging/txn-9");
+    let trash = t.root().join("store/.trash/app-0-dead.1");
+    let gtrash = t.root().join("generations/p/.1.tmp.77.0");
     for d in [&staging, &trash, &gtrash] {
         std::fs::create_dir_all(d.join("sub")).unwrap();
         std::fs::write(d.join("sub/f"), b"data").unwrap();
@@ -304,15 +308,15 @@ fn gc_sweeps_leftovers_of_interrupted_runs() {
 
 #[test]
 fn gc_rejects_bad_durations_with_a_hint() {
-    let t = T::new();
+    let t = Env::new();
     let o = t.run(&["gc", "--older-than", "30x"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("30d"));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("30d"));
 }
 
 #[test]
 fn generations_delete_prunes_a_range_but_never_the_current_one_or_the_future() {
-    let t = T::new();
+    let t = Env::new();
     let es = generations(&t, "p", "app", 6);
     t.ok(&["switch", "p", "4"]);
     let r = t.json(&["generations", "p", "--delete", "2..6"]);
@@ -324,19 +328,14 @@ fn generations_delete_prunes_a_range_but_never_the_current_one_or_the_future() {
     assert!(!left.contains(&es[1]) && !left.contains(&es[2]));
     assert!(left.contains(&es[0]) && left.contains(&es[3]));
     t.ok(&["check"]);
-    assert_eq!(
-        t.run(&["generations", "p", "--delete", "5..2"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(t.run(&["generations", "p", "--delete", "5..2"]).code, 2);
     // Without --delete it still lists.
     assert!(t.ok(&["generations", "p"]).contains("GEN"));
 }
 
 #[test]
 fn dry_run_and_real_run_print_the_same_list() {
-    let t = T::new();
+    let t = Env::new();
     generations(&t, "p", "app", 3);
     small(&t, "loose", "1");
     let dry = t.ok(&["gc", "--dry-run", "--keep", "1", "--grace", "0"]);

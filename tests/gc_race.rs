@@ -3,59 +3,49 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-mod gc_common;
+mod common;
 
-use gc_common::T;
+use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const ITERATIONS: usize = 200;
 
-fn must(t: &T, args: &[&str]) -> String {
+fn must(t: &Env, args: &[&str]) -> String {
     let o = t.run(args);
     assert!(
-        o.status.success(),
-        "berth {args:?} failed ({:?}): {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
+        o.success(),
+        "berth {args:?} failed ({}): {}",
+        o.code,
+        o.stderr
     );
     // Anything on stderr must be a lock wait (or the test build's missing shim binary).
-    for line in String::from_utf8_lossy(&o.stderr).lines() {
+    for line in o.stderr.lines() {
         assert!(
             line.starts_with("waiting for the lock") || line.contains("no berth-shim next to"),
             "berth {args:?}: {line}"
         );
     }
-    String::from_utf8(o.stdout).unwrap()
+    o.stdout
 }
 
 /// Rewrites an entry's install time (atomically: the gc loop may be reading it).
-fn backdate(t: &T, entry: &str) {
-    let meta = t.root.join("store").join(entry).join(".berth");
-    let origin = meta.join("origin.toml");
-    let text = std::fs::read_to_string(&origin).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("installed_at") {
-                "installed_at = \"2025-01-01T00:00:00Z\"\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let tmp = meta.join("origin.toml.tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, &origin).unwrap();
+fn backdate(t: &Env, entry: &str) {
+    let origin = t.store().join(entry).join(".berth/origin.toml");
+    common::root::rewrite_key(
+        &origin,
+        "installed_at",
+        "installed_at = \"2025-01-01T00:00:00Z\"",
+    );
 }
 
 #[test]
 fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
-    let t = Arc::new(T::new());
+    let t = Arc::new(Env::new());
     // Packages written up front so the loop is only berth commands.
     let tars: Vec<String> = (0..ITERATIONS)
         .map(|i| {
-            t.pkg(
+            t.tarball(
                 "app",
                 &format!("{i}"),
                 &[
@@ -69,7 +59,7 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
         .collect();
     let junk: Vec<String> = (0..ITERATIONS)
         .map(|i| {
-            t.pkg(
+            t.tarball(
                 "junk",
                 &format!("{i}"),
                 &[("share/junk", format!("{i}\n").into_bytes())],
@@ -94,7 +84,7 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
                 deleted += r["entries"].as_array().unwrap().len();
                 // Under the lock, nothing a generation references may be missing.
                 let o = t.run(&["--json", "check", "--quick"]);
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
                 for p in v["problems"].as_array().unwrap() {
                     assert_ne!(p["kind"], "missing-entry", "{p}");
                     assert_ne!(p["kind"], "bad-package-link", "{p}");
@@ -112,9 +102,9 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
         backdate(&t, &format!("junk-{i}-{}", v[0]["id"].as_str().unwrap()));
         must(&t, &["install", tar]);
         must(&t, &["use", "site", &format!("app@{i}")]);
-        let cur = std::fs::read_link(t.root.join("profiles/site")).unwrap();
+        let cur = std::fs::read_link(t.root().join("profiles/site")).unwrap();
         assert!(t
-            .root
+            .root()
             .join("profiles")
             .join(cur)
             .join("pkgs/app/share/app/version")
@@ -134,7 +124,8 @@ fn gc_beside_install_and_use_never_deletes_a_referenced_entry_nor_fails() {
         .iter()
         .map(|n| {
             let g = std::fs::read_to_string(
-                t.root.join(format!("generations/site/{n}/generation.toml")),
+                t.root()
+                    .join(format!("generations/site/{n}/generation.toml")),
             )
             .unwrap();
             let v = g.lines().find(|l| l.starts_with("version")).unwrap();

@@ -6,425 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+mod common;
+
+use common::refuse::path_str;
+use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-// ---------------------------------------------------------------------------------------
-// Tar streams written by hand: the tar crate's builder refuses most of what is tested here.
-// ---------------------------------------------------------------------------------------
-
-const BLOCK: usize = 512;
-
-fn octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let s = format!("{value:0digits$o}");
-    assert_eq!(s.len(), digits, "{value} does not fit the field");
-    field[..digits].copy_from_slice(s.as_bytes());
-    field[digits] = 0;
-}
-
-fn set_checksum(h: &mut [u8; BLOCK]) {
-    h[148..156].fill(b' ');
-    let sum: u64 = h.iter().map(|&b| b as u64).sum();
-    let s = format!("{sum:06o}\0 ");
-    h[148..156].copy_from_slice(s.as_bytes());
-}
-
-/// A ustar header with exactly these bytes as name and link name (nothing is checked).
-fn ustar(name: &[u8], typeflag: u8, mode: u32, size: u64, link: &[u8]) -> [u8; BLOCK] {
-    assert!(
-        name.len() <= 100 && link.len() <= 100,
-        "use a PAX or GNU long name"
-    );
-    let mut h = [0u8; BLOCK];
-    h[..name.len()].copy_from_slice(name);
-    octal(&mut h[100..108], mode as u64);
-    octal(&mut h[108..116], 0);
-    octal(&mut h[116..124], 0);
-    octal(&mut h[124..136], size);
-    octal(&mut h[136..148], 1);
-    h[156] = typeflag;
-    h[157..157 + link.len()].copy_from_slice(link);
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[265..269].copy_from_slice(b"root");
-    h[297..301].copy_from_slice(b"root");
-    set_checksum(&mut h);
-    h
-}
-
-/// One PAX record, `"<len> <key>=<value>\n"` with its own length counted.
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3;
-    let mut len = body + body.to_string().len();
-    if len.to_string().len() != body.to_string().len() {
-        len += 1;
-    }
-    let mut r = format!("{len} {key}=").into_bytes();
-    r.extend_from_slice(value);
-    r.push(b'\n');
-    assert_eq!(r.len(), len);
-    r
-}
-
-/// A tar stream under construction.
-#[derive(Default)]
-struct Tar {
-    buf: Vec<u8>,
-}
-
-impl Tar {
-    fn new() -> Tar {
-        Tar::default()
-    }
-
-    /// A header and its data, padded to whole blocks.
-    fn raw(mut self, header: [u8; BLOCK], data: &[u8]) -> Tar {
-        self.buf.extend_from_slice(&header);
-        self.buf.extend_from_slice(data);
-        let pad = (BLOCK - data.len() % BLOCK) % BLOCK;
-        self.buf.extend(std::iter::repeat_n(0, pad));
-        self
-    }
-
-    fn file_mode(self, name: impl AsRef<[u8]>, data: &[u8], mode: u32) -> Tar {
-        let h = ustar(name.as_ref(), b'0', mode, data.len() as u64, b"");
-        self.raw(h, data)
-    }
-
-    fn file(self, name: impl AsRef<[u8]>, data: &[u8]) -> Tar {
-        self.file_mode(name, data, 0o644)
-    }
-
-    fn dir(self, name: impl AsRef<[u8]>) -> Tar {
-        let h = ustar(name.as_ref(), b'5', 0o755, 0, b"");
-        self.raw(h, b"")
-    }
-
-    fn symlink(self, name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Tar {
-        let h = ustar(name.as_ref(), b'2', 0o777, 0, target.as_ref());
-        self.raw(h, b"")
-    }
-
-    fn hardlink(self, name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Tar {
-        let h = ustar(name.as_ref(), b'1', 0o644, 0, target.as_ref());
-        self.raw(h, b"")
-    }
-
-    /// A member of any type, without data.
-    fn typed(self, name: impl AsRef<[u8]>, typeflag: u8) -> Tar {
-        let h = ustar(name.as_ref(), typeflag, 0o644, 0, b"");
-        self.raw(h, b"")
-    }
-
-    /// A PAX extended header (`x`) applying to the next member.
-    fn pax(self, records: &[(&str, &[u8])]) -> Tar {
-        let data: Vec<u8> = records.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
-        let h = ustar(b"PaxHeaders/next", b'x', 0o644, data.len() as u64, b"");
-        self.raw(h, &data)
-    }
-
-    /// A GNU long name (`L`) applying to the next member.
-    fn gnu_longname(self, name: &[u8]) -> Tar {
-        let mut data = name.to_vec();
-        data.push(0);
-        let mut h = ustar(b"././@LongLink", b'L', 0o644, data.len() as u64, b"");
-        // GNU magic, which the tar crate wants for `L` headers.
-        h[257..265].copy_from_slice(b"ustar  \0");
-        set_checksum(&mut h);
-        self.raw(h, &data)
-    }
-
-    /// The end-of-archive marker.
-    fn finish(mut self) -> Vec<u8> {
-        self.buf.extend(std::iter::repeat_n(0, 2 * BLOCK));
-        self.buf
-    }
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-fn zstd_compress(data: &[u8]) -> Vec<u8> {
-    zstd::stream::encode_all(data, 3).expect("zstd")
-}
-
-// ---------------------------------------------------------------------------------------
-// A root with one good package, a canary beside it, and the checks every refusal must pass.
-// ---------------------------------------------------------------------------------------
-
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-/// `<tmp>/root` (the berth root), `<tmp>/canary/` (must never change), `<tmp>/in/` (inputs).
-struct Env {
-    tmp: tempfile::TempDir,
-}
-
-/// What a path outside the root looked like.
-type Snapshot = BTreeMap<PathBuf, String>;
-
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::Builder::new()
-            .prefix("berth-hostile-")
-            .tempdir()
-            .expect("tempdir");
-        let env = Env { tmp };
-        std::fs::create_dir(env.canary()).unwrap();
-        std::fs::write(env.canary().join("keep.txt"), b"canary\n").unwrap();
-        std::fs::create_dir(env.tmp.path().join("in")).unwrap();
-        let good = Tar::new()
-            .dir("bin")
-            .file_mode("bin/hello", b"#!/bin/sh\necho hello\n", 0o755)
-            .file("README", b"good package\n")
-            .finish();
-        let good = env.input("good-1.tar", &good);
-        let out = env.berth(&[
-            "install",
-            path_str(&good),
-            "--name",
-            "good",
-            "--version",
-            "1",
-        ]);
-        assert!(
-            out.status.success(),
-            "installing the good package failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        env
-    }
-
-    fn root(&self) -> PathBuf {
-        self.tmp.path().join("root")
-    }
-
-    fn canary(&self) -> PathBuf {
-        self.tmp.path().join("canary")
-    }
-
-    /// Writes an input file beside the root and returns its path.
-    fn input(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.tmp.path().join("in").join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    fn berth(&self, args: &[&str]) -> Output {
-        Command::new(BERTH)
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .env_remove("BERTH_ROOT")
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run berth")
-    }
-
-    fn list(&self) -> String {
-        let out = self.berth(&["list", "--json"]);
-        assert!(out.status.success(), "list failed: {}", stderr(&out));
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            text.contains("\"good\""),
-            "the good package is not listed: {text}"
-        );
-        text
-    }
-
-    /// Everything in the temporary directory except the root (which berth owns).
-    fn snapshot_outside(&self) -> Snapshot {
-        let mut snap = Snapshot::new();
-        walk(self.tmp.path(), &self.root(), &mut snap);
-        snap
-    }
-
-    fn staging_is_clean(&self) -> bool {
-        match std::fs::read_dir(self.root().join("store/.staging")) {
-            Ok(mut d) => d.next().is_none(),
-            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-        }
-    }
-
-    /// Installs `bytes` as `file_name` and checks every promise of a refusal.
-    /// Returns the stderr for case-specific checks.
-    fn refuse(
-        &self,
-        file_name: &str,
-        bytes: &[u8],
-        extra: &[&str],
-        member: Option<&str>,
-        reason: &str,
-    ) -> String {
-        let archive = self.input(file_name, bytes);
-        let list_before = self.list();
-        let outside_before = self.snapshot_outside();
-        let parent_before = parent_entries(self.tmp.path());
-        let mut args = vec!["install", path_str(&archive)];
-        if !file_name.ends_with(".berth") {
-            args.extend(["--name", "hostile", "--version", "1"]);
-        }
-        args.extend_from_slice(extra);
-        let out = self.berth(&args);
-        let err = stderr(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(6),
-            "{file_name}: expected exit 6 (refused input), got {:?}\nstderr: {err}\nstdout: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{file_name}: want one `error:` line in:\n{err}"
-        );
-        let line = lines[0];
-        assert!(
-            line.contains(path_str(&archive)),
-            "{file_name}: the error does not name the archive {}:\n{line}",
-            archive.display()
-        );
-        if let Some(m) = member {
-            assert!(
-                line.contains(&format!("member `{m}`")),
-                "{file_name}: the error does not name member `{m}`:\n{line}"
-            );
-        }
-        assert!(
-            line.contains(reason),
-            "{file_name}: the error does not say `{reason}`:\n{line}"
-        );
-        assert_eq!(
-            self.list(),
-            list_before,
-            "{file_name}: the store listing changed"
-        );
-        assert_eq!(
-            self.snapshot_outside(),
-            outside_before,
-            "{file_name}: something changed outside the root"
-        );
-        assert_eq!(
-            parent_entries(self.tmp.path()),
-            parent_before,
-            "{file_name}: something appeared beside the temporary directory"
-        );
-        assert!(self.staging_is_clean(), "{file_name}: staging left behind");
-        self.assert_store_entries_unchanged();
-        err
-    }
-
-    /// Only the good package's entry (and berth's own dot-directories) are in the store.
-    fn assert_store_entries_unchanged(&self) {
-        let names: Vec<String> = std::fs::read_dir(self.root().join("store"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        assert_eq!(names.len(), 1, "store entries: {names:?}");
-        assert!(names[0].starts_with("good-1-"), "store entries: {names:?}");
-    }
-
-    /// Installs `bytes` and expects success; returns (stdout, stderr).
-    fn install_ok(&self, file_name: &str, bytes: &[u8], extra: &[&str]) -> (String, String) {
-        let archive = self.input(file_name, bytes);
-        let mut args = vec!["install", path_str(&archive)];
-        if !file_name.ends_with(".berth") {
-            args.extend(["--name", "fine", "--version", "1"]);
-        }
-        args.extend_from_slice(extra);
-        let out = self.berth(&args);
-        assert!(
-            out.status.success(),
-            "{file_name}: install failed: {}",
-            stderr(&out)
-        );
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr(&out),
-        )
-    }
-
-    /// The store directory of the installed package `name`.
-    fn entry_dir(&self, name: &str) -> PathBuf {
-        std::fs::read_dir(self.root().join("store"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&format!("{name}-"))
-            })
-            .unwrap_or_else(|| panic!("no store entry for {name}"))
-    }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn walk(dir: &Path, skip: &Path, snap: &mut Snapshot) {
-    let mut ents: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    ents.sort();
-    for p in ents {
-        if p == skip {
-            continue;
-        }
-        let meta = std::fs::symlink_metadata(&p).unwrap();
-        let desc = if meta.file_type().is_symlink() {
-            format!("symlink -> {}", std::fs::read_link(&p).unwrap().display())
-        } else if meta.is_dir() {
-            format!("dir {:o}", meta.permissions().mode())
-        } else {
-            format!(
-                "file {:o} {} {} {}",
-                meta.permissions().mode(),
-                meta.len(),
-                meta.nlink(),
-                sha256_hex(&std::fs::read(&p).unwrap())
-            )
-        };
-        snap.insert(p.clone(), desc);
-        if meta.is_dir() {
-            walk(&p, skip, snap);
-        }
-    }
-}
-
-/// Entries of the temporary directory's parent that look like they came from an archive
-/// (the parent is shared with other processes, so only names the archives use are watched).
-fn parent_entries(tmp: &Path) -> Vec<PathBuf> {
-    let parent = tmp.parent().unwrap();
-    let watched = [
-        "escape",
-        "escaped",
-        "pwned",
-        "evil",
-        "outside.txt",
-        "todo.txt",
-        "gopher.txt",
-    ];
-    watched
-        .iter()
-        .map(|n| parent.join(n))
-        .filter(|p| std::fs::symlink_metadata(p).is_ok())
-        .collect()
-}
+use std::path::Path;
+use std::process::Command;
 
 // ---------------------------------------------------------------------------------------
 // Names.
@@ -432,7 +20,7 @@ fn parent_entries(tmp: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn refuses_absolute_path() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let target = env.canary().join("pwned");
     let name = path_str(&target).to_string();
     let tar = Tar::new()
@@ -445,7 +33,7 @@ fn refuses_absolute_path() {
 
 #[test]
 fn refuses_backslash_in_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("..\\..\\escape", b"x").finish();
     env.refuse(
         "backslash.tar",
@@ -458,7 +46,7 @@ fn refuses_backslash_in_name() {
 
 #[test]
 fn refuses_dotdot_component_instead_of_skipping_it() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("ok.txt", b"fine\n")
         .file("sub/../../escape", b"x")
@@ -475,7 +63,7 @@ fn refuses_dotdot_component_instead_of_skipping_it() {
 #[test]
 fn refuses_dotdot_even_when_it_stays_inside() {
     // `a/../b` resolves inside, but `..` is refused, never normalised or skipped.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("a/../b", b"x").finish();
     env.refuse(
         "dotdot-inside.tar",
@@ -488,7 +76,7 @@ fn refuses_dotdot_even_when_it_stays_inside() {
 
 #[test]
 fn refuses_dotdot_hidden_in_pax_path() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .pax(&[("path", b"../escape")])
         .file("innocent.txt", b"x")
@@ -504,7 +92,7 @@ fn refuses_dotdot_hidden_in_pax_path() {
 
 #[test]
 fn refuses_dotdot_hidden_in_gnu_long_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let long = format!("{}/../../../escape", "d".repeat(120));
     let tar = Tar::new()
         .gnu_longname(long.as_bytes())
@@ -515,21 +103,21 @@ fn refuses_dotdot_hidden_in_gnu_long_name() {
 
 #[test]
 fn refuses_empty_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("", b"nameless").finish();
     env.refuse("empty.tar", &tar, &[], Some(""), "empty name");
 }
 
 #[test]
 fn refuses_file_named_dot() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("./", b"x").finish();
     env.refuse("dot.tar", &tar, &[], Some("./"), "empty name");
 }
 
 #[test]
 fn refuses_non_utf8_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file(b"caf\xe9.txt", b"x").finish();
     let err = env.refuse("latin1.tar", &tar, &[], None, "name is not valid UTF-8");
     assert!(err.contains("caf\u{fffd}.txt"), "member not named: {err}");
@@ -537,7 +125,7 @@ fn refuses_non_utf8_name() {
 
 #[test]
 fn refuses_control_character_in_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("bell\x07.txt", b"x").finish();
     env.refuse(
         "ctrl.tar",
@@ -550,7 +138,7 @@ fn refuses_control_character_in_name() {
 
 #[test]
 fn refuses_newline_in_name_without_forging_a_second_error_line() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("a\nerror: forged", b"x").finish();
     // `refuse` checks there is exactly one `error:` line.
     env.refuse(
@@ -564,7 +152,7 @@ fn refuses_newline_in_name_without_forging_a_second_error_line() {
 
 #[test]
 fn refuses_path_deeper_than_128_components() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let deep = vec!["d"; 128].join("/") + "/f";
     let tar = Tar::new()
         .pax(&[("path", deep.as_bytes())])
@@ -581,14 +169,14 @@ fn refuses_path_deeper_than_128_components() {
 
 #[test]
 fn accepts_path_of_exactly_128_components() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let deep = vec!["d"; 127].join("/") + "/f";
     let tar = Tar::new()
         .pax(&[("path", deep.as_bytes())])
         .file("placeholder", b"x")
         .finish();
     env.install_ok("deep-ok.tar", &tar, &[]);
-    assert!(env.entry_dir("fine").join(&deep).is_file());
+    assert!(env.entry_named("fine").join(&deep).is_file());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -597,7 +185,7 @@ fn accepts_path_of_exactly_128_components() {
 
 #[test]
 fn refuses_symlink_with_absolute_target() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().symlink("etc", "/etc").finish();
     env.refuse(
         "symabs.tar",
@@ -610,7 +198,7 @@ fn refuses_symlink_with_absolute_target() {
 
 #[test]
 fn refuses_symlink_climbing_out_of_the_package() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("sub")
         .symlink("sub/up", "../../canary")
@@ -627,7 +215,7 @@ fn refuses_symlink_climbing_out_of_the_package() {
 #[test]
 fn refuses_symlink_climbing_after_descending() {
     // `l/..` would resolve from wherever `l` leads.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .symlink("l", "a/b")
         .dir("a")
@@ -644,7 +232,7 @@ fn refuses_symlink_climbing_after_descending() {
 
 #[test]
 fn refuses_member_through_symlink_of_the_archive() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("real")
         .symlink("link", "real")
@@ -661,7 +249,7 @@ fn refuses_member_through_symlink_of_the_archive() {
 
 #[test]
 fn refuses_member_through_symlink_named_with_trailing_slash() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("real")
         .symlink("link/", "real")
@@ -678,7 +266,7 @@ fn refuses_member_through_symlink_named_with_trailing_slash() {
 
 #[test]
 fn refuses_member_through_symlink_with_dot_and_double_slash() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("real")
         .symlink("link", "real")
@@ -695,7 +283,7 @@ fn refuses_member_through_symlink_with_dot_and_double_slash() {
 
 #[test]
 fn refuses_directory_member_replacing_a_symlink() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("real")
         .symlink("link", "real")
@@ -714,7 +302,7 @@ fn refuses_directory_member_replacing_a_symlink() {
 #[test]
 fn refuses_member_through_case_folded_symlink() {
     // safearchive's case-insensitive.tar: `tmp -> …`, then `Tmp/…`.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("real")
         .symlink("tmp", "real")
@@ -735,7 +323,7 @@ fn refuses_member_through_case_folded_symlink() {
 
 #[test]
 fn refuses_hardlink_to_outside() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("ok.txt", b"x")
         .hardlink("passwd", "../../canary/keep.txt")
@@ -751,7 +339,7 @@ fn refuses_hardlink_to_outside() {
 
 #[test]
 fn refuses_hardlink_to_absolute_path() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let target = env.canary().join("keep.txt");
     let tar = Tar::new().hardlink("keep", path_str(&target)).finish();
     env.refuse(
@@ -766,7 +354,7 @@ fn refuses_hardlink_to_absolute_path() {
 
 #[test]
 fn refuses_hardlink_to_a_symlink() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("f", b"x")
         .symlink("s", "f")
@@ -783,14 +371,14 @@ fn refuses_hardlink_to_a_symlink() {
 
 #[test]
 fn refuses_hardlink_to_a_directory() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().dir("d").hardlink("h", "d").finish();
     env.refuse("hl-dir.tar", &tar, &[], Some("h"), "(it is a directory)");
 }
 
 #[test]
 fn refuses_hardlink_to_a_member_not_yet_extracted() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .hardlink("early", "later")
         .file("later", b"x")
@@ -807,7 +395,7 @@ fn refuses_hardlink_to_a_member_not_yet_extracted() {
 #[test]
 fn refuses_hardlink_through_strip_components_to_outside() {
     // With one component stripped, `pkg` itself is no longer part of the package.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("pkg/f", b"x")
         .hardlink("pkg/h", "pkg")
@@ -823,13 +411,13 @@ fn refuses_hardlink_through_strip_components_to_outside() {
 
 #[test]
 fn accepts_hardlink_to_earlier_file_in_the_package() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("f", b"shared\n")
         .hardlink("h", "f")
         .finish();
     env.install_ok("hl-ok.tar", &tar, &[]);
-    let dir = env.entry_dir("fine");
+    let dir = env.entry_named("fine");
     let (a, b) = (
         std::fs::metadata(dir.join("f")).unwrap(),
         std::fs::metadata(dir.join("h")).unwrap(),
@@ -843,7 +431,7 @@ fn accepts_hardlink_to_earlier_file_in_the_package() {
 
 #[test]
 fn refuses_character_device() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().typed("null", b'3').finish();
     env.refuse(
         "chr.tar",
@@ -856,7 +444,7 @@ fn refuses_character_device() {
 
 #[test]
 fn refuses_block_device() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().typed("sda", b'4').finish();
     env.refuse(
         "blk.tar",
@@ -869,7 +457,7 @@ fn refuses_block_device() {
 
 #[test]
 fn refuses_fifo() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().typed("pipe", b'6').finish();
     env.refuse(
         "fifo.tar",
@@ -882,10 +470,10 @@ fn refuses_fifo() {
 
 #[test]
 fn refuses_gnu_sparse_file() {
-    let env = Env::new();
-    let mut h = tar::Header::new_gnu();
+    let env = Env::with_good_package();
+    let mut h = ::tar::Header::new_gnu();
     h.set_path("holey").unwrap();
-    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_entry_type(::tar::EntryType::GNUSparse);
     h.set_mode(0o644);
     h.set_size(512);
     {
@@ -909,7 +497,7 @@ fn refuses_gnu_sparse_file() {
 
 #[test]
 fn refuses_unknown_entry_type() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().typed("mystery", b'Q').finish();
     env.refuse(
         "unknown.tar",
@@ -926,7 +514,7 @@ fn refuses_unknown_entry_type() {
 
 #[test]
 fn refuses_duplicate_member() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("bin/tool", b"first")
         .file("bin/tool", b"second, overwriting")
@@ -936,7 +524,7 @@ fn refuses_duplicate_member() {
 
 #[test]
 fn refuses_duplicate_spelled_differently() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("a/b", b"1").file("./a//b", b"2").finish();
     env.refuse(
         "dup-spelling.tar",
@@ -950,7 +538,7 @@ fn refuses_duplicate_spelled_differently() {
 #[test]
 fn refuses_names_colliding_when_case_folded() {
     // safearchive's winshort.tar.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("Androi~2", b"1")
         .file("ANDROI~2", b"2")
@@ -966,7 +554,7 @@ fn refuses_names_colliding_when_case_folded() {
 
 #[test]
 fn refuses_file_under_a_file() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("a", b"1").file("a/b", b"2").finish();
     env.refuse(
         "under-file.tar",
@@ -985,7 +573,7 @@ fn refuses_file_under_a_file() {
 fn refuses_pax_size_disagreeing_with_ustar_size() {
     // Readers that trust the ustar size see one member; readers that trust PAX see
     // another member hidden in its data (TARmageddon).
-    let env = Env::new();
+    let env = Env::with_good_package();
     let hidden = ustar(b"hidden", b'0', 0o644, 4, b"");
     let mut smuggled = hidden.to_vec();
     smuggled.extend_from_slice(b"evil");
@@ -1005,7 +593,7 @@ fn refuses_pax_size_disagreeing_with_ustar_size() {
 
 #[test]
 fn refuses_pax_size_that_is_not_a_number() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .pax(&[("size", b"12abc")])
         .file("outer", b"x")
@@ -1021,7 +609,7 @@ fn refuses_pax_size_that_is_not_a_number() {
 
 #[test]
 fn refuses_archive_over_max_unpacked_size() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("a", &[1u8; 600])
         .file("b", &[2u8; 600])
@@ -1037,7 +625,7 @@ fn refuses_archive_over_max_unpacked_size() {
 
 #[test]
 fn refuses_archive_over_max_entries() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let mut t = Tar::new();
     for i in 0..6 {
         t = t.file(format!("f{i}"), b"x");
@@ -1053,7 +641,7 @@ fn refuses_archive_over_max_entries() {
 
 #[test]
 fn refuses_zstd_window_above_2_pow_27() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("f", &[b'z'; 4096]).finish();
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
     enc.window_log(28).unwrap();
@@ -1080,10 +668,9 @@ fn refuses_zstd_window_above_2_pow_27() {
 
 #[test]
 fn refuses_xz_stream_needing_more_than_128_mib() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("f", b"hello\n").finish();
-    let dir = tempfile::tempdir().unwrap();
-    let plain = dir.path().join("x.tar");
+    let plain = env.dir().join("x.tar");
     std::fs::write(&plain, &tar).unwrap();
     let st = std::process::Command::new("xz")
         .args(["--lzma2=dict=512MiB", "-k", "-f"])
@@ -1091,7 +678,7 @@ fn refuses_xz_stream_needing_more_than_128_mib() {
         .status()
         .expect("xz is installed");
     assert!(st.success());
-    let xz = std::fs::read(dir.path().join("x.tar.xz")).unwrap();
+    let xz = std::fs::read(env.dir().join("x.tar.xz")).unwrap();
     let err = env.refuse(
         "big-dict-1.tar.xz",
         &xz,
@@ -1108,7 +695,7 @@ fn refuses_xz_stream_needing_more_than_128_mib() {
 
 #[test]
 fn drops_setuid_setgid_and_sticky_bits_with_a_warning() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .dir("bin")
         .file_mode("bin/suid", b"#!/bin/sh\n", 0o4755)
@@ -1129,7 +716,7 @@ fn drops_setuid_setgid_and_sticky_bits_with_a_warning() {
         !err.contains("`plain`"),
         "warned about a plain file:\n{err}"
     );
-    let dir = env.entry_dir("fine");
+    let dir = env.entry_named("fine");
     for (f, exec) in [
         ("bin/suid", true),
         ("bin/sgid", true),
@@ -1184,18 +771,18 @@ fn good_payload() -> Tar {
 #[test]
 fn accepts_berth_package_matching_its_list() {
     // The control for the cases below: the same list and payload, untampered.
-    let env = Env::new();
+    let env = Env::with_good_package();
     env.install_ok(
         "listed-1.0.berth",
         &berth_package(&good_list(), good_payload()),
         &[],
     );
-    assert!(env.entry_dir("listed").join("bin/app").is_file());
+    assert!(env.entry_named("listed").join("bin/app").is_file());
 }
 
 #[test]
 fn refuses_berth_member_with_wrong_sha256() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = Tar::new()
         .dir("bin")
         .file_mode("bin/app", b"#!/bin/sh\necho app\n", 0o755)
@@ -1213,7 +800,7 @@ fn refuses_berth_member_with_wrong_sha256() {
 fn refuses_berth_member_with_wrong_sha256_followed_by_more_members() {
     // The hash is checked off the decoding thread: the error must still name the member
     // that differs, not whichever member came next.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let list = [
         listed_file("a.txt", 0o644, b"aaaa\n"),
         listed_file("b.txt", 0o644, b"bbbb\n"),
@@ -1235,7 +822,7 @@ fn refuses_berth_member_with_wrong_sha256_followed_by_more_members() {
 
 #[test]
 fn refuses_berth_member_with_wrong_size() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = Tar::new()
         .dir("bin")
         .file_mode("bin/app", b"#!/bin/sh\necho app\n", 0o755)
@@ -1251,7 +838,7 @@ fn refuses_berth_member_with_wrong_size() {
 
 #[test]
 fn refuses_berth_member_with_wrong_mode() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = Tar::new()
         .dir("bin")
         .file_mode("bin/app", b"#!/bin/sh\necho app\n", 0o644)
@@ -1267,7 +854,7 @@ fn refuses_berth_member_with_wrong_mode() {
 
 #[test]
 fn refuses_berth_member_not_in_the_list() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = good_payload().file("bin/extra", b"not listed\n");
     env.refuse(
         "listed-1.0.berth",
@@ -1280,7 +867,7 @@ fn refuses_berth_member_not_in_the_list() {
 
 #[test]
 fn refuses_berth_package_missing_a_listed_member() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = Tar::new()
         .dir("bin")
         .file_mode("bin/app", b"#!/bin/sh\necho app\n", 0o755);
@@ -1295,7 +882,7 @@ fn refuses_berth_package_missing_a_listed_member() {
 
 #[test]
 fn refuses_berth_payload_writing_into_metadata() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = good_payload().file(".berth/origin.toml", b"forged\n");
     env.refuse(
         "listed-1.0.berth",
@@ -1327,17 +914,14 @@ fn public_hostile_corpus_passes() {
         );
         return;
     }
-    let out = Command::new(&script)
-        .arg(BERTH)
-        .env_remove("BERTH_ROOT")
-        .output()
-        .expect("run hostile-corpus");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "hostile-corpus failed:\n{stdout}\n{}",
-        stderr(&out)
-    );
+    // The script's own temporary root lives in a scratch directory of the harness, which
+    // deletes it whatever its modes (the script's `rm -rf` cannot as a user who is not root).
+    let env = Env::new();
+    let mut c = Command::new(&script);
+    clean_env(&mut c).arg(BERTH).env("TMPDIR", env.dir());
+    let out = Run::of(&mut c);
+    let stdout = &out.stdout;
+    assert!(out.success(), "hostile-corpus failed:\n{out}");
     assert!(
         stdout.contains("8 passed, 0 failed"),
         "hostile-corpus said:\n{stdout}"
@@ -1350,7 +934,7 @@ fn public_hostile_corpus_passes() {
 
 #[test]
 fn refuses_absolute_symlink_target_hidden_in_pax_linkpath() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .pax(&[("linkpath", b"/etc")])
         .symlink("innocent", "inside")
@@ -1368,7 +952,7 @@ fn refuses_absolute_symlink_target_hidden_in_pax_linkpath() {
 fn refuses_symlink_that_escapes_once_components_are_stripped() {
     // `pkg/up -> ..` stays inside the archive, but with `pkg/` stripped it leaves the
     // package.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("pkg/f", b"x")
         .symlink("pkg/up", "..")
@@ -1384,7 +968,7 @@ fn refuses_symlink_that_escapes_once_components_are_stripped() {
 
 #[test]
 fn refuses_symlink_replacing_a_directory_already_used() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     // `d` is already a directory (implied by `d/f`); turning it into a symlink now would
     // redirect anything later written under `d/`.
     let tar = Tar::new()
@@ -1399,7 +983,7 @@ fn refuses_symlink_replacing_a_directory_already_used() {
 fn refuses_names_colliding_under_full_case_folding() {
     // `to_lowercase` maps a final capital sigma to `ς`, not `σ`; case-insensitive
     // filesystems fold all three together.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("ΑΣ", b"1").file("ασ", b"2").finish();
     env.refuse(
         "sigma.tar",
@@ -1414,7 +998,7 @@ fn refuses_names_colliding_under_full_case_folding() {
 
 #[test]
 fn refuses_non_utf8_symlink_target() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().symlink("l", b"caf\xe9").finish();
     env.refuse("sym-latin1.tar", &tar, &[], Some("l"), "not valid UTF-8");
 }
@@ -1446,7 +1030,7 @@ fn extension_bomb(typeflag: u8, size: u64) -> Vec<u8> {
 #[test]
 fn refuses_huge_gnu_long_name_before_reading_it() {
     // 256 MiB of name from a few kilobytes: refused at its header, not buffered.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let bomb = extension_bomb(b'L', 256 << 20);
     assert!(bomb.len() < 64 << 10, "bomb is {} bytes", bomb.len());
     env.refuse(
@@ -1460,7 +1044,7 @@ fn refuses_huge_gnu_long_name_before_reading_it() {
 
 #[test]
 fn refuses_huge_gnu_long_link_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let bomb = extension_bomb(b'K', 64 << 20);
     env.refuse(
         "longlink-1.tar.zst",
@@ -1473,7 +1057,7 @@ fn refuses_huge_gnu_long_link_name() {
 
 #[test]
 fn refuses_huge_pax_header() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let bomb = extension_bomb(b'x', 64 << 20);
     env.refuse(
         "paxbomb-1.tar.zst",
@@ -1488,7 +1072,7 @@ fn refuses_huge_pax_header() {
 fn refuses_huge_extension_header_after_a_pax_sized_member() {
     // The check follows the block structure past a PAX header and its member to find
     // the long name that comes after them.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let mut plain = Tar::new()
         .pax(&[("size", b"1000")])
         .raw(ustar(b"big", b'0', 0o644, 1000, b""), &[b'b'; 1000])
@@ -1514,7 +1098,7 @@ fn refuses_huge_extension_header_after_a_pax_sized_member() {
 #[test]
 fn refuses_conflicting_pax_size_records() {
     // The tar crate takes the first `size` record, GNU tar the last.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .pax(&[("size", b"4"), ("size", b"1024")])
         .raw(ustar(b"outer", b'0', 0o644, 4, b""), b"abcd")
@@ -1530,7 +1114,7 @@ fn refuses_conflicting_pax_size_records() {
 
 #[test]
 fn error_shortens_a_very_long_member_name() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     // 40 components of 124 bytes: within depth and name limits, over the path limit.
     let long = vec!["n".repeat(124); 40].join("/") + "/nnnn";
     let tar = Tar::new()
@@ -1545,7 +1129,7 @@ fn error_shortens_a_very_long_member_name() {
 #[test]
 fn accepts_global_pax_header_local_pax_and_gnu_long_names() {
     // The control for the extension checks: ordinary use of every kind of extension.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let long = format!("{}/file", "long-directory-name".repeat(8));
     let mut g = ustar(b"pax_global_header", b'g', 0o644, 0, b"");
     let comment = pax_record("comment", b"made by git archive");
@@ -1564,7 +1148,7 @@ fn accepts_global_pax_header_local_pax_and_gnu_long_names() {
         .file("after.txt", b"after\n")
         .finish();
     env.install_ok("ext-ok.tar", &tar, &[]);
-    let dir = env.entry_dir("fine");
+    let dir = env.entry_named("fine");
     assert_eq!(std::fs::read(dir.join("pax/named.txt")).unwrap(), b"hello");
     assert_eq!(std::fs::read(dir.join(&long)).unwrap(), b"long\n");
     assert_eq!(std::fs::read(dir.join("after.txt")).unwrap(), b"after\n");
@@ -1577,7 +1161,7 @@ fn accepts_global_pax_header_local_pax_and_gnu_long_names() {
 #[test]
 fn refuses_member_through_a_stripped_symlink() {
     // In the archive `pkg/passwd` is `/etc/passwd`; stripping `pkg/` must not launder it.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .symlink("pkg", "/etc")
         .file("pkg/passwd", b"root::0:0::/:/bin/sh\n")
@@ -1593,7 +1177,7 @@ fn refuses_member_through_a_stripped_symlink() {
 
 #[test]
 fn refuses_member_through_a_stripped_symlink_spelled_in_another_case() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .symlink("pkg", "/etc")
         .file("PKG/passwd", b"x")
@@ -1609,7 +1193,7 @@ fn refuses_member_through_a_stripped_symlink_spelled_in_another_case() {
 
 #[test]
 fn refuses_device_in_a_stripped_component() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .typed("console", b'3')
         .file("pkg/f", b"x")
@@ -1625,7 +1209,7 @@ fn refuses_device_in_a_stripped_component() {
 
 #[test]
 fn accepts_stripping_a_top_directory_and_loose_files() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("README-outer", b"skipped, as GNU tar does\n")
         .dir("pkg-1.0/")
@@ -1633,14 +1217,14 @@ fn accepts_stripping_a_top_directory_and_loose_files() {
         .file_mode("pkg-1.0/bin/tool", b"#!/bin/sh\n", 0o755)
         .finish();
     env.install_ok("strip-ok.tar", &tar, &["--strip-components", "1"]);
-    let dir = env.entry_dir("fine");
+    let dir = env.entry_named("fine");
     assert!(dir.join("bin/tool").is_file());
     assert!(!dir.join("README-outer").exists());
 }
 
 #[test]
 fn refuses_hardlink_whose_target_passes_through_a_stripped_symlink() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .symlink("etc", "/etc")
         .file("pkg/passwd", b"x")
@@ -1661,7 +1245,7 @@ fn refuses_hardlink_whose_target_passes_through_a_stripped_symlink() {
 
 #[test]
 fn refuses_name_component_longer_than_255_bytes() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let name = format!("dir/{}", "c".repeat(256));
     let tar = Tar::new()
         .pax(&[("path", name.as_bytes())])
@@ -1678,7 +1262,7 @@ fn refuses_name_component_longer_than_255_bytes() {
 
 #[test]
 fn refuses_symlink_target_longer_than_4096_bytes() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let target = "t/".repeat(2100);
     let tar = Tar::new()
         .pax(&[("linkpath", target.as_bytes())])
@@ -1695,7 +1279,7 @@ fn refuses_symlink_target_longer_than_4096_bytes() {
 
 #[test]
 fn refuses_symlink_target_component_longer_than_255_bytes() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let target = "t".repeat(300);
     let tar = Tar::new()
         .pax(&[("linkpath", target.as_bytes())])
@@ -1716,7 +1300,7 @@ fn refuses_symlink_target_component_longer_than_255_bytes() {
 
 #[test]
 fn refuses_berth_payload_before_its_metadata() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let t = Tar::new()
         .file("data.txt", b"data\n")
         .file(".berth/manifest.toml", MANIFEST.as_bytes())
@@ -1736,7 +1320,7 @@ fn refuses_berth_payload_before_its_metadata() {
 #[test]
 fn refuses_berth_with_a_second_file_list() {
     // A second list after the first could otherwise widen what is accepted.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = Tar::new().file(".berth/files", good_list().as_bytes());
     env.refuse(
         "listed-1.0.berth",
@@ -1749,7 +1333,7 @@ fn refuses_berth_with_a_second_file_list() {
 
 #[test]
 fn refuses_berth_manifest_pointing_outside_the_package() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let manifest =
         "[package]\nname = \"listed\"\nversion = \"1.0\"\n\n[[writable]]\npath = \"../../etc\"\n";
     let t = Tar::new()
@@ -1768,7 +1352,7 @@ fn refuses_berth_manifest_pointing_outside_the_package() {
 #[test]
 fn refuses_berth_hardlink_not_in_the_list() {
     // Hard links are placed after the other members: the error must still name it.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let payload = good_payload().hardlink("data-copy.txt", "data.txt");
     env.refuse(
         "listed-1.0.berth",
@@ -1783,7 +1367,7 @@ fn refuses_berth_hardlink_not_in_the_list() {
 fn refuses_berth_member_whose_listed_hash_names_a_pooled_object() {
     // The good package put `good package\n` in the pool. This list names that content
     // for data.txt, but the archive carries other bytes of the same length.
-    let env = Env::new();
+    let env = Env::with_good_package();
     let pooled: &[u8] = b"good package\n";
     let list = listed_file("data.txt", 0o644, pooled);
     let payload = Tar::new().file("data.txt", b"evil package\n");
@@ -1798,7 +1382,7 @@ fn refuses_berth_member_whose_listed_hash_names_a_pooled_object() {
 
 #[test]
 fn refuses_payload_in_metadata_directory_spelled_in_another_case() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new()
         .file("ok.txt", b"x")
         .file(".Berth/origin.toml", b"forged\n")
@@ -1814,7 +1398,7 @@ fn refuses_payload_in_metadata_directory_spelled_in_another_case() {
 
 #[test]
 fn refuses_metadata_directory_revealed_by_strip_components() {
-    let env = Env::new();
+    let env = Env::with_good_package();
     let tar = Tar::new().file("pkg/.berth/files", b"forged\n").finish();
     env.refuse(
         "meta-strip.tar",

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-mod profile_common;
+mod common;
 
-use profile_common::Env;
+use common::*;
 use std::collections::BTreeMap;
 
 const WRITERS: usize = 8;
@@ -41,7 +41,7 @@ fn concurrent_use_calls_lose_no_update() {
     });
 
     // Every call changed the set, so every call made exactly one generation: 1..=160.
-    let numbers = e.numbers("shared");
+    let numbers = e.generations("shared");
     let expected: Vec<u64> = (1..=(WRITERS * CALLS) as u64).collect();
     assert_eq!(numbers, expected, "numbers are dense and none is lost");
     assert_eq!(e.current("shared"), Some((WRITERS * CALLS) as u64));
@@ -81,7 +81,7 @@ fn concurrent_use_calls_lose_no_update() {
     // Final state: every writer's last call (version 2) and every command has its shim.
     for w in 0..WRITERS {
         assert_eq!(state[&format!("p{w}")], "2");
-        assert!(e.root.join(format!("shims/cmd{w}")).exists());
+        assert!(e.root().join(format!("shims/cmd{w}")).exists());
     }
     e.ok(&["verify"]);
 }

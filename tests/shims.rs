@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-mod profile_common;
+mod common;
 
-use profile_common::{stderr, stdout, Env};
+use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
@@ -77,7 +77,7 @@ fn two_profiles_run_two_versions_of_one_package_at_once() {
 #[test]
 fn argv0_exit_code_pid_and_profile_pass_through() {
     let e = two_sites();
-    let shim = e.root.join("shims/drush");
+    let shim = e.root().join("shims/drush");
     let child = e
         .shim("drush")
         .args(["one", "two words"])
@@ -104,8 +104,9 @@ fn argv0_exit_code_pid_and_profile_pass_through() {
     let args: Vec<&str> = s.lines().filter_map(|l| l.strip_prefix("arg=")).collect();
     assert_eq!(args, ["one", "two words"]);
     // A bare name typed through PATH keeps its bare argv[0].
-    let path = format!("{}:/usr/bin:/bin", e.root.join("shims").display());
-    let out = std::process::Command::new("sh")
+    let path = format!("{}:/usr/bin:/bin", e.root().join("shims").display());
+    let mut sh = std::process::Command::new("sh");
+    let out = clean_env(&mut sh)
         .args(["-c", "drush"])
         .env("PATH", path)
         .env("BERTH_PROFILE", "site-a")
@@ -146,7 +147,7 @@ fn stdin_streams_through_a_shim() {
 #[test]
 fn berth_profile_file_is_found_from_a_nested_directory() {
     let e = two_sites();
-    let site = e.dir.path().join("srv/site-b");
+    let site = e.dir().join("srv/site-b");
     let deep = site.join("web/modules/x");
     std::fs::create_dir_all(&deep).unwrap();
     std::fs::write(site.join(".berth-profile"), "site-b\n").unwrap();
@@ -171,7 +172,7 @@ fn default_profile_is_used_when_nothing_else_says() {
     let out = e.shim("drush").output().unwrap();
     assert!(field(&stdout(&out), "exe").contains("drush-7.59-"));
     // A .berth-profile beats the default.
-    std::fs::write(e.dir.path().join(".berth-profile"), "site-b").unwrap();
+    std::fs::write(e.dir().join(".berth-profile"), "site-b").unwrap();
     let out = e.shim("drush").output().unwrap();
     assert!(field(&stdout(&out), "exe").contains("drush-10.1.0-"));
 }
@@ -260,7 +261,7 @@ fn profile_lacking_the_command_names_the_profiles_that_have_it() {
 fn a_target_that_is_itself_a_shim_is_refused() {
     let e = two_sites();
     // Tamper with the current generation so that bin/drush leads back to the shim.
-    let bin = e.root.join("profiles/site-a/bin/drush");
+    let bin = e.root().join("profiles/site-a/bin/drush");
     std::fs::remove_file(&bin).unwrap();
     std::os::unix::fs::symlink("../../../../shims/drush", &bin).unwrap();
     let out = e
@@ -281,7 +282,7 @@ fn a_target_that_is_itself_a_shim_is_refused() {
 fn shims_exist_exactly_for_provided_commands() {
     let e = two_sites();
     let names = |e: &Env| {
-        let mut v: Vec<String> = std::fs::read_dir(e.root.join("shims"))
+        let mut v: Vec<String> = std::fs::read_dir(e.root().join("shims"))
             .unwrap()
             .map(|d| d.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -291,7 +292,7 @@ fn shims_exist_exactly_for_provided_commands() {
     assert_eq!(names(&e), ["drush", "php"]);
     for n in names(&e) {
         assert_eq!(
-            std::fs::read_link(e.root.join("shims").join(n)).unwrap(),
+            std::fs::read_link(e.root().join("shims").join(n)).unwrap(),
             std::path::Path::new("../libexec/berth-shim")
         );
     }
@@ -306,9 +307,10 @@ fn shims_exist_exactly_for_provided_commands() {
 #[test]
 fn the_root_can_be_moved() {
     let e = two_sites();
-    let moved = e.dir.path().join("elsewhere");
-    std::fs::rename(&e.root, &moved).unwrap();
-    let out = std::process::Command::new(moved.join("shims/drush"))
+    let moved = e.dir().join("elsewhere");
+    std::fs::rename(e.root(), &moved).unwrap();
+    let mut shim = std::process::Command::new(moved.join("shims/drush"));
+    let out = clean_env(&mut shim)
         .env("BERTH_PROFILE", "site-b")
         .output()
         .unwrap();

@@ -571,7 +571,7 @@ fn sha256_mismatch_is_refused_and_store_unchanged() {
     env.install(&first, &[]);
     let before_list = env.run(&["list", "--json"]).ok().stdout;
     let before_names = env.store_names();
-    let pool_before = pool_inodes(&env.root());
+    let pool_before = pool_inodes(env.root());
 
     let pkg = env.small_package("sum", "1.0");
     let tar = &tarballs(&env, &env.dir().join("src/sum-1.0"), "sum-1.0", None)[2];
@@ -592,7 +592,7 @@ fn sha256_mismatch_is_refused_and_store_unchanged() {
             "{:?}",
             env.staging_leftovers()
         );
-        assert_eq!(pool_inodes(&env.root()), pool_before, "the pool changed");
+        assert_eq!(pool_inodes(env.root()), pool_before, "the pool changed");
     }
     // A malformed sum is a usage error.
     env.run(&["install", pkg.to_str().unwrap(), "--sha256", "abc"])
@@ -885,12 +885,6 @@ fn installed(env: &Env, name: &str) -> PathBuf {
     env.entry_dir(name, "1.0", row["id"].as_str().unwrap())
 }
 
-/// Lets the test write into a store directory (entries are 0555).
-fn unseal(dir: &Path) {
-    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
-}
-
 #[test]
 fn verify_passes_on_intact_store() {
     let env = Env::new();
@@ -1176,7 +1170,7 @@ fn entries_are_read_only_with_normalised_mtimes() {
 fn entry_files_are_hard_links_into_the_pool() {
     let env = Env::new();
     let dir = installed(&env, "pooled");
-    let pool = pool_inodes(&env.root());
+    let pool = pool_inodes(env.root());
     for rel in ["bin/hello", "share/doc/README", "share/data/table.csv"] {
         let m = std::fs::metadata(dir.join(rel)).unwrap();
         assert!(
@@ -1222,7 +1216,7 @@ fn same_bytes_with_and_without_exec_bit_are_distinct_objects() {
 fn berth_root_environment_variable_is_the_default_root() {
     let env = Env::new();
     let pkg = env.small_package("envroot", "1.0");
-    let out = std::process::Command::new(BERTH)
+    let out = berth_without_root()
         .args(["install", pkg.to_str().unwrap()])
         .env("BERTH_ROOT", env.root())
         .output()
@@ -1235,7 +1229,7 @@ fn berth_root_environment_variable_is_the_default_root() {
     assert_eq!(env.listed().len(), 1);
     // --root wins over the variable.
     let other = env.dir().join("other-root");
-    let out = std::process::Command::new(BERTH)
+    let out = berth_without_root()
         .args(["--root", other.to_str().unwrap(), "--json", "list"])
         .env("BERTH_ROOT", env.root())
         .output()
@@ -1289,28 +1283,11 @@ fn help_lists_exit_codes_and_bad_usage_exits_2() {
 // ---------------------------------------------------------------------------------------
 // the lock
 
-/// Holds `<root>/.lock` from this process, as a fake holder would, until dropped.
-fn hold_lock(env: &Env) -> nix::fcntl::Flock<std::fs::File> {
-    std::fs::create_dir_all(env.root()).unwrap();
-    let mut f = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(env.root().join(".lock"))
-        .unwrap();
-    f.write_all(b"12345 fake-holder --doing things\n").unwrap();
-    f.flush().unwrap();
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| e)
-        .expect("take the lock")
-}
-
 #[test]
 fn lock_timeout_exits_7_naming_the_holder() {
     let env = Env::new();
     let pkg = env.small_package("locked", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let r = env
         .run(&["--lock-timeout", "1", "install", pkg.to_str().unwrap()])
         .code(7);
@@ -1333,7 +1310,7 @@ fn lock_timeout_exits_7_naming_the_holder() {
 fn second_process_waits_for_the_lock_and_says_whose_it_is() {
     let env = Env::new();
     let pkg = env.small_package("waiter", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let mut child = env
         .cmd(&["install", pkg.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -1402,7 +1379,7 @@ fn lock_wait_gives_up_only_after_the_timeout() {
     // Not a timing assertion: a generous timeout must still succeed once the lock goes.
     let env = Env::new();
     let pkg = env.small_package("patient", "1.0");
-    let lock = hold_lock(&env);
+    let lock = env.hold_lock();
     let child = env
         .cmd(&["--lock-timeout", "600", "install", pkg.to_str().unwrap()])
         .stderr(Stdio::piped())

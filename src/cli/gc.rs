@@ -78,6 +78,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             r.kept_recent.join(", ")
         );
     }
+    for d in &r.deferred {
+        let pids: Vec<String> = d.pids.iter().map(u32::to_string).collect();
+        println!(
+            "deferred {}: in use by running isolated process(es) {}; gc takes it once they end",
+            d.entry,
+            pids.join(", ")
+        );
+    }
     println!(
         "{} {}: {} generation(s), {} entr{}, {} pool object(s)",
         if r.dry_run { "would free" } else { "freed" },

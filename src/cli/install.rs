@@ -6,7 +6,7 @@ use crate::package::extract::Limits;
 use crate::package::ReadOptions;
 use crate::store::install::{Outcome, Request};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Install packages (.berth, .deb, .rpm, tarballs) into the store.
 #[derive(Debug, clap::Args)]
@@ -27,10 +27,17 @@ maintainer scripts are never run (a warning says which there were). A .deb's fil
 checked against its md5sums, an .rpm's against its header's digests. Tarballs need --name and --version unless the file is named NAME-VERSION.tar.*.
 Installing the same content again changes nothing. Archives with unsafe members (absolute
 paths, `..`, links out of the package, devices …), corrupt compressed data, trailing
-garbage, decompression bombs and archives that hold no files are refused whole.")]
+garbage, decompression bombs and archives that hold no files are refused whole.
+
+A NAME or NAME@VERSION that is not an existing file is looked up in the last good indexes
+of the configured repositories: the file is downloaded into the root's cache/ (reused when
+a cached copy still has the signed sha256), cut off at the size the index gives, and
+checked against the index's sha256 before anything reaches the store.
+With `require_signatures = true` in <root>/config.toml, local files need --signature
+(checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.")]
 pub struct Args {
-    /// Package files to install
-    #[arg(required = true, value_name = "FILE")]
+    /// Package files to install, or NAME[@VERSION] from the repositories
+    #[arg(required = true, value_name = "FILE|NAME[@VERSION]")]
     pub files: Vec<PathBuf>,
     /// Package name (tarballs)
     #[arg(long)]
@@ -60,6 +67,12 @@ pub struct Args {
     /// in use is replaced in one atomic exchange)
     #[arg(long)]
     pub repair: bool,
+    /// Detached minisign signature of the (one) local file, checked against pinned keys
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// Install local files without a signature although config.toml requires one
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Serialize)]
@@ -76,38 +89,35 @@ struct Row {
     /// Maintainer scripts (.deb) or scriptlets (.rpm) the package carries; never run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     scripts_not_run: Vec<String>,
+    #[serde(flatten)]
+    source: Source,
 }
 
 /// Runs `install`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    if a.files.len() > 1 && (a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some()) {
+    let per_file =
+        a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some() || a.signature.is_some();
+    if a.files.len() > 1 && per_file {
         return Err(Error::BadFlag {
-            flag: "--name/--version/--sha256",
+            flag: "--name/--version/--sha256/--signature",
             why: "they apply to one file; install the files one at a time".into(),
         });
     }
     let l = ctx.lock()?;
     let mut rows = Vec::new();
     for file in &a.files {
-        let req = Request {
-            path: file.clone(),
-            read: ReadOptions {
-                name: a.name.clone(),
-                version: a.pkg_version.clone(),
-                strip_components: a.strip_components,
-                sha256: a.sha256.clone(),
-                limits: Limits {
-                    max_unpacked: a.max_unpacked_size,
-                    max_entries: a.max_entries,
-                    max_ratio: a.max_ratio,
-                    ..Limits::default()
-                },
-                allow_empty: a.allow_empty,
-            },
-            repair: a.repair,
-        };
+        let (source, req) = source(ctx, &l, &a, file)?;
         let outcome = l.store.install(&l.lock, &req, &ctx.progress)?;
-        let row = report(ctx, file, &outcome);
+        let e = outcome.entry();
+        if let Some(want) = source.store_id.as_ref().filter(|w| *w != e.id()) {
+            eprintln!(
+                "warning: {}@{}: the index gives store id {want}, this berth computed {} (different berth versions?)",
+                e.name(),
+                e.version(),
+                e.id()
+            );
+        }
+        let row = report(ctx, file, &outcome, source);
         rows.push(row);
     }
     // Shims link to libexec/berth-shim: keep it equal to the shim built with this berth.
@@ -132,7 +142,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     Ok(0)
 }
 
-fn report(ctx: &Ctx, file: &std::path::Path, outcome: &Outcome) -> Row {
+fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {
     let e = outcome.entry();
     let (status, new_objects, dropped) = match outcome {
         Outcome::Installed {
@@ -179,6 +189,7 @@ fn report(ctx: &Ctx, file: &std::path::Path, outcome: &Outcome) -> Row {
         new_objects,
         setuid_setgid_dropped: dropped,
         scripts_not_run: scripts,
+        source,
     };
     if !ctx.json && !ctx.quiet {
         match status {
@@ -200,4 +211,104 @@ fn report(ctx: &Ctx, file: &std::path::Path, outcome: &Outcome) -> Row {
         }
     }
     row
+}
+
+/// Where one argument's bytes came from (part of the --json row).
+#[derive(Serialize, Default)]
+struct Source {
+    /// The repository it was resolved in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<String>,
+    /// Whether it was downloaded (false: a verified cached copy was reused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    downloaded: Option<bool>,
+    /// The key id that signed a local file (`--signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_by: Option<String>,
+    /// The store id the index gives.
+    #[serde(skip)]
+    store_id: Option<String>,
+}
+
+/// Turns one argument into a local file to install: an existing file (held to the signature
+/// policy), or a repository reference (resolved in the last good indexes and downloaded into
+/// the cache, size- and sha256-verified). Only what the repository module proved reaches
+/// the store, and the store checks the sha256 again as it reads.
+fn source(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source, Request)> {
+    let files = crate::repo::Paths::new(l.store.root());
+    let by_name = !arg.is_file()
+        && crate::repo::resolve::looks_like_reference(&arg.to_string_lossy())
+        && !crate::repo::trust::Repos::load(&files)?.repos.is_empty();
+    let mut req = Request {
+        path: arg.to_path_buf(),
+        read: ReadOptions {
+            name: a.name.clone(),
+            version: a.pkg_version.clone(),
+            strip_components: a.strip_components,
+            sha256: a.sha256.clone(),
+            limits: Limits {
+                max_unpacked: a.max_unpacked_size,
+                max_entries: a.max_entries,
+                max_ratio: a.max_ratio,
+                ..Limits::default()
+            },
+            allow_empty: a.allow_empty,
+        },
+        repair: a.repair,
+    };
+    if !by_name {
+        use crate::repo::policy::{check_local, Verdict};
+        let verdict = check_local(&files, arg, a.signature.as_deref(), a.insecure)?;
+        if verdict == Verdict::Insecure {
+            eprintln!(
+                "warning: installing {} WITHOUT a signature (--insecure; config.toml requires signatures)",
+                arg.display()
+            );
+        }
+        let signed_by = match verdict {
+            Verdict::Signed { key_id, sha256 } => {
+                // The store refuses the file if it changed since it was verified.
+                req.read.sha256 = req.read.sha256.or(Some(sha256));
+                Some(key_id)
+            }
+            _ => None,
+        };
+        return Ok((
+            Source {
+                signed_by,
+                ..Source::default()
+            },
+            req,
+        ));
+    }
+    if a.signature.is_some() || a.sha256.is_some() || a.name.is_some() || a.pkg_version.is_some() {
+        return Err(Error::BadFlag {
+            flag: "--signature/--sha256/--name/--version",
+            why: "they apply to local files; a repository's index already says them".into(),
+        });
+    }
+    let got = crate::repo::cache::for_install(&files, &arg.to_string_lossy(), &ctx.progress)?;
+    let p = &got.package;
+    if !ctx.json && !ctx.quiet {
+        match &got.fetched.url {
+            Some(url) => eprintln!(
+                "downloaded {} from {url} ({}, sha256 verified)",
+                p.reference(),
+                output::size(p.size)
+            ),
+            None => eprintln!("using cached {} (sha256 verified)", p.reference()),
+        }
+    }
+    req.path = got.fetched.path.clone();
+    req.read.name = Some(p.name.clone());
+    req.read.version = Some(p.version.clone());
+    req.read.strip_components = p.strip_components;
+    req.read.sha256 = Some(p.sha256.clone());
+    let source = Source {
+        repository: Some(got.repo.clone()),
+        downloaded: Some(got.fetched.downloaded),
+        signed_by: None,
+        store_id: p.store_id.clone(),
+    };
+    Ok((source, req))
 }

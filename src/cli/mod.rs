@@ -10,6 +10,7 @@ mod output;
 mod pack;
 mod profile;
 mod remove;
+mod repo;
 mod run;
 mod verify;
 mod which;
@@ -27,13 +28,17 @@ use std::time::Duration;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (I/O error, a root others can write or that has a symlinked part …)
+  1  failure (I/O error, a root others can write or that has a symlinked part, network …)
   2  usage: bad arguments, invalid name or version, ambiguous reference
-  3  not found: no such file, package, version or profile
+  3  not found: no such file, package, version, profile or repository (HTTP 404)
   4  conflict: name@version clash, entry in use, path collision
-  5  integrity: checksum mismatch, entries or objects that no longer verify (verify, check)
+  5  integrity: checksum mismatch, entries or objects that no longer verify (verify, check),
+     bad or unpinned signature, rollback or freeze of a repository index
   6  refused input: unsafe or malformed archive or manifest
-  7  timed out waiting for the root's lock (--lock-timeout)";
+  7  timed out waiting for the root's lock (--lock-timeout)
+  8  not permitted: needs a privilege the system does not grant (namespaces, --user)
+126  run: the command was found but cannot be executed
+127  run: the command was not found";
 
 /// berth: install every version side by side; switch, roll back and clean up safely.
 #[derive(Debug, Parser)]
@@ -115,6 +120,9 @@ pub enum Command {
     /// Profiles, generations, shims and running (use, drop, rollback, switch …).
     #[command(flatten)]
     Profile(profile::Command),
+    /// Keys and signed repositories (key, repo, update, search).
+    #[command(flatten)]
+    Repo(repo::Command),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -203,5 +211,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Keep(a) => gc::keep(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
+        Command::Repo(c) => repo::run(&ctx, c),
     }
 }

@@ -49,10 +49,9 @@ installs dependencies.")]
     /// Show the file a shim would run for a command, and which rule chose the profile
     #[command(after_help = "Examples:\n  berth which drush\n  berth which drush --profile site-b")]
     Which(super::which::WhichArgs),
-    /// Run a command with a profile's environment (its bin/ first on PATH, BERTH_PROFILE set)
-    #[command(after_help = "Examples:
-  berth run site-b -- drush status
-  berth run -- drush status        # profile chosen like a shim does")]
+    /// Run a command (or the profile's service) with a profile's environment; --isolate
+    /// shows its packages at their usual paths in a private mount namespace
+    #[command(after_help = super::run::AFTER_HELP)]
     Run(super::run::Args),
 }
 

@@ -40,7 +40,7 @@ impl Error {
             }
             InputNotRegular { .. } => s("download or copy the package into a regular file first"),
             Unsafe { .. } | CompressionRatio { .. } | Manifest { .. } | ManifestValue { .. } => {
-                s("the package is unsafe or corrupt; nothing was installed")
+                s("the archive is unsafe or corrupt; nothing was installed")
             }
             BadArchive { .. } => s(
                 "is it a .berth, .deb, .rpm, tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2 file? nothing was installed",
@@ -78,8 +78,11 @@ impl Error {
             Corrupt { .. } => s(
                 "run `berth check`; reinstall the package from its artifact (`berth install --repair FILE`)",
             ),
+            IntegrityFailed { what: "check", .. } => s(
+                "`berth check --repair` fixes what is marked so; rebuild a damaged entry from its artifact with `berth install --repair FILE`",
+            ),
             IntegrityFailed { .. } => s(
-                "reinstall the damaged packages from their artifacts (`berth install --repair FILE`)",
+                "rebuild the damaged packages from their artifacts (`berth install --repair FILE`)",
             ),
             DiskFull { .. } => s(
                 "free some space (`berth gc` removes what no profile uses) and try again; nothing was installed",
@@ -113,7 +116,6 @@ impl Error {
             UnmetDependencies { profile, .. } => Some(format!(
                 "install and add what is missing (`berth use {profile} PACKAGE`), or run without --strict to only warn; nothing was changed"
             )),
-            NotImplemented { hint, .. } => Some(hint.clone()),
             Internal { .. } => s("this is a bug in berth; please report it"),
             _ => None,
         }
@@ -143,8 +145,7 @@ impl Error {
             | BadFlag { .. }
             | EntryNameTooLong { .. }
             | AmbiguousPackage { .. }
-            | DuplicateReference { .. }
-            | NotImplemented { .. } => exit::USAGE,
+            | DuplicateReference { .. } => exit::USAGE,
             InputNotFound { .. }
             | UnknownPackage { .. }
             | UnknownProfile { .. }
@@ -167,6 +168,8 @@ impl Error {
             | Manifest { .. }
             | ManifestValue { .. } => exit::REFUSED,
             LockTimeout { .. } => exit::LOCKED,
+            Isolate(e) => e.exit_code(),
+            Repo(e) => e.exit_code(),
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod exit {
     pub const REFUSED: i32 = 6;
     /// Gave up waiting for the root's lock (`--lock-timeout`).
     pub const LOCKED: i32 = 7;
+    /// Not permitted: the system or the caller lacks a privilege (namespaces, `--user`).
+    pub const NOT_PERMITTED: i32 = 8;
 }
 
 /// Why an archive member was refused by safe extraction.
@@ -301,10 +303,14 @@ pub enum Error {
     },
     #[error("profile {profile}: {} unmet dependenc{}: {}", .unmet.len(), if .unmet.len() == 1 { "y" } else { "ies" }, .unmet.join("; "))]
     UnmetDependencies { profile: String, unmet: Vec<String> },
-    #[error("{what} is not implemented yet")]
-    NotImplemented { what: String, hint: String },
     #[error("internal error: cannot encode {what}: {detail}")]
     Internal { what: &'static str, detail: String },
+    /// `run --isolate` and privilege dropping.
+    #[error(transparent)]
+    Isolate(#[from] crate::isolate::Error),
+    /// Repositories, keys and signatures.
+    #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
 }
 
 fn profiles_hint(existing: &[String]) -> String {

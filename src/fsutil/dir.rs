@@ -366,6 +366,27 @@ impl Dir {
         .ok()
     }
 
+    /// Opens what `rel` ends at for reading, following symlinks only as long as they stay
+    /// beneath this directory (a package's own links): `None` when it does not resolve
+    /// there or is neither a regular file (`want_dir` false) nor a directory (true).
+    pub fn open_following_beneath(&self, rel: &str, want_dir: bool) -> Option<OwnedFd> {
+        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        if want_dir {
+            flags |= OFlags::DIRECTORY;
+        }
+        let fd = rustix::fs::openat2(
+            &self.fd,
+            rel,
+            flags,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        let st = rustix::fs::fstat(&fd).ok()?;
+        let want = if want_dir { Kind::Dir } else { Kind::File };
+        (kind_of(&st) == want).then_some(fd)
+    }
+
     /// What `rel` ends at, following symlinks only as long as they stay beneath this
     /// directory (`None` when it does not resolve there).
     pub fn stat_beneath(&self, rel: &str) -> Option<Stat> {

@@ -45,3 +45,46 @@ pub fn write_user_file_with(
     let dir = Dir::open_path(parent).map_err(|e| Error::io("open directory", parent, e))?;
     dir.write_atomic_with(name, mode, fill)
 }
+
+/// Writes `bytes` to a file the user named, atomically and durably, with exactly `mode`.
+pub fn write_user_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    write_user_file_with(path, mode, |f| {
+        f.write_all(bytes).map_err(|e| Error::io("write", path, e))
+    })
+}
+
+/// Creates a directory the user named, and its missing parents, with mode 0755 (whatever
+/// the umask); an existing one is fine.
+pub fn create_user_dirs(path: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = path;
+    loop {
+        match std::fs::symlink_metadata(p) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(p);
+                match p.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => p = parent,
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(Error::io("stat", p, e)),
+        }
+    }
+    for m in missing.into_iter().rev() {
+        let parent = match m.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = Dir::open_path(parent).map_err(|e| Error::io("open directory", parent, e))?;
+        let name = m
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::BadOutputPath {
+                path: m.to_path_buf(),
+            })?;
+        dir.create_dir(name, crate::root::DIR_MODE)?;
+    }
+    Ok(())
+}

@@ -193,4 +193,17 @@ impl Dir {
     pub fn syncfs(&self) -> Result<()> {
         rustix::fs::syncfs(&self.fd).map_err(|e| Error::io("syncfs", &self.path, e.into()))
     }
+
+    /// Gives `rel` (never followed if a symlink) to `uid`/`gid`.
+    pub fn chown(&self, rel: &str, uid: u32, gid: u32) -> Result<()> {
+        let (parent, name) = self.split(rel)?;
+        rustix::fs::chownat(
+            &parent.fd,
+            name,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| Error::io("chown", self.join(rel), e.into()))
+    }
 }

@@ -5,6 +5,7 @@
 pub mod berth;
 pub mod deb;
 pub mod extract;
+pub mod lister;
 pub mod listing;
 pub mod manifest;
 pub mod name;

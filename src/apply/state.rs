@@ -1,0 +1,259 @@
+//! Config files (`[[config]]`) and writable directories (`[[writable]]`) of a profile's
+//! packages: `<root>/etc/<profile>/<package>/<path>` and `<root>/var/<profile>/<package>/<path>`.
+//! Each is seeded from the package's shipped copy the first time it is needed and never
+//! overwritten afterwards, so the operator's edits and the service's data survive every
+//! switch and rollback. Modes are explicit (not the umask); files are written atomically,
+//! and a seeded directory appears whole (built beside, then renamed). Everything is made
+//! beneath the root's handle, never through a symlink.
+
+use crate::error::{Error, Result};
+use crate::fsutil::{temp_name, Dir, Kind};
+use crate::isolate::plan::Bind;
+use crate::lock::LockedFile;
+use crate::root::{Root, DIR_MODE, ETC, VAR};
+use crate::store::{Entry, Store};
+use std::fs::File;
+use std::path::Path;
+
+/// Mode of config files (0755 when the shipped copy is executable).
+const FILE_MODE: u32 = 0o644;
+
+/// The binds for `entries` of `profile`: config files and writable directories, from the
+/// root onto their paths inside the namespace. Computes only; [`prepare`] creates them.
+pub fn binds(root: &Root, profile: &str, entries: &[Entry]) -> Vec<Bind> {
+    let mut out = Vec::new();
+    for e in entries {
+        for c in &e.manifest.config {
+            out.push(Bind {
+                source: root
+                    .path()
+                    .join(ETC)
+                    .join(profile)
+                    .join(e.name())
+                    .join(&c.path),
+                target: Path::new("/").join(&c.path),
+                dir: false,
+                what: "config",
+                package: e.spec(),
+            });
+        }
+        for w in &e.manifest.writable {
+            out.push(Bind {
+                source: root
+                    .path()
+                    .join(VAR)
+                    .join(profile)
+                    .join(e.name())
+                    .join(&w.path),
+                target: Path::new("/").join(&w.path),
+                dir: true,
+                what: "writable",
+                package: e.spec(),
+            });
+        }
+    }
+    out
+}
+
+/// Creates what [`binds`] names and does not exist yet, seeded from the packages. New
+/// writable directories are given to `owner` (uid, gid) when set, so a service that runs
+/// as another user can write them. Returns the binds.
+pub fn prepare(
+    root: &Root,
+    store: &Store,
+    _lock: &LockedFile,
+    profile: &str,
+    entries: &[Entry],
+    owner: Option<(u32, u32)>,
+) -> Result<Vec<Bind>> {
+    crate::package::name::check_name("profile name", profile)?;
+    for e in entries {
+        if e.manifest.config.is_empty() && e.manifest.writable.is_empty() {
+            continue;
+        }
+        let pkg = store.open_entry(e)?;
+        let sub = format!("{profile}/{}", e.name());
+        if !e.manifest.config.is_empty() {
+            let base = root.dir().ensure_dir(&format!("{ETC}/{sub}"), DIR_MODE)?;
+            for c in &e.manifest.config {
+                prepare_file(&base, &c.path, &pkg, e)?;
+            }
+        }
+        if !e.manifest.writable.is_empty() {
+            let base = root.dir().ensure_dir(&format!("{VAR}/{sub}"), DIR_MODE)?;
+            for w in &e.manifest.writable {
+                prepare_dir(&base, &w.path, &pkg, e, owner)?;
+            }
+        }
+    }
+    Ok(binds(root, profile, entries))
+}
+
+fn wrong_kind(e: &Entry, what: &'static str, rel: &str, found: &'static str) -> Error {
+    let expected = if what == "config" {
+        "a file"
+    } else {
+        "a directory"
+    };
+    crate::isolate::Error::WrongKind {
+        package: e.spec(),
+        what,
+        path: rel.to_string(),
+        found,
+        expected,
+    }
+    .into()
+}
+
+/// The parent directory of `rel` beneath `base` (created 0755 where missing) and the name.
+fn parent_of<'a>(base: &Dir, rel: &'a str) -> Result<(Dir, &'a str)> {
+    match rel.rsplit_once('/') {
+        Some((p, n)) => Ok((base.ensure_dir(p, DIR_MODE)?, n)),
+        None => Ok((base.try_clone()?, rel)),
+    }
+}
+
+fn prepare_file(base: &Dir, rel: &str, pkg: &Dir, e: &Entry) -> Result<()> {
+    match base.stat(rel)? {
+        Some(st) if crate::fsutil::dir::kind_of(&st) == Kind::File => return Ok(()),
+        Some(_) => {
+            return Err(wrong_kind(
+                e,
+                "config",
+                rel,
+                "not a file in the root's etc/",
+            ))
+        }
+        None => {}
+    }
+    let (parent, name) = parent_of(base, rel)?;
+    // Follows links inside the package: safe extraction keeps them inside.
+    match pkg.open_following_beneath(rel, false) {
+        Some(fd) => {
+            let mut src = File::from(fd);
+            let exec = rustix::fs::fstat(&src).is_ok_and(|st| st.st_mode & 0o111 != 0);
+            let mode = if exec { 0o755 } else { FILE_MODE };
+            parent.write_atomic_with(name, mode, |f| {
+                std::io::copy(&mut src, f)
+                    .map(|_| ())
+                    .map_err(|err| Error::io("copy", pkg.join(rel), err))
+            })?;
+            tracing::info!(
+                "config {} seeded from {}",
+                base.join(rel).display(),
+                e.spec()
+            );
+        }
+        None if pkg.open_following_beneath(rel, true).is_some() => {
+            return Err(wrong_kind(e, "config", rel, "a directory"))
+        }
+        None => {
+            parent.write_atomic(name, b"", FILE_MODE)?;
+            tracing::info!(
+                "config {} created empty ({} ships none)",
+                base.join(rel).display(),
+                e.spec()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn prepare_dir(
+    base: &Dir,
+    rel: &str,
+    pkg: &Dir,
+    e: &Entry,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    match base.stat(rel)? {
+        Some(st) if crate::fsutil::dir::kind_of(&st) == Kind::Dir => {
+            if let Some((uid, _)) = owner {
+                if st.st_uid != uid {
+                    tracing::warn!(
+                        "{} belongs to uid {}, but the service runs as uid {uid}; it may not be \
+                         able to write there (chown it if it should)",
+                        base.join(rel).display(),
+                        st.st_uid
+                    );
+                }
+            }
+            return Ok(());
+        }
+        Some(_) => {
+            return Err(wrong_kind(
+                e,
+                "writable",
+                rel,
+                "not a directory in the root's var/",
+            ))
+        }
+        None => {}
+    }
+    let (parent, name) = parent_of(base, rel)?;
+    let tmp = temp_name(name);
+    let built = (|| {
+        match pkg.open_following_beneath(rel, true) {
+            Some(fd) => copy_tree(&Dir::from_fd(fd, pkg.join(rel)), &parent, &tmp, owner)?,
+            None if pkg.open_following_beneath(rel, false).is_some() => {
+                return Err(wrong_kind(e, "writable", rel, "a file"))
+            }
+            None => make_dir(&parent, &tmp, owner)?,
+        }
+        parent.rename(&tmp, &parent, name)
+    })();
+    if built.is_err() {
+        let _ = crate::fsutil::remove_tree(&parent, &tmp);
+    }
+    built?;
+    parent.fsync()?;
+    tracing::info!(
+        "writable {} created for {}",
+        base.join(rel).display(),
+        e.spec()
+    );
+    Ok(())
+}
+
+fn make_dir(parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> Result<()> {
+    parent.create_dir(name, DIR_MODE)?;
+    if let Some((uid, gid)) = owner {
+        parent.chown(name, uid, gid)?;
+    }
+    Ok(())
+}
+
+/// Copies a shipped directory: directories 0755, files 0644 (0755 when executable),
+/// links as links; all given to `owner`. Made durable before the caller's rename.
+fn copy_tree(src: &Dir, parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> Result<()> {
+    make_dir(parent, name, owner)?;
+    let dst = parent.open_dir(name)?;
+    for ent in src.entries()? {
+        let Some(n) = ent.name_str() else { continue };
+        match ent.kind {
+            Kind::Dir => copy_tree(&src.open_dir(n)?, &dst, n, owner)?,
+            Kind::Symlink => {
+                if let Some(target) = src.read_link(n)? {
+                    dst.symlink(target, n)?;
+                }
+            }
+            Kind::File => {
+                let Some(mut input) = src.open_file(n)? else {
+                    continue;
+                };
+                let exec = rustix::fs::fstat(&input).is_ok_and(|st| st.st_mode & 0o111 != 0);
+                let mode = if exec { 0o755 } else { FILE_MODE };
+                dst.write_atomic_with(n, mode, |f| {
+                    std::io::copy(&mut input, f)
+                        .map(|_| ())
+                        .map_err(|err| Error::io("copy", src.join(n), err))
+                })?;
+            }
+            Kind::Other => continue,
+        }
+        if let Some((uid, gid)) = owner {
+            dst.chown(n, uid, gid)?;
+        }
+    }
+    dst.fsync()
+}

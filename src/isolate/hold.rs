@@ -1,0 +1,200 @@
+//! Holds on store entries used by running isolated processes, so that gc never deletes a
+//! release out from under a service (Flatpak's lesson). A hold is `<root>/run/<pid>`, a
+//! small TOML file naming the entries, with a shared `flock` on a descriptor that is
+//! inherited across `exec`: the hold lasts exactly as long as the process (and any child
+//! that keeps the descriptor). gc treats held entries as roots and reports them deferred;
+//! hold files whose lock can be taken, and whose process is gone, are stale and removed by
+//! the next mutation. Holds are runtime state: written whole (by rename) but not fsynced.
+
+use crate::error::{Error, Result};
+use crate::fsutil::{temp_name, Dir};
+use crate::lock::LockedFile;
+use crate::root::{Root, DIR_MODE, RUN};
+use rustix::fs::FlockOperation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+
+/// The content of a hold file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRecord {
+    /// The isolated process (berth `exec`s into it, so the pid stays).
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (/proc/PID/stat field 22), so that a reused
+    /// pid is not taken for the holder.
+    pub start: u64,
+    /// The profile it runs.
+    pub profile: String,
+    /// The generation it runs.
+    pub generation: u64,
+    /// Store entry directory names it uses.
+    pub entries: Vec<String>,
+}
+
+/// `<root>/run/mnt`: where an isolated process mounts its private mount-point layer (an
+/// empty directory on the host, always).
+pub fn mount_point_dir(root: &Root) -> PathBuf {
+    root.path().join(RUN).join(MNT)
+}
+
+/// The mount point's name in `run/`.
+const MNT: &str = "mnt";
+
+/// A hold taken by this process; its descriptor survives `exec`.
+#[derive(Debug)]
+pub struct Hold {
+    dir: Dir,
+    name: String,
+    _file: File,
+}
+
+impl Hold {
+    /// Writes `<root>/run/<pid>` under the root's lock and takes its shared lock before it
+    /// becomes visible, so gc never sees it unlocked. Also creates `run/mnt`.
+    pub fn create(
+        root: &Root,
+        _lock: &LockedFile,
+        profile: &str,
+        generation: u64,
+        entries: &[String],
+    ) -> Result<Hold> {
+        let dir = root.dir().ensure_dir(RUN, DIR_MODE)?;
+        dir.ensure_dir(MNT, DIR_MODE)?;
+        let pid = std::process::id();
+        let record = HoldRecord {
+            pid,
+            start: start_time(pid).unwrap_or(0),
+            profile: profile.to_string(),
+            generation,
+            entries: entries.to_vec(),
+        };
+        let text = toml::to_string(&record).map_err(|e| Error::Internal {
+            what: "hold file",
+            detail: e.to_string(),
+        })?;
+        let name = pid.to_string();
+        // Not fsynced, on purpose: a hold only matters while its process runs, and no
+        // process survives a crash. It still appears by rename, whole and already locked.
+        let tmp = temp_name(&name);
+        let written = (|| -> Result<File> {
+            let mut f = dir
+                .create_file(&tmp, 0o644)
+                .map_err(|e| Error::io("create", dir.join(&tmp), e))?;
+            rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(0o644))
+                .map_err(|e| Error::io("chmod", dir.join(&tmp), e.into()))?;
+            std::io::Write::write_all(&mut f, text.as_bytes())
+                .map_err(|e| Error::io("write", dir.join(&tmp), e))?;
+            rustix::fs::flock(&f, FlockOperation::NonBlockingLockShared)
+                .map_err(|e| Error::io("lock", dir.join(&tmp), e.into()))?;
+            dir.rename(&tmp, &dir, &name)?;
+            Ok(f)
+        })();
+        if written.is_err() {
+            let _ = dir.remove_file(&tmp);
+        }
+        let file = written?;
+        // Inherited across exec on purpose: the service itself keeps the hold.
+        rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty())
+            .map_err(|e| Error::io("clear close-on-exec", dir.join(&name), e.into()))?;
+        Ok(Hold {
+            dir,
+            name,
+            _file: file,
+        })
+    }
+
+    /// Removes the hold (when the process will not run after all).
+    pub fn release(self) {
+        let _ = self.dir.remove_file(&self.name);
+    }
+}
+
+/// Start time of a process (clock ticks since boot), if it exists.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether a hold file's process still runs: its lock is held, or (should the service
+/// have closed the descriptor) its pid is alive with the recorded start time.
+fn is_live(dir: &Dir, name: &str, record: Option<&HoldRecord>) -> Result<bool> {
+    let Some(file) = dir.open_file(name)? else {
+        return Ok(false);
+    };
+    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(true),
+        Err(e) => return Err(Error::io("lock", dir.join(name), e.into())),
+        Ok(()) => {}
+    }
+    Ok(record.is_some_and(|r| r.start != 0 && start_time(r.pid) == Some(r.start)))
+}
+
+/// Every hold file (numeric names) with its record (None when unreadable).
+fn hold_files(dir: &Dir) -> Result<Vec<(String, Option<HoldRecord>)>> {
+    let mut out = Vec::new();
+    for ent in dir.entries()? {
+        let Some(name) = ent.name_str() else { continue };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let record = dir
+            .read_text(name)
+            .ok()
+            .flatten()
+            .and_then(|t| toml::from_str::<HoldRecord>(&t).ok());
+        out.push((name.to_string(), record));
+    }
+    Ok(out)
+}
+
+/// Entries held by running isolated processes: entry directory name -> pids. Needs no lock.
+pub fn held(root: &Root) -> Result<BTreeMap<String, Vec<u32>>> {
+    let mut out: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let Some(dir) = root.dir().open_dir_opt(RUN)? else {
+        return Ok(out);
+    };
+    for (name, record) in hold_files(&dir)? {
+        if !is_live(&dir, &name, record.as_ref())? {
+            continue;
+        }
+        match record {
+            Some(r) => {
+                for e in r.entries {
+                    out.entry(e).or_default().push(r.pid);
+                }
+            }
+            None => tracing::warn!(
+                "{} is held by a running process but cannot be read; its entries are not known",
+                dir.join(&name).display()
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Removes stale hold files and temporary files of interrupted hold writes. Under the
+/// root's lock, so no hold is half-made. Returns how many files went.
+pub fn clean_stale(root: &Root, _lock: &LockedFile) -> Result<usize> {
+    let mut n = 0;
+    let Some(dir) = root.dir().open_dir_opt(RUN)? else {
+        return Ok(0);
+    };
+    for (name, record) in hold_files(&dir)? {
+        if !is_live(&dir, &name, record.as_ref())? {
+            dir.remove_file(&name)?;
+            n += 1;
+        }
+    }
+    for ent in dir.entries()? {
+        let name = ent.name.to_string_lossy();
+        if crate::fsutil::is_temp(&name) {
+            dir.remove_file(&name)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

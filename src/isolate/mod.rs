@@ -1,0 +1,20 @@
+//! `berth run --isolate`: a private mount namespace where a profile's packages appear at
+//! the paths they were built for (read-only overlays over the host's directories), with
+//! the profile's config and data bound in, the store read-only, privileges dropped, then
+//! `exec`. The host's mounts and files never change; nothing outlives the process.
+//!
+//! Order of work: [`plan`] (pure: what to mount), [`hold`] (under the root's lock: gc
+//! must not take the entries), then [`launch`]: [`namespace`], [`mounts`],
+//! [`privileges`], `exec`.
+
+pub mod error;
+pub mod hold;
+pub mod launch;
+pub mod mounts;
+pub mod namespace;
+pub mod plan;
+pub mod privileges;
+pub mod service;
+mod syscalls;
+
+pub use error::Error;

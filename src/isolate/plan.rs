@@ -1,0 +1,394 @@
+//! What an isolated run mounts, computed before anything is touched: for each top-level
+//! directory the profile's packages provide (`usr`, `etc`, `opt` …), a read-only overlay of
+//! those packages' trees (in the profile's precedence) over the host's directory, the mount
+//! points that config and writable binds need, and the binds themselves.
+
+use super::error::{Ctx, Error};
+use crate::store::Entry;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Top-level directories that are never overlaid: they hold kernel interfaces or scratch
+/// space that must stay the host's (and writable).
+const NEVER_OVERLAID: [&str; 5] = ["dev", "proc", "sys", "run", "tmp"];
+
+/// One lower layer: a package's directory.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// The directory in the store.
+    pub dir: PathBuf,
+    /// `name@version` of the package, for messages.
+    pub package: String,
+}
+
+/// One overlay mount.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    /// The top-level name in the packages (`usr`).
+    pub top: String,
+    /// Where it is mounted (`/usr`, or `/usr/bin` for `bin` on a merged-/usr host).
+    pub target: PathBuf,
+    /// Package layers, highest precedence first; the host's directory goes below them.
+    pub layers: Vec<Layer>,
+    /// Whether the mount-point layer goes on top (it holds targets for binds).
+    pub mount_points: bool,
+}
+
+/// A file or directory of the root bound read-write onto its path inside the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// In the root: `<root>/etc/<profile>/<package>/<path>` or `<root>/var/…`.
+    pub source: PathBuf,
+    /// Absolute path inside the namespace (`/etc/app/app.conf`).
+    pub target: PathBuf,
+    /// A directory (`[[writable]]`) rather than a file (`[[config]]`).
+    pub dir: bool,
+    /// `config` or `writable`.
+    pub what: &'static str,
+    /// `name@version` of the package that declares it.
+    pub package: String,
+}
+
+/// Everything an isolated run mounts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Overlays, parents before children.
+    pub overlays: Vec<Overlay>,
+    /// Binds, parents before children.
+    pub binds: Vec<Bind>,
+    /// Mount points to create in the mount-point layer: (path relative to `/`, is a dir).
+    pub mount_points: Vec<(PathBuf, bool)>,
+    /// The store, bound read-only onto itself.
+    pub store: PathBuf,
+    /// Where the mount-point layer (a tmpfs private to the namespace) is mounted.
+    pub mount_point_dir: PathBuf,
+}
+
+/// Orders a profile's entries as its merged tree does: the `prefer` list first (in its
+/// order), then the others in the generation's order.
+pub fn order(entries: Vec<Entry>, prefer: &[String]) -> Vec<Entry> {
+    let mut rest = entries;
+    let mut out = Vec::with_capacity(rest.len());
+    for p in prefer {
+        if let Some(i) = rest.iter().position(|e| e.name() == p) {
+            out.push(rest.remove(i));
+        }
+    }
+    out.extend(rest);
+    out
+}
+
+/// Plans the mounts for `entries` (in precedence order) and `binds`. `host` is the host's
+/// root directory (`/`).
+pub fn plan(
+    entries: &[Entry],
+    binds: Vec<Bind>,
+    store: &Path,
+    mount_point_dir: &Path,
+    host: &Path,
+) -> Result<Plan, Error> {
+    let mut tops = layers_by_top(entries, &binds)?;
+    check_binds(&binds)?;
+    let mount_points = missing_targets(&binds, &tops, host)?;
+    let mut overlays = Vec::new();
+    let needs_points: Vec<String> = mount_points.iter().map(|(p, _)| first(p)).collect();
+    for name in needs_points.iter() {
+        tops.entry(name.clone()).or_default();
+    }
+    for (top, layers) in tops {
+        let target = host_target(&top, &layers, host)?;
+        overlays.push(Overlay {
+            mount_points: needs_points.contains(&top),
+            top,
+            target,
+            layers,
+        });
+    }
+    overlays.sort_by(|a, b| a.target.cmp(&b.target));
+    store_outside_layers(&overlays, store)?;
+    let mut binds = binds;
+    binds.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(Plan {
+        overlays,
+        binds,
+        mount_points,
+        store: store.to_path_buf(),
+        mount_point_dir: mount_point_dir.to_path_buf(),
+    })
+}
+
+/// Package layers per top-level name, in precedence order. Trees that hold only a
+/// package's config and writable paths get no layer: those are bound from the root.
+fn layers_by_top(entries: &[Entry], binds: &[Bind]) -> Result<BTreeMap<String, Vec<Layer>>, Error> {
+    let mut tops: BTreeMap<String, Vec<Layer>> = BTreeMap::new();
+    for e in entries {
+        let covered: Vec<PathBuf> = binds
+            .iter()
+            .filter(|b| b.package == e.spec())
+            .map(|b| {
+                b.target
+                    .strip_prefix("/")
+                    .unwrap_or(&b.target)
+                    .to_path_buf()
+            })
+            .collect();
+        for (name, is_dir) in top_names(e.path())? {
+            if !is_dir {
+                tracing::warn!(
+                    "{}: `{name}` at the top of the package is not a directory, so it is not \
+                     shown inside the namespace (only directories are overlaid)",
+                    e.spec()
+                );
+                continue;
+            }
+            let layer = tops.entry(name.clone()).or_default();
+            // A tree holding only config and writable paths needs no layer: those are bound
+            // from the root. (This also keeps /var free of layers when the root is there.)
+            if has_unbound_content(e.path(), Path::new(&name), &covered)? {
+                layer.push(Layer {
+                    dir: e.path().join(&name),
+                    package: e.spec(),
+                });
+            }
+        }
+    }
+    tops.retain(|_, layers| !layers.is_empty());
+    Ok(tops)
+}
+
+/// overlayfs refuses a layer inside another one (ELOOP): a package layer over the directory
+/// that holds the store cannot work, so it is refused with what to do instead.
+fn store_outside_layers(overlays: &[Overlay], store: &Path) -> Result<(), Error> {
+    for o in overlays {
+        if let (Some(l), true) = (o.layers.first(), store.starts_with(&o.target)) {
+            return Err(Error::NoMountPoint {
+                what: format!("{}/ of {}", o.top, l.package),
+                path: o.target.clone(),
+                why: format!(
+                    "the store ({}) is inside it, and overlayfs refuses layers inside one another",
+                    store.display()
+                ),
+                hint: format!(
+                    "use a root outside {} (--root /srv/berth), or declare the package's files there as [[config]] or [[writable]]",
+                    o.target.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The names at the top of an entry (without `.berth`), and whether each is a directory.
+fn top_names(entry: &Path) -> Result<Vec<(String, bool)>, Error> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir(entry).ctx("read directory", entry)? {
+        let ent = ent.ctx("read directory", entry)?;
+        let Some(name) = ent.file_name().to_str().map(str::to_string) else {
+            tracing::warn!(
+                "{}: skipping a top-level name that is not UTF-8",
+                entry.display()
+            );
+            continue;
+        };
+        if name == ".berth" {
+            continue;
+        }
+        let is_dir = ent.file_type().ctx("stat", ent.path())?.is_dir();
+        out.push((name, is_dir));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Whether `rel` (a directory of the entry at `entry`) holds anything not covered by the
+/// bind paths `covered` (relative to the package root).
+fn has_unbound_content(entry: &Path, rel: &Path, covered: &[PathBuf]) -> Result<bool, Error> {
+    let dir = entry.join(rel);
+    for ent in std::fs::read_dir(&dir).ctx("read directory", &dir)? {
+        let ent = ent.ctx("read directory", &dir)?;
+        let p = rel.join(ent.file_name());
+        if covered.iter().any(|c| p.starts_with(c)) {
+            continue;
+        }
+        let leads_to_bind = covered.iter().any(|c| c.starts_with(&p));
+        let is_dir = ent.file_type().ctx("stat", ent.path())?.is_dir();
+        if !(is_dir && leads_to_bind) || has_unbound_content(entry, &p, covered)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The first component of a relative path.
+fn first(rel: &Path) -> String {
+    rel.components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Two packages binding onto one path would hide one of them: refused.
+fn check_binds(binds: &[Bind]) -> Result<(), Error> {
+    let mut seen: BTreeMap<&Path, &Bind> = BTreeMap::new();
+    for b in binds {
+        if let Some(other) = seen.insert(&b.target, b) {
+            return Err(Error::PathClaimedTwice {
+                path: b.target.display().to_string(),
+                what: b.what,
+                first: other.package.clone(),
+                second: b.package.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where the overlay of `top` goes on the host: `/top`, or where the host's `/top` link
+/// points (merged /usr: `/bin` -> `/usr/bin`). Said at `-v`, never done silently.
+fn host_target(top: &str, layers: &[Layer], host: &Path) -> Result<PathBuf, Error> {
+    let path = host.join(top);
+    let who = || {
+        let names: Vec<&str> = layers.iter().map(|l| l.package.as_str()).collect();
+        if names.is_empty() {
+            format!("{top}/ (mount points for config and writable paths)")
+        } else {
+            format!("{top}/ of {}", names.join(", "))
+        }
+    };
+    if NEVER_OVERLAID.contains(&top) {
+        return Err(Error::NoMountPoint {
+            what: who(),
+            path,
+            why: "berth never overlays /dev, /proc, /sys, /run or /tmp".into(),
+            hint: "move those files elsewhere in the package (usr/, opt/, etc/ …)".into(),
+        });
+    }
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoMountPoint {
+            what: who(),
+            path: path.clone(),
+            why: "the host has no such directory, and berth changes nothing outside its root"
+                .into(),
+            hint: format!("create it on the host (`mkdir {}`)", path.display()),
+        }),
+        Err(e) => Err(Error::io("stat", path, e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            let real = std::fs::canonicalize(&path).ctx("resolve", &path)?;
+            if !real.is_dir() {
+                return Err(not_a_dir(who(), path));
+            }
+            tracing::info!(
+                "{} is overlaid on {} (the host's {} links there)",
+                who(),
+                real.display(),
+                path.display()
+            );
+            Ok(real)
+        }
+        Ok(m) if m.is_dir() => Ok(path),
+        Ok(_) => Err(not_a_dir(who(), path)),
+    }
+}
+
+fn not_a_dir(what: String, path: PathBuf) -> Error {
+    Error::NoMountPoint {
+        what,
+        path,
+        why: "it is not a directory on the host".into(),
+        hint: "move those files elsewhere in the package".into(),
+    }
+}
+
+/// Bind targets that exist neither in a package nor on the host: they get a mount point in
+/// the mount-point layer. Their existing ancestors must be real directories (a mount-point
+/// directory over a host symlink would hide the link).
+fn missing_targets(
+    binds: &[Bind],
+    tops: &BTreeMap<String, Vec<Layer>>,
+    host: &Path,
+) -> Result<Vec<(PathBuf, bool)>, Error> {
+    let mut out = Vec::new();
+    for b in binds {
+        let rel = b
+            .target
+            .strip_prefix("/")
+            .unwrap_or(&b.target)
+            .to_path_buf();
+        let top = first(&rel);
+        let layers = tops.get(&top).map(Vec::as_slice).unwrap_or_default();
+        let inside = |p: &Path| -> Option<std::fs::Metadata> {
+            let under = p.strip_prefix(&top).ok()?;
+            layers
+                .iter()
+                .find_map(|l| std::fs::symlink_metadata(l.dir.join(under)).ok())
+                .or_else(|| std::fs::symlink_metadata(host.join(p)).ok())
+        };
+        if inside(&rel).is_some() {
+            continue;
+        }
+        for anc in rel.ancestors().skip(1) {
+            if anc.as_os_str().is_empty() || anc == Path::new(&top) {
+                continue;
+            }
+            if let Some(m) = inside(anc) {
+                if !m.is_dir() {
+                    return Err(Error::NoMountPoint {
+                        what: format!("{} {} of {}", b.what, rel.display(), b.package),
+                        path: host.join(anc),
+                        why: "that path is a symlink or a file, not a directory".into(),
+                        hint: "declare the path the link points to instead".into(),
+                    });
+                }
+            }
+        }
+        out.push((rel, b.dir));
+    }
+    Ok(out)
+}
+
+/// Loads the entries named (directory names) from the store, in the profile's precedence.
+/// One that vanished (gc, remove) is [`Error::EntryGone`].
+pub fn load_entries(
+    store: &crate::store::Store,
+    names: &[String],
+    prefer: &[String],
+) -> crate::Result<Vec<Entry>> {
+    let mut out = Vec::with_capacity(names.len());
+    let Some(dir) = store.dir() else {
+        return match names.first() {
+            Some(n) => Err(Error::EntryGone { entry: n.clone() }.into()),
+            None => Ok(out),
+        };
+    };
+    for n in names {
+        if dir.stat(n)?.is_none() {
+            return Err(Error::EntryGone { entry: n.clone() }.into());
+        }
+        out.push(Entry::load(dir, n)?);
+    }
+    Ok(order(out, prefer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_config_and_writable_content_needs_no_layer() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["var/lib/app/seed", "etc/app/app.conf", "etc/app/extra.d/x"] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        }
+        let covered = [
+            PathBuf::from("var/lib/app"),
+            PathBuf::from("etc/app/app.conf"),
+        ];
+        assert!(!has_unbound_content(d.path(), Path::new("var"), &covered).unwrap());
+        // extra.d/ is not bound: etc/ needs its layer.
+        assert!(has_unbound_content(d.path(), Path::new("etc"), &covered).unwrap());
+        std::fs::create_dir_all(d.path().join("var/log/app")).unwrap();
+        assert!(has_unbound_content(d.path(), Path::new("var"), &covered).unwrap());
+    }
+}

@@ -1,0 +1,295 @@
+//! The signed index of a repository (`index.json`): what it holds, and the checks every
+//! index passes before anything trusts it (run after its signature has been verified).
+
+use super::Error;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+/// The index format this berth writes and reads.
+pub const FORMAT: u64 = 1;
+/// The index's file name in a repository.
+pub const INDEX: &str = "index.json";
+/// The detached signature's file name.
+pub const SIGNATURE: &str = "index.json.minisig";
+
+/// A repository index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    /// Format version ([`FORMAT`]).
+    pub format: u64,
+    /// The channel this index is for (clients pin one).
+    pub channel: String,
+    /// Increases with every publish; clients refuse a lower one (rollback).
+    pub serial: u64,
+    /// When it was signed (RFC 3339, UTC).
+    pub generated: String,
+    /// After this, clients refuse it (freeze).
+    pub expires: String,
+    /// The packages, sorted by name then version.
+    pub packages: Vec<Package>,
+}
+
+/// One published package file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// What the file is.
+    pub kind: Kind,
+    /// Where it is, relative to the repository's URL (`packages/ab/<sha256>-<file>`).
+    pub path: String,
+    /// Its exact size in bytes.
+    pub size: u64,
+    /// Its sha256 (lower-case hex).
+    pub sha256: String,
+    /// The id the store gives it (absent when this berth cannot read the format yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    /// Leading path components dropped on install (tarballs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strip_components: usize,
+    /// One line for `search`.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The kinds of package files the store takes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A `.berth` package.
+    Berth,
+    /// A Debian package.
+    Deb,
+    /// An RPM package.
+    Rpm,
+    /// A plain tar, .tar.gz, .tar.xz or .tar.zst.
+    Tarball,
+}
+
+impl Kind {
+    /// Lower-case name, as in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Berth => "berth",
+            Kind::Deb => "deb",
+            Kind::Rpm => "rpm",
+            Kind::Tarball => "tarball",
+        }
+    }
+}
+
+impl Package {
+    /// `name@version`.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// The file name the publisher gave it (the path's last part without the hash prefix).
+    pub fn file_name(&self) -> &str {
+        let last = self.path.rsplit('/').next().unwrap_or(&self.path);
+        last.strip_prefix(&format!("{}-", self.sha256))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(last)
+    }
+}
+
+/// Parses and checks index bytes; `url` names the source in errors.
+pub fn parse(bytes: &[u8], url: &str) -> Result<Index> {
+    let bad = |why: String| Error::BadIndex {
+        url: url.to_string(),
+        why,
+    };
+    // The format decides how to read the rest, so it is looked at first.
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    match value.get("format").and_then(|f| f.as_u64()) {
+        Some(FORMAT) => {}
+        Some(n) => {
+            return Err(bad(format!(
+                "format {n}; this berth reads format {FORMAT} (upgrade berth)"
+            ))
+            .into())
+        }
+        None => return Err(bad("no `format` number".into()).into()),
+    }
+    let index: Index = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    index.check().map_err(bad)?;
+    Ok(index)
+}
+
+/// Parses an RFC 3339 timestamp.
+pub fn time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
+}
+
+/// Formats a time as RFC 3339 in UTC, to the second.
+pub fn format_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new(channel: &str, now: SystemTime) -> Index {
+        Index {
+            format: FORMAT,
+            channel: channel.to_string(),
+            serial: 0,
+            generated: format_time(now),
+            expires: format_time(now),
+            packages: vec![],
+        }
+    }
+
+    /// The canonical bytes (pretty JSON with a final newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// When it expires.
+    pub fn expires_at(&self) -> SystemTime {
+        time(&self.expires).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// Every rule an index follows; the reason of the first one broken.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        check_channel(&self.channel)?;
+        let generated = time(&self.generated)
+            .ok_or_else(|| format!("`generated` is not an RFC 3339 time: {}", self.generated))?;
+        let expires = time(&self.expires)
+            .ok_or_else(|| format!("`expires` is not an RFC 3339 time: {}", self.expires))?;
+        if expires < generated {
+            return Err("`expires` is before `generated`".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.packages {
+            p.check()
+                .map_err(|why| format!("package {}: {why}", p.reference()))?;
+            if !seen.insert((p.name.as_str(), p.version.as_str())) {
+                return Err(format!("package {} is listed twice", p.reference()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a channel name (also used for `--channel`).
+pub fn check_channel(c: &str) -> std::result::Result<(), String> {
+    if c.is_empty()
+        || c.len() > 64
+        || !c
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_.".contains(ch))
+    {
+        return Err(format!(
+            "channel `{c}` must be 1-64 lowercase letters, digits, - _ ."
+        ));
+    }
+    Ok(())
+}
+
+impl Package {
+    fn check(&self) -> std::result::Result<(), String> {
+        crate::package::name::check_name("package name", &self.name).map_err(|e| e.to_string())?;
+        crate::package::name::check_version(&self.version).map_err(|e| e.to_string())?;
+        if !is_hex(&self.sha256, 64) {
+            return Err("sha256 is not 64 lower-case hex digits".into());
+        }
+        if let Some(id) = &self.store_id {
+            if !is_hex(id, 32) {
+                return Err("store_id is not 32 lower-case hex digits".into());
+            }
+        }
+        check_path(&self.path)?;
+        if self.description.len() > 1024 || self.description.chars().any(|c| c.is_control()) {
+            return Err("description is longer than 1024 bytes or has control characters".into());
+        }
+        if self.strip_components > 64 {
+            return Err("strip_components is larger than 64".into());
+        }
+        Ok(())
+    }
+}
+
+/// A package path is relative, under `packages/`, made of plain characters, and never
+/// climbs: it is joined to a URL and becomes a file name in the cache.
+pub fn check_path(path: &str) -> std::result::Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._+~-".contains(c);
+    let ok = path.len() <= 512
+        && path.starts_with("packages/")
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && part.chars().all(plain));
+    if !ok {
+        return Err(format!(
+            "path `{path}` must be packages/…, with parts of letters, digits and . _ + ~ - only"
+        ));
+    }
+    Ok(())
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Index {
+        let mut i = Index::new("stable", SystemTime::now());
+        i.packages.push(Package {
+            name: "myapp".into(),
+            version: "1.5.0".into(),
+            kind: Kind::Berth,
+            path: format!("packages/ab/{}-myapp-1.5.0.berth", "a".repeat(64)),
+            size: 10,
+            sha256: "a".repeat(64),
+            store_id: Some("b".repeat(32)),
+            strip_components: 0,
+            description: "x".into(),
+        });
+        i
+    }
+
+    #[test]
+    fn round_trips_and_checks() {
+        let i = sample();
+        let back = parse(&i.to_bytes(), "t").unwrap();
+        assert_eq!(back, i);
+        assert_eq!(back.packages[0].file_name(), "myapp-1.5.0.berth");
+    }
+
+    #[test]
+    fn refuses_climbing_paths_and_unknown_fields() {
+        let mut i = sample();
+        i.packages[0].path = "packages/../../etc/passwd".into();
+        assert!(parse(&i.to_bytes(), "t").is_err());
+        let text = String::from_utf8(sample().to_bytes()).unwrap().replacen(
+            "\"serial\"",
+            "\"extra\": 1, \"serial\"",
+            1,
+        );
+        assert!(parse(text.as_bytes(), "t").is_err());
+        let newer = String::from_utf8(sample().to_bytes()).unwrap().replacen(
+            "\"format\": 1",
+            "\"format\": 2",
+            1,
+        );
+        let e = parse(newer.as_bytes(), "t").unwrap_err().to_string();
+        assert!(e.contains("upgrade berth"), "{e}");
+    }
+}

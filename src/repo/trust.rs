@@ -1,0 +1,406 @@
+//! What a client trusts: `repos.toml` (each repository's mirrors, pinned keys and channel),
+//! `config.toml` (whether local installs need signatures), and the last good index of each
+//! repository, replaced only by an index that passes every rule (signature by a pinned key,
+//! channel, serial never lower nor reused, expiry neither past nor too far ahead).
+
+use super::fetch::{self, Fetcher, Small, Validators};
+use super::index::{self, Index, INDEX, SIGNATURE};
+use super::keys::{self, PublicKey};
+use super::{Error, Paths};
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// The largest index accepted.
+pub const INDEX_CAP: u64 = 16 << 20;
+/// The largest signature file accepted.
+pub const SIGNATURE_CAP: u64 = 8 << 10;
+/// Clock skew tolerated on expiry times, both ways.
+pub const SKEW: Duration = Duration::from_secs(300);
+
+/// `repos.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repos {
+    /// The repositories, in the order they are searched.
+    #[serde(default, rename = "repo")]
+    pub repos: Vec<Repo>,
+}
+
+/// One configured repository.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repo {
+    /// Its name.
+    pub name: String,
+    /// Mirror URLs, tried in order.
+    pub urls: Vec<String>,
+    /// Pinned public keys (base64); any of them may sign the index.
+    pub keys: Vec<String>,
+    /// The channel its index must be for.
+    pub channel: String,
+}
+
+impl Repo {
+    /// The pinned keys, parsed.
+    pub fn public_keys(&self) -> Result<Vec<PublicKey>> {
+        self.keys.iter().map(|k| PublicKey::parse(k)).collect()
+    }
+}
+
+/// Checks a repository name.
+pub fn check_repo_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRepoName {
+            name: name.to_string(),
+        }
+        .into())
+    }
+}
+
+impl Repos {
+    /// Reads `repos.toml` (none configured when it does not exist).
+    pub fn load(paths: &Paths) -> Result<Repos> {
+        let path = paths.repos_toml();
+        let Some(text) = paths.read(super::REPOS_TOML)? else {
+            return Ok(Repos::default());
+        };
+        toml::from_str(&text).map_err(|e| {
+            Error::BadConfig {
+                path: path.clone(),
+                why: e.message().to_string(),
+                hint: "fix the file, or remove and re-add the repository",
+            }
+            .into()
+        })
+    }
+
+    /// Writes `repos.toml` durably.
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        let text = toml::to_string(self).map_err(|e| crate::Error::Internal {
+            what: "repos.toml",
+            detail: e.to_string(),
+        })?;
+        paths.write(super::REPOS_TOML, text.as_bytes())
+    }
+
+    /// The repository called `name`.
+    pub fn get(&self, name: &str) -> Result<&Repo> {
+        self.repos.iter().find(|r| r.name == name).ok_or_else(|| {
+            Error::UnknownRepo {
+                name: name.to_string(),
+                existing: self.names(),
+            }
+            .into()
+        })
+    }
+
+    /// Names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.repos.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
+/// `config.toml`: root-wide policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Refuse local installs without `--signature` (unless `--insecure`).
+    #[serde(default)]
+    pub require_signatures: bool,
+}
+
+impl Config {
+    /// Reads `config.toml` (defaults when it does not exist).
+    pub fn load(paths: &Paths) -> Result<Config> {
+        let path = paths.config_toml();
+        let Some(text) = paths.read(super::CONFIG_TOML)? else {
+            return Ok(Config::default());
+        };
+        toml::from_str(&text).map_err(|e| {
+            Error::BadConfig {
+                path,
+                why: e.message().to_string(),
+                hint: "the only setting is `require_signatures = true|false`",
+            }
+            .into()
+        })
+    }
+}
+
+/// Every key trusted for `install --signature`: those pinned for any repository, and the
+/// `.pub` files in `keys/`.
+pub fn all_keys(paths: &Paths) -> Result<Vec<PublicKey>> {
+    let mut out = Vec::new();
+    for r in Repos::load(paths)?.repos {
+        out.extend(r.public_keys()?);
+    }
+    for name in paths.list(super::KEYS_DIR)? {
+        if name.ends_with(".pub") {
+            let rel = format!("{}/{name}", super::KEYS_DIR);
+            let text = paths.read(&rel)?.unwrap_or_default();
+            out.push(PublicKey::parse(&text)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The last good index of a repository, as stored in `repos/<name>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// The mirror it came from.
+    pub url: String,
+    /// When it was fetched.
+    pub fetched: String,
+    /// Validators for the next conditional request to `url`.
+    #[serde(default)]
+    pub validators: Validators,
+    /// The index, byte for byte.
+    pub index: String,
+    /// Its signature file.
+    pub signature: String,
+}
+
+/// A verified last good index.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// What is stored.
+    pub state: State,
+    /// The parsed index.
+    pub index: Index,
+}
+
+/// Loads and re-verifies the last good index of `repo` (None before the first update).
+pub fn load_known(paths: &Paths, repo: &Repo) -> Result<Option<Known>> {
+    let path = paths.state(&repo.name);
+    let Some(text) = paths.read(&Paths::state_rel(&repo.name))? else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        Error::BadConfig {
+        path: path.clone(),
+        why,
+        hint: "remove the file and run `berth update` (rollback protection restarts from the fetched index)",
+    }
+    };
+    let state: State = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let url = path.display().to_string();
+    keys::verify(
+        state.index.as_bytes(),
+        &state.signature,
+        &repo.public_keys()?,
+        &url,
+        &repo.name,
+    )?;
+    let index = index::parse(state.index.as_bytes(), &url)?;
+    Ok(Some(Known { state, index }))
+}
+
+/// Limits an update applies.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The furthest ahead an expiry may be.
+    pub max_validity: Duration,
+    /// Now.
+    pub now: SystemTime,
+}
+
+/// What one repository's update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A newer index is now in force.
+    Updated,
+    /// The index did not change (304, or the same bytes).
+    Unchanged,
+}
+
+/// Fetches `repo`'s index from its mirrors in order and keeps it if it passes every rule.
+/// On failure the previous index stays in force; the most serious mirror error is returned.
+pub fn update(
+    paths: &Paths,
+    repo: &Repo,
+    fetcher: &Fetcher,
+    policy: &Policy,
+) -> Result<(Outcome, Known)> {
+    let keys = repo.public_keys()?;
+    let prev = load_known(paths, repo)?;
+    let mut errors: Vec<crate::Error> = Vec::new();
+    for base in &repo.urls {
+        match update_from(paths, repo, &keys, prev.as_ref(), base, fetcher, policy) {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                if repo.urls.len() > 1 {
+                    let first = e.to_string().lines().next().unwrap_or("").to_string();
+                    tracing::warn!("{}: {first}; trying the next mirror", repo.name);
+                }
+                errors.push(e);
+            }
+        }
+    }
+    Err(most_serious(errors))
+}
+
+/// Of several mirrors' errors, the one to report: integrity first, then not found, then
+/// anything else (the first of equals).
+pub fn most_serious(errors: Vec<crate::Error>) -> crate::Error {
+    let rank = |e: &crate::Error| match e.exit_code() {
+        crate::error::exit::INTEGRITY => 0,
+        crate::error::exit::REFUSED => 1,
+        crate::error::exit::NOT_FOUND => 2,
+        _ => 3,
+    };
+    errors
+        .into_iter()
+        .min_by_key(rank)
+        .unwrap_or_else(|| Error::NoRepos.into())
+}
+
+fn update_from(
+    paths: &Paths,
+    repo: &Repo,
+    keys: &[PublicKey],
+    prev: Option<&Known>,
+    base: &str,
+    fetcher: &Fetcher,
+    policy: &Policy,
+) -> Result<(Outcome, Known)> {
+    let url = fetch::join(base, INDEX);
+    let cond = prev
+        .filter(|p| p.state.url == base)
+        .map(|p| &p.state.validators);
+    let (bytes, validators) = match fetcher.small(&url, INDEX_CAP, "the index", cond)? {
+        Small::NotModified => {
+            let p = prev.expect("a conditional request needs a previous index");
+            check_expiry(&p.index, &url, policy)?;
+            return Ok((Outcome::Unchanged, p.clone()));
+        }
+        Small::Fetched(b, v) => (b, v),
+    };
+    let sig_url = fetch::join(base, SIGNATURE);
+    let sig = match fetcher.small(&sig_url, SIGNATURE_CAP, "the signature", None)? {
+        Small::Fetched(s, _) => s,
+        Small::NotModified => unreachable!("no conditional request was made"),
+    };
+    let sig = String::from_utf8(sig).map_err(|_| Error::BadSignature {
+        url: sig_url.clone(),
+        why: "not text".into(),
+    })?;
+    // Verify before parsing: nothing unsigned is ever interpreted.
+    keys::verify(&bytes, &sig, keys, &sig_url, &repo.name)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::BadIndex {
+        url: url.clone(),
+        why: "not UTF-8".into(),
+    })?;
+    let index = index::parse(text.as_bytes(), &url)?;
+    check_rules(repo, prev, &index, &text, &url, policy)?;
+    let same = prev.filter(|p| p.state.index == text);
+    if same.is_some_and(|p| p.state.url == base && p.state.validators == validators) {
+        return Ok((Outcome::Unchanged, same.cloned().expect("checked")));
+    }
+    let state = State {
+        url: base.to_string(),
+        fetched: index::format_time(policy.now),
+        validators,
+        index: text,
+        // The same bytes under a new signature: keep the one already trusted.
+        signature: same.map(|p| p.state.signature.clone()).unwrap_or(sig),
+    };
+    save_state(paths, &repo.name, &state)?;
+    let outcome = if same.is_some() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    };
+    Ok((outcome, Known { state, index }))
+}
+
+/// The rules a verified index passes before it replaces the previous one: the pinned
+/// channel, a serial never lower and never reused for other bytes, and its expiry.
+fn check_rules(
+    repo: &Repo,
+    prev: Option<&Known>,
+    index: &Index,
+    text: &str,
+    url: &str,
+    policy: &Policy,
+) -> Result<()> {
+    if index.channel != repo.channel {
+        return Err(Error::WrongChannel {
+            url: url.to_string(),
+            repo: repo.name.clone(),
+            expected: repo.channel.clone(),
+            actual: index.channel.clone(),
+        }
+        .into());
+    }
+    if let Some(p) = prev {
+        if index.serial < p.index.serial {
+            return Err(Error::Rollback {
+                url: url.to_string(),
+                serial: index.serial,
+                last: p.index.serial,
+            }
+            .into());
+        }
+        if index.serial == p.index.serial && text != p.state.index {
+            return Err(Error::SerialReused {
+                url: url.to_string(),
+                serial: index.serial,
+            }
+            .into());
+        }
+    }
+    check_expiry(index, url, policy)
+}
+
+/// Refuses an index past its expiry, or one that expires further ahead than allowed.
+pub fn check_expiry(index: &Index, url: &str, policy: &Policy) -> Result<()> {
+    let expires = index.expires_at();
+    if expires + SKEW < policy.now {
+        return Err(Error::Expired {
+            url: url.to_string(),
+            expires: index.expires.clone(),
+        }
+        .into());
+    }
+    if expires > policy.now + policy.max_validity + SKEW {
+        return Err(Error::TooFarAhead {
+            url: url.to_string(),
+            expires: index.expires.clone(),
+            max: days(policy.max_validity),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn save_state(paths: &Paths, name: &str, state: &State) -> Result<()> {
+    let text = serde_json::to_string_pretty(state).map_err(|e| crate::Error::Internal {
+        what: "a repository's state",
+        detail: format!("{name}: {e}"),
+    })?;
+    paths.write(&Paths::state_rel(name), text.as_bytes())
+}
+
+/// Forgets a repository's last good index.
+pub fn forget(paths: &Paths, name: &str) -> Result<()> {
+    paths.remove(&Paths::state_rel(name))
+}
+
+/// A duration for messages: whole days when it is whole days.
+fn days(d: Duration) -> String {
+    match d.as_secs() {
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        _ => humantime::format_duration(d).to_string(),
+    }
+}

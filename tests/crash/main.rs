@@ -1,0 +1,14 @@
+//! Crash safety (DESIGN.md invariants 1–3, issue 8): `install`, `remove`, `use`,
+//! `rollback` and `gc` are killed with SIGKILL at moments spread over their whole run, at
+//! least 106 kills that hit a running command in all, and the invariants are checked after
+//! every kill (see `common::crash`). One test binary, so the three tests run side by side:
+//! they spend most of their time waiting for the disk, not the CPU.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod gc;
+mod profile;
+mod store;
