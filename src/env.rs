@@ -12,6 +12,9 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 pub const HOME: &str = "HOME";
 /// The command search path; `berth run` puts the profile's bin/ first.
 pub const PATH: &str = "PATH";
+/// The dpkg status file checked for native packages' dependencies (default
+/// `/var/lib/dpkg/status`; tests point it elsewhere).
+pub const BERTH_DPKG_STATUS: &str = "BERTH_DPKG_STATUS";
 /// `legacy` makes `run --isolate` mount overlays with mount(2) and one option string
 /// (short `/proc/self/fd/N` layer paths) instead of one `fsconfig` call per layer.
 pub const BERTH_OVERLAY_API: &str = "BERTH_OVERLAY_API";

@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod gc;
+pub mod host_dpkg;
 pub mod isolate;
 pub mod lock;
 pub mod package;

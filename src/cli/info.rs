@@ -22,7 +22,9 @@ pub struct ListArgs {
 #[command(after_help = "Examples:
   berth info myapp@1.5.0         # manifest, origin, file count, bytes
   berth info myapp               # the highest installed version
-  berth info myapp@3f2a --files  # by id prefix, with every file")]
+  berth info myapp@3f2a --files  # by id prefix, with every file
+  berth info hello@2.10-3        # a .deb: control fields, depends (satisfied or not),
+                                 # conffiles, maintainer scripts not run")]
 pub struct InfoArgs {
     /// name, name@version or name@ID-PREFIX
     pub package: String,
@@ -108,6 +110,9 @@ struct Info {
     origin: crate::store::Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     file_list: Option<Vec<FileRow>>,
+    /// Control fields, dependencies, conffiles and scripts of a .deb or .rpm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    native: Option<super::info_native::Native>,
 }
 
 /// Runs `info`.
@@ -118,7 +123,9 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             installed: vec![],
         });
     };
-    let e = view.store.resolve(&a.package)?;
+    let installed = view.store.entries()?;
+    let e = crate::store::query::resolve_in(&installed, &a.package)?.clone();
+    let native = super::info_native::native(&e.manifest, &installed)?;
     let file_list = if a.files {
         Some(file_rows(&e.file_list(&view.store.open_entry(&e)?)?))
     } else {
@@ -130,14 +137,19 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             manifest: e.manifest.clone(),
             origin: e.origin.clone(),
             file_list,
+            native,
         });
         return Ok(0);
     }
-    print_info(&e, file_list);
+    print_info(&e, native.as_ref(), file_list);
     Ok(0)
 }
 
-fn print_info(e: &Entry, file_list: Option<Vec<FileRow>>) {
+fn print_info(
+    e: &Entry,
+    native: Option<&super::info_native::Native>,
+    file_list: Option<Vec<FileRow>>,
+) {
     let m = &e.manifest;
     println!("{}@{}", e.name(), e.version());
     if !m.package.description.is_empty() {
@@ -159,6 +171,9 @@ fn print_info(e: &Entry, file_list: Option<Vec<FileRow>>) {
     }
     if let Some(s) = &m.service {
         println!("  service      {}", s.exec);
+    }
+    if let Some(n) = native {
+        super::info_native::print(n);
     }
     if let Some(files) = file_list {
         println!();

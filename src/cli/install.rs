@@ -8,7 +8,7 @@ use crate::store::install::{Outcome, Request};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Install packages (.berth, tarballs) into the store.
+/// Install packages (.berth, .deb, .rpm, tarballs) into the store.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   berth install myapp-1.4.2.berth myapp-1.5.0.berth
@@ -16,9 +16,15 @@ use std::path::{Path, PathBuf};
       --sha256 <hex>
   berth install node-v20.tar.xz --name node --version 20.11.0 --strip-components 1
   berth install --repair myapp-1.5.0.berth     # rebuild a damaged entry of the same content
+  berth install drupal7_7.59-1_all.deb drupal7_7.60-1_all.deb   # side by side
+  berth install myapp-2.1-1.x86_64.rpm
 
-The format is told from the content: .berth, or a tarball (plain, gzip, xz, zstd, bzip2,
-lzma). Tarballs need --name and --version unless the file is named NAME-VERSION.tar.*.
+The format is told from the content: .berth, .deb, .rpm, or a tarball (plain, gzip, xz,
+zstd, bzip2, lzma). A .deb or .rpm brings its own name and version (a Debian version with
+epoch and revision is kept exactly: hello@1:2.0~rc1-3), its conffiles or %config files
+become config files, its control or header fields are kept (`berth info`), and its
+maintainer scripts are never run (a warning says which there were). A .deb's files are
+checked against its md5sums, an .rpm's against its header's digests. Tarballs need --name and --version unless the file is named NAME-VERSION.tar.*.
 Installing the same content again changes nothing. Archives with unsafe members (absolute
 paths, `..`, links out of the package, devices …), corrupt compressed data, trailing
 garbage, decompression bombs and archives that hold no files are refused whole.
@@ -80,6 +86,9 @@ struct Row {
     bytes: u64,
     new_objects: usize,
     setuid_setgid_dropped: Vec<String>,
+    /// Maintainer scripts (.deb) or scriptlets (.rpm) the package carries; never run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scripts_not_run: Vec<String>,
     #[serde(flatten)]
     source: Source,
 }
@@ -155,6 +164,20 @@ fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {
             crate::package::extract::printable(f)
         );
     }
+    let scripts = crate::package::native::NativeOrigin::of(&e.manifest)
+        .map(|n| n.scripts)
+        .unwrap_or_default();
+    if !scripts.is_empty() && status != "unchanged" {
+        eprintln!(
+            "warning: {}@{}: not running its maintainer scripts ({}); berth never runs them \
+             (`berth info {}@{}` lists them)",
+            e.name(),
+            e.version(),
+            scripts.join(", "),
+            e.name(),
+            e.version()
+        );
+    }
     let row = Row {
         file: file.to_path_buf(),
         name: e.name().to_string(),
@@ -165,6 +188,7 @@ fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {
         bytes: e.origin.bytes,
         new_objects,
         setuid_setgid_dropped: dropped,
+        scripts_not_run: scripts,
         source,
     };
     if !ctx.json && !ctx.quiet {

@@ -4,6 +4,7 @@ mod check;
 mod gc;
 mod generations;
 mod info;
+mod info_native;
 mod install;
 mod output;
 mod pack;
@@ -96,7 +97,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Make a .berth package from a directory holding berth.toml
     Pack(pack::Args),
-    /// Install .berth packages and tarballs into the store
+    /// Install .berth, .deb and .rpm packages and tarballs into the store
     Install(install::Args),
     /// List installed packages
     List(info::ListArgs),

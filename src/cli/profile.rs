@@ -16,9 +16,13 @@ pub enum Command {
   berth use site-a drupal@7.60             # replaces drupal only
   berth use site-a php                     # the highest installed php
   berth use site-a tools --prefer tools    # tools wins paths both provide
+  berth use site-a hello@2.10-3 --strict   # refuse if a .deb's Depends are unmet
 
 Nothing changes (and no generation is made) when the set is the same as now. Naming one
-package twice (tool@1 tool@2) is refused.")]
+package twice (tool@1 tool@2) is refused. The Depends and Pre-Depends of .deb packages are
+checked against the other packages of the new generation and the host's dpkg status
+(/var/lib/dpkg/status): unmet ones are warnings, or an error with --strict. berth never
+installs dependencies.")]
     Use(UseArgs),
     /// Make a new generation without some packages
     #[command(
@@ -62,6 +66,9 @@ pub struct UseArgs {
     /// Let this package win paths and commands another package also provides
     #[arg(long, value_name = "NAME")]
     pub prefer: Vec<String>,
+    /// Refuse (exit 4) when a .deb's Depends are not met by the profile or the host's dpkg
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `drop`.
@@ -110,7 +117,12 @@ pub struct DiffArgs {
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
     match c {
         Command::Use(a) => with_switcher(ctx, |s| {
-            s.use_packages(&a.profile, &a.packages, &a.prefer, &command_line())
+            s.strict_depends(a.strict).use_packages(
+                &a.profile,
+                &a.packages,
+                &a.prefer,
+                &command_line(),
+            )
         }),
         Command::Drop(a) => with_switcher(ctx, |s| {
             s.drop_packages(&a.profile, &a.packages, &command_line())
@@ -141,11 +153,15 @@ pub fn command_line() -> String {
         .join(" ")
 }
 
-fn with_switcher(ctx: &Ctx, f: impl FnOnce(&Switcher) -> Result<Change>) -> Result<i32> {
+fn with_switcher(ctx: &Ctx, f: impl FnOnce(Switcher) -> Result<Change>) -> Result<i32> {
     let l = ctx.lock()?;
     let s = Switcher::new(&l.store, &l.lock)?;
-    let change = f(&s)?;
+    let change = f(s)?;
     drop(l);
+    // Warnings go to stderr whatever the output format (stdout stays one JSON document).
+    for d in &change.unmet_depends {
+        eprintln!("warning: {}", d.line());
+    }
     if ctx.json {
         output::json(&change);
     } else if !ctx.quiet {

@@ -119,6 +119,9 @@ impl Error {
             Exec { profile, .. } => Some(format!(
                 "`berth which COMMAND --profile {profile}` shows what the profile provides"
             )),
+            UnmetDependencies { profile, .. } => Some(format!(
+                "install and add what is missing (`berth use {profile} PACKAGE`), or run without --strict to only warn; nothing was changed"
+            )),
             Internal { .. } => s("this is a bug in berth; please report it"),
             _ => None,
         }
@@ -159,6 +162,7 @@ impl Error {
             | EntryInUse { .. }
             | EntryPinned { .. }
             | PathConflict { .. }
+            | UnmetDependencies { .. }
             | DeleteCurrent { .. } => exit::CONFLICT,
             ChecksumMismatch { .. } | Corrupt { .. } | IntegrityFailed { .. } => exit::INTEGRITY,
             InputNotRegular { .. }

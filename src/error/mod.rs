@@ -87,6 +87,40 @@ pub enum Unsafe {
     ListMismatch(String),
     #[error("truncated: the archive ends inside this member")]
     Truncated,
+    // Native packages (.deb, .rpm): their containers and metadata.
+    #[error("malformed ar member header: {0}")]
+    ArHeader(String),
+    #[error("member of {size} bytes, but only {remaining} bytes of the file follow its header")]
+    PastEnd { size: u64, remaining: u64 },
+    #[error("member of {size} bytes is larger than the limit of {limit} bytes")]
+    MemberTooLarge { size: u64, limit: u64 },
+    #[error("unexpected member: {0}")]
+    UnexpectedMember(String),
+    #[error("the package has no such member ({0})")]
+    MissingMember(String),
+    #[error("compressed with {found}, but named for {named}")]
+    CompressionMismatch {
+        named: &'static str,
+        found: &'static str,
+    },
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    #[error("{0} bytes after the end of the compressed stream")]
+    TrailingData(u64),
+    #[error("bad control data: {0}")]
+    BadControl(String),
+    #[error("conffile `{0}` {1}")]
+    BadConffile(String, &'static str),
+    #[error("md5sum is {actual}, but md5sums lists {expected}")]
+    Md5Mismatch { expected: String, actual: String },
+    #[error("listed in md5sums, but {0}")]
+    Md5Unchecked(String),
+    #[error("bad rpm header: {0}")]
+    RpmHeader(String),
+    #[error("bad cpio header: {0}")]
+    CpioHeader(String),
+    #[error("does not match the rpm header: {0}")]
+    RpmMismatch(String),
 }
 
 /// Every error berth's library can return.
@@ -267,6 +301,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("profile {profile}: {} unmet dependenc{}: {}", .unmet.len(), if .unmet.len() == 1 { "y" } else { "ies" }, .unmet.join("; "))]
+    UnmetDependencies { profile: String, unmet: Vec<String> },
     #[error("internal error: cannot encode {what}: {detail}")]
     Internal { what: &'static str, detail: String },
     /// `run --isolate` and privilege dropping.

@@ -3,13 +3,16 @@
 //! into a [`sink::Sink`], the safe-extraction rules, and `pack`. Knows nothing of the store.
 
 pub mod berth;
+pub mod deb;
 pub mod extract;
 pub mod lister;
 pub mod listing;
 pub mod manifest;
 pub mod name;
+pub mod native;
 pub mod pack;
 pub mod read;
+pub mod rpm;
 pub mod sink;
 pub mod source;
 pub mod tarball;

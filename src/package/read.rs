@@ -9,7 +9,7 @@ use super::manifest::Manifest;
 use super::name::{check_name, check_version};
 use super::sink::{Begin, Sink, SinkError};
 use super::source::{decoder, Compression, Format, RatioGuard, Source};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,6 +83,8 @@ pub struct StreamCtx<'a> {
     pub opts: &'a ReadOptions,
     /// Compressed bytes read so far (for the ratio guard).
     pub raw_count: Arc<AtomicU64>,
+    /// The artifact's size (a container's member cannot claim more).
+    pub size: u64,
 }
 
 /// Reads an opened package (see [`read`]).
@@ -101,6 +103,7 @@ pub fn read_source(
         archive: &archive,
         opts,
         raw_count: source.reader.read.clone(),
+        size: source.size(),
     };
     let mut reader = source.reader;
     let streamed = match format {
@@ -109,15 +112,8 @@ pub fn read_source(
             let m = tarball_manifest(&archive, opts)?;
             stream_tar(&ctx, &mut reader, c, Some(m), sink)?
         }
-        Format::Deb | Format::Rpm => {
-            return Err(Error::BadArchive {
-                archive,
-                detail: format!(
-                    "{} packages cannot be installed by this version of berth",
-                    format.name()
-                ),
-            })
-        }
+        Format::Deb => super::deb::stream(&ctx, &mut reader, sink)?,
+        Format::Rpm => super::rpm::stream(&ctx, &mut reader, sink)?,
     };
     // The artifact's hash decides first: a corrupt download is reported as such even when
     // the corruption also broke the archive.
@@ -314,9 +310,31 @@ pub fn tar_error(e: TarError, archive: &Path) -> Error {
     }
 }
 
+/// Names the member of a container (`data.tar.xz`, `payload` …) in an error from the
+/// stream inside it: `data.tar.xz:./usr/bin/x`, or the member itself for a broken stream.
+pub fn in_member(container: &str, e: TarError) -> TarError {
+    let named = |member: String, why| TarError::Member {
+        member: if member.is_empty() {
+            container.to_string()
+        } else {
+            format!("{container}:{member}")
+        },
+        why,
+    };
+    match e {
+        TarError::Member { member, why } | TarError::Sink(Error::Unsafe { member, why, .. }) => {
+            named(member, why)
+        }
+        TarError::Stream(detail) | TarError::Sink(Error::BadArchive { detail, .. }) => {
+            named(String::new(), Unsafe::Decode(explain(detail)))
+        }
+        TarError::Sink(e) => TarError::Sink(e),
+    }
+}
+
 /// Makes a decoder's message say what it means for the user, on one line: the tar crate
 /// quotes raw header bytes (a corrupt stream puts newlines and escape sequences there).
-fn explain(detail: String) -> String {
+pub fn explain(detail: String) -> String {
     let detail = super::extract::printable(&detail);
     // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
     if detail.contains("Frame requires too much memory") {

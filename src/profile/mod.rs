@@ -10,6 +10,7 @@
 pub mod build;
 pub mod check;
 pub mod default;
+pub mod depends;
 pub mod diff;
 pub mod generation;
 pub mod leftovers;

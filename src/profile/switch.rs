@@ -4,6 +4,7 @@
 //! link with one `rename`.
 
 use super::build::{self, Member};
+use super::depends::{unmet_in_generation, DepStatus};
 use super::diff::{diff, Diff};
 use super::generation::{link_target, GenPackage, Generation, Profiles};
 use super::shims::{self, Refresh, ShimChanges};
@@ -31,6 +32,9 @@ pub struct Change {
     /// What changed between the two generations (none for a new profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
+    /// Dependencies of the profile's .deb packages that nothing satisfies (`use` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmet_depends: Vec<DepStatus>,
 }
 
 /// Which generation `rollback`/`switch` goes to.
@@ -47,6 +51,7 @@ pub struct Switcher<'a> {
     profiles: Profiles,
     store: &'a Store,
     lock: &'a LockedFile,
+    strict_depends: bool,
 }
 
 impl<'a> Switcher<'a> {
@@ -58,7 +63,35 @@ impl<'a> Switcher<'a> {
             profiles,
             store,
             lock,
+            strict_depends: false,
         })
+    }
+
+    /// With `on`, `use` refuses a generation whose .deb dependencies are unmet (else it warns).
+    pub fn strict_depends(mut self, on: bool) -> Self {
+        self.strict_depends = on;
+        self
+    }
+
+    /// Checks the new package set's dependencies (see [`super::depends`]).
+    fn check_depends(
+        &self,
+        profile: &str,
+        packages: &[GenPackage],
+        entries: &[Entry],
+    ) -> Result<Vec<DepStatus>> {
+        let members = packages
+            .iter()
+            .map(|p| find_entry(entries, p, profile, 0))
+            .collect::<Result<Vec<_>>>()?;
+        let unmet = unmet_in_generation(&members, &crate::host_dpkg::installed()?);
+        if self.strict_depends && !unmet.is_empty() {
+            return Err(Error::UnmetDependencies {
+                profile: profile.to_string(),
+                unmet: unmet.iter().map(DepStatus::line).collect(),
+            });
+        }
+        Ok(unmet)
     }
 
     /// The current generation of `profile` with its number, if the profile exists.
@@ -109,7 +142,10 @@ impl<'a> Switcher<'a> {
                 });
             }
         }
-        self.commit(profile, current, packages, pref, &entries, command)
+        let unmet = self.check_depends(profile, &packages, &entries)?;
+        let mut change = self.commit(profile, current, packages, pref, &entries, command)?;
+        change.unmet_depends = unmet;
+        Ok(change)
     }
 
     /// `drop`: a new generation without the named packages.
@@ -261,6 +297,7 @@ impl<'a> Switcher<'a> {
             changed: true,
             shims: changes,
             diff,
+            unmet_depends: vec![],
         })
     }
 
@@ -276,6 +313,7 @@ impl<'a> Switcher<'a> {
             changed: false,
             shims,
             diff: None,
+            unmet_depends: vec![],
         })
     }
 }

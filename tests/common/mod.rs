@@ -1,6 +1,6 @@
 //! The one test harness: a temporary root per test, the real `berth` binary run with one
 //! clean environment, and the builders and readers in the files beside this one (`tar`,
-//! `pkg`, `fs`, `root`, `bins`, `refuse`, `crash`, `harden`, `isolate`, `nginx`).
+//! `pkg`, `fs`, `root`, `bins`, `refuse`, `crash`, `harden`, `isolate`, `native`, `nginx`).
 //!
 //! Every berth command a test runs goes through [`clean_env`]: the variables berth reads
 //! from the caller's environment (`BERTH_ROOT`, `BERTH_PROFILE`, `RUST_LOG`, `XDG_DATA_HOME`)
@@ -16,6 +16,7 @@ pub mod crash;
 pub mod fs;
 pub mod harden;
 pub mod isolate;
+pub mod native;
 pub mod pkg;
 pub mod refuse;
 pub mod root;

@@ -1,0 +1,251 @@
+//! The text files of a .deb's control archive: `control` (one deb822 paragraph of fields),
+//! `conffiles` (the operator-edited files) and `md5sums`, parsed strictly. The paragraph
+//! parser also reads dpkg's status file (many paragraphs).
+
+use std::collections::HashMap;
+
+/// One paragraph: fields in their order, names as written, values with continuation
+/// lines joined by `\n` (their one leading space or tab removed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paragraph {
+    /// (name, value) pairs.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Paragraph {
+    /// The value of a field, its name compared without case.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses text made of paragraphs separated by blank lines. `#` comment lines are refused
+/// (a binary package's control file never has them).
+pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, String> {
+    let mut out = Vec::new();
+    let mut cur = Paragraph::default();
+    for (i, line) in text.lines().enumerate() {
+        let at = i + 1;
+        if line.trim().is_empty() {
+            if !cur.fields.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            let Some((_, value)) = cur.fields.last_mut() else {
+                return Err(format!(
+                    "line {at}: a continuation line with no field before it"
+                ));
+            };
+            value.push('\n');
+            value.push_str(line[1..].trim_end());
+            continue;
+        }
+        if line.starts_with('#') {
+            return Err(format!("line {at}: comment lines are not allowed"));
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!(
+                "line {at}: `{}` is not `Field: value`",
+                line.escape_debug()
+            ));
+        };
+        if name.is_empty()
+            || name.starts_with('-')
+            || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        {
+            return Err(format!(
+                "line {at}: `{}` is not a field name",
+                name.escape_debug()
+            ));
+        }
+        if cur.get(name).is_some() {
+            return Err(format!("line {at}: field {name} appears twice"));
+        }
+        cur.fields
+            .push((name.to_string(), value.trim().to_string()));
+    }
+    if !cur.fields.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Parses a control file: exactly one paragraph, with `Package`, `Version` and
+/// `Architecture`.
+pub fn parse_control(text: &str) -> Result<Paragraph, String> {
+    let mut ps = parse_paragraphs(text)?;
+    if ps.len() != 1 {
+        return Err(format!("{} paragraphs, where one is expected", ps.len()));
+    }
+    let p = ps.remove(0);
+    for f in ["Package", "Version", "Architecture"] {
+        if p.get(f).is_none_or(str::is_empty) {
+            return Err(format!("the {f} field is missing or empty"));
+        }
+    }
+    check_debian_version(p.get("Version").unwrap_or_default())?;
+    Ok(p)
+}
+
+/// A Debian version: `[epoch:]upstream[-revision]`, epoch digits, upstream starting with
+/// a digit, only the characters dpkg allows.
+pub fn check_debian_version(v: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("Version `{}` {why}", v.escape_debug()));
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) => (Some(e), r),
+        None => (None, v),
+    };
+    if epoch.is_some_and(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit())) {
+        return bad("has an epoch that is not a number");
+    }
+    let upstream = rest.rsplit_once('-').map_or(rest, |(u, _)| u);
+    if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+        return bad("does not start with a digit");
+    }
+    if rest.ends_with('-') {
+        return bad("has an empty revision");
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".+~-:".contains(c);
+    if !rest.chars().all(allowed) {
+        return bad("has characters a Debian version cannot have");
+    }
+    Ok(())
+}
+
+/// One line of `conffiles`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conffile {
+    /// The absolute path as written.
+    pub path: String,
+    /// The same path relative to the package root.
+    pub relative: String,
+    /// `remove-on-upgrade`: not shipped, only removed by dpkg on upgrade.
+    pub remove_on_upgrade: bool,
+}
+
+/// Parses `conffiles`. Errors are (path, why) for [`crate::error::Unsafe::BadConffile`].
+pub fn parse_conffiles(text: &str) -> Result<Vec<Conffile>, (String, &'static str)> {
+    let mut out: Vec<Conffile> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        let (flag, path) = match line.split_once(' ') {
+            Some((f, p)) if !f.starts_with('/') => (Some(f), p.trim_start()),
+            _ => (None, line),
+        };
+        let remove_on_upgrade = match flag {
+            None => false,
+            Some("remove-on-upgrade") => true,
+            Some(_) => return Err((line.to_string(), "has a flag dpkg does not define")),
+        };
+        let relative = relative_inside(path).ok_or_else(|| {
+            (
+                path.to_string(),
+                "is not a plain absolute path inside the package",
+            )
+        })?;
+        if out.iter().any(|c| c.relative == relative) {
+            return Err((path.to_string(), "is listed twice"));
+        }
+        out.push(Conffile {
+            path: path.to_string(),
+            relative,
+            remove_on_upgrade,
+        });
+    }
+    Ok(out)
+}
+
+/// `/etc/x` as `etc/x`, or `None` for anything that is not a plain absolute path (`..`,
+/// `.`, empty components, control characters, backslashes).
+fn relative_inside(path: &str) -> Option<String> {
+    let rest = path.strip_prefix('/')?;
+    let comps: Vec<&str> = rest.split('/').collect();
+    let plain = |c: &&str| !c.is_empty() && *c != "." && *c != "..";
+    if comps.is_empty()
+        || !comps.iter().all(plain)
+        || path.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return None;
+    }
+    Some(comps.join("/"))
+}
+
+/// Parses `md5sums`: `<32 hex digits>  <path>` per line, paths relative to the root.
+pub fn parse_md5sums(text: &str) -> Result<HashMap<String, [u8; 16]>, String> {
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let bad = || format!("md5sums line {}: `{}`", i + 1, line.escape_debug());
+        let (hexd, rest) = line.split_at_checked(32).ok_or_else(bad)?;
+        let path = rest
+            .strip_prefix("  ")
+            .or_else(|| rest.strip_prefix(" *"))
+            .ok_or_else(bad)?;
+        let mut digest = [0u8; 16];
+        hex::decode_to_slice(hexd, &mut digest).map_err(|_| bad())?;
+        let path = path.strip_prefix("./").unwrap_or(path);
+        let rel = relative_inside(&format!("/{path}")).ok_or_else(bad)?;
+        if out.insert(rel, digest).is_some() {
+            return Err(format!("md5sums line {}: the path is listed twice", i + 1));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_paragraph() {
+        let p = parse_control(
+            "Package: hello\nVersion: 1:2.0~rc1-3\nArchitecture: all\nDescription: short\n more\n .\n end\n",
+        )
+        .unwrap();
+        assert_eq!(p.get("package"), Some("hello"));
+        assert_eq!(p.get("Description"), Some("short\nmore\n.\nend"));
+        assert!(parse_control("Package: a\nPackage: b\nVersion: 1\nArchitecture: all\n").is_err());
+        assert!(parse_control("Package: a\nVersion: 1\n").is_err());
+        assert!(parse_control(" x\nPackage: a\n").is_err());
+        assert!(
+            parse_control("Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\n").is_err()
+        );
+        assert!(parse_control("Package: a\nVersion: x1\nArchitecture: all\n").is_err());
+        assert!(parse_control("Package: a\nVersion: 1 2\nArchitecture: all\n").is_err());
+    }
+
+    #[test]
+    fn conffiles() {
+        let c = parse_conffiles("/etc/a.conf\nremove-on-upgrade /etc/old\n\n").unwrap();
+        assert_eq!(c[0].relative, "etc/a.conf");
+        assert!(c[1].remove_on_upgrade);
+        for bad in [
+            "/etc/../../x",
+            "etc/x",
+            "/etc//x",
+            "/",
+            "/etc/x\n/etc/x",
+            "bogus /etc/x",
+        ] {
+            assert!(parse_conffiles(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn md5sums() {
+        let m = parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  usr/share/a b\n").unwrap();
+        assert!(m.contains_key("usr/share/a b"));
+        assert!(parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  ../x\n").is_err());
+        assert!(parse_md5sums("xyz  a\n").is_err());
+    }
+}
