@@ -186,7 +186,7 @@ fn check_entry(e: &Entry, data: &[u8]) -> Result<(), String> {
         k => return Err(format!("unknown type {k}")),
     };
     if width > 0 {
-        if offset % width != 0 {
+        if !offset.is_multiple_of(width) {
             return Err(format!("offset {offset} is not aligned to {width}"));
         }
         let end = (e.count as usize)

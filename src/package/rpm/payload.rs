@@ -80,10 +80,13 @@ struct State<'a> {
     listing: &'a Listing,
     seen: HashSet<String>,
     /// Hard-link sets whose data was delivered: inode -> path.
-    done: HashMap<((u32, u32), u32), String>,
+    done: HashMap<Inode, String>,
     /// Names of hard-link sets whose data has not come yet.
-    pending: BTreeMap<((u32, u32), u32), Vec<Vec<u8>>>,
+    pending: BTreeMap<Inode, Vec<Vec<u8>>>,
 }
+
+/// A cpio member's inode: (device major, minor) and inode number.
+type Inode = ((u32, u32), u32);
 
 /// Streams the payload's members into `sink` and finishes it.
 pub fn stream<R: Read>(
