@@ -102,7 +102,11 @@ impl Env {
         let outside_before = self.snapshot_outside();
         let parent_before = parent_entries(self.dir());
         let mut args = vec!["install", path_str(&archive)];
-        if !file_name.ends_with(".berth") {
+        // .berth, .deb and .rpm files name themselves.
+        if ![".berth", ".deb", ".rpm"]
+            .iter()
+            .any(|x| file_name.ends_with(x))
+        {
             args.extend(["--name", "hostile", "--version", "1"]);
         }
         args.extend_from_slice(extra);
@@ -169,7 +173,10 @@ impl Env {
     pub fn install_ok(&self, file_name: &str, bytes: &[u8], extra: &[&str]) -> (String, String) {
         let archive = self.input(file_name, bytes);
         let mut args = vec!["install", path_str(&archive)];
-        if !file_name.ends_with(".berth") {
+        if ![".berth", ".deb", ".rpm"]
+            .iter()
+            .any(|x| file_name.ends_with(x))
+        {
             args.extend(["--name", "fine", "--version", "1"]);
         }
         args.extend_from_slice(extra);
