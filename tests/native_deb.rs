@@ -9,7 +9,7 @@
 mod common;
 
 use common::children;
-use common::native::{build_deb, dpkg_status, have, in_ci, Deb};
+use common::native::{build_deb, debian_hello, dpkg_status, have, in_ci, Deb};
 use common::Env;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -333,29 +333,6 @@ fn depends_are_met_by_the_generation_and_the_hosts_installed_packages() {
     let (code, _, err) = run_with_status(&env, &full, &["use", "--strict", "q", "libdemo", "app"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning"), "{err}");
-}
-
-/// A `hello_*.deb` from the configured Debian mirror (`apt-get download`), kept in cargo's
-/// scratch directory so later runs (and CI's unprivileged pass, which may not reach the
-/// mirror) reuse it; the reason when there is none.
-fn debian_hello() -> Result<std::path::PathBuf, String> {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-hello");
-    let find = || {
-        children(&cache)
-            .into_iter()
-            .find(|n| n.starts_with("hello_") && n.ends_with(".deb"))
-            .map(|n| cache.join(n))
-    };
-    if let Some(p) = find() {
-        return Ok(p);
-    }
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let out = std::process::Command::new("apt-get")
-        .args(["download", "hello"])
-        .current_dir(&cache)
-        .output()
-        .map_err(|e| e.to_string())?;
-    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]

@@ -313,6 +313,29 @@ impl Tar {
     }
 }
 
+/// A `hello_*.deb` from the configured Debian mirror (`apt-get download`), kept in cargo's
+/// scratch directory so later runs (and CI's unprivileged pass, which may not reach the
+/// mirror) reuse it; the reason when there is none.
+pub fn debian_hello() -> Result<std::path::PathBuf, String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-hello");
+    let find = || {
+        super::children(&cache)
+            .into_iter()
+            .find(|n| n.starts_with("hello_") && n.ends_with(".deb"))
+            .map(|n| cache.join(n))
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let out = std::process::Command::new("apt-get")
+        .args(["download", "hello"])
+        .current_dir(&cache)
+        .output()
+        .map_err(|e| e.to_string())?;
+    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// A dpkg status file declaring these (name, version, status) packages.
 pub fn dpkg_status(dir: &Path, packages: &[(&str, &str, &str)]) -> PathBuf {
     let mut text = String::new();
