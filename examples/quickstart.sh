@@ -37,6 +37,23 @@ berth verify
 step berth remove myapp@2.0.0
 berth remove myapp@2.0.0
 
+# Native packages: two versions of one .deb (built here with dpkg-deb) side by side.
+if command -v dpkg-deb >/dev/null; then
+  for v in 1.0-1 1.1-1; do
+    d="$work/deb-$v"
+    mkdir -p "$d/DEBIAN" "$d/usr/bin" "$d/usr/share/greet" "$d/etc/greet"
+    printf 'Package: greet\nVersion: %s\nArchitecture: all\nMaintainer: quick start <qs@example.org>\nDepends: coreutils\nDescription: says hello\n' "$v" >"$d/DEBIAN/control"
+    printf '#!/bin/sh\necho "greet %s"\n' "$v" >"$d/usr/bin/greet" && chmod 755 "$d/usr/bin/greet"
+    echo "$v" >"$d/usr/share/greet/VERSION"
+    echo 'greeting = hello' >"$d/etc/greet/greet.conf" && echo /etc/greet/greet.conf >"$d/DEBIAN/conffiles"
+    dpkg-deb --root-owner-group -Zxz --build "$d" "$work/greet_${v}_all.deb" >/dev/null
+  done
+  step berth install greet_1.0-1_all.deb greet_1.1-1_all.deb
+  berth install "$work/greet_1.0-1_all.deb" "$work/greet_1.1-1_all.deb"
+  step berth info greet@1.0-1
+  berth info greet@1.0-1
+fi
+
 # Two services, two versions at once, one command on PATH.
 step berth use site-a myapp@1.4.2
 berth use site-a myapp@1.4.2
