@@ -6,7 +6,7 @@ each command to the reference named first in each pair.
 usage: summarize.py RESULTS.md SECTION-TITLE PAIRS JSON... [--note TEXT]...
 PAIRS: "ours=reference,ours2=reference2" using hyperfine command names (--command-name).
 """
-import json, os, platform, statistics, subprocess, sys
+import datetime, json, os, platform, statistics, subprocess, sys
 
 
 def machine():
@@ -36,7 +36,8 @@ def main():
             name = r.get("command_name") or r["command"]
             times.setdefault(name, []).extend(r["times"])
             commands[name] = r["command"]
-    lines = [f"## {title}", "", f"Machine: {machine()}. hyperfine invocations: {len(files)} (the pairs alternate which goes first from round to round).", ""]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    lines = [f"## {title} ({stamp})", "", f"Machine: {machine()}. hyperfine invocations: {len(files)} (the pairs alternate which goes first from round to round).", ""]
     lines += ["| command | runs | median | min | max |", "| --- | --- | --- | --- | --- |"]
     med = {}
     for name, ts in times.items():
@@ -53,13 +54,10 @@ def main():
     for n in notes:
         lines += [n, ""]
     section = "\n".join(lines)
+    # Always appended, with its date: earlier runs stay on record (runs drift; only ratios
+    # from one run count, and the history shows the drift).
     text = open(results_md).read() if os.path.exists(results_md) else "# Benchmark results\n\n"
-    start = text.find(f"## {title}\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1:])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
+    text = text.rstrip("\n") + "\n\n" + section
     open(results_md, "w").write(text)
     print(section)
 
