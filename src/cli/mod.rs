@@ -1,6 +1,7 @@
 //! The command line: global flags, one module per command group, and the dispatch.
 
 mod check;
+mod env;
 mod gc;
 mod generations;
 mod info;

@@ -53,6 +53,13 @@ installs dependencies.")]
     /// shows its packages at their usual paths in a private mount namespace
     #[command(after_help = super::run::AFTER_HELP)]
     Run(super::run::Args),
+    /// Print a profile's environment (PATH, BERTH_PROFILE) for scripts and systemd
+    Env(super::env::EnvArgs),
+    /// Print a shell hook that puts the current directory's profile first on PATH
+    Activate(super::env::ActivateArgs),
+    /// (used by the `activate` hook) print the PATH update for the current directory
+    #[command(hide = true)]
+    HookEnv(super::env::HookArgs),
 }
 
 /// `use`.
@@ -140,6 +147,9 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
         Command::Default(a) => super::which::default(ctx, a),
         Command::Which(a) => super::which::which(ctx, a),
         Command::Run(a) => super::run::run(ctx, a),
+        Command::Env(a) => super::env::env(ctx, a),
+        Command::Activate(a) => super::env::activate(ctx, a),
+        Command::HookEnv(a) => super::env::hook_env(ctx, a),
     }
 }
 

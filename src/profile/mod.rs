@@ -7,6 +7,7 @@
 //! - a generation is built under a temporary name in `generations/<profile>/` and renamed
 //!   to `<N>`, so every numeric directory is complete.
 
+pub mod activate;
 pub mod build;
 pub mod check;
 pub mod default;
