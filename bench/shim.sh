@@ -23,6 +23,28 @@ export BERTH_PROFILE=bench
 cmds=(-n "direct exec" "$WORK/tiny" -n "berth shim" "$BERTH_ROOT/shims/tiny")
 notes=()
 
+# The one-exec floor: a static C program that does nothing but execv the binary.
+printf '#include <unistd.h>\nint main(int c, char **v) { (void)c; execv("%s", v); return 127; }\n' \
+  "$WORK/tiny" >"$WORK/trampoline.c"
+if cc -O2 -static -o "$WORK/trampoline" "$WORK/trampoline.c" 2>/dev/null; then
+  cmds+=(-n "static C execv trampoline (floor)" "$WORK/trampoline")
+else
+  notes+=("static C trampoline: no static libc (apt-get install libc6-dev): skipped")
+fi
+
+# The same shim linked statically (issue 12 asks for it by default): a copy of the root
+# whose libexec/berth-shim is a crt-static build of the shim crate.
+if (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
+  -p berth-shim --target x86_64-unknown-linux-gnu --target-dir "$WORK/static-target"); then
+  cp -a "$BERTH_ROOT" "$WORK/static-root"
+  chmod u+w "$WORK/static-root/libexec"
+  rm -f "$WORK/static-root/libexec/berth-shim"
+  cp "$WORK/static-target/x86_64-unknown-linux-gnu/release/berth-shim" "$WORK/static-root/libexec/berth-shim"
+  cmds+=(-n "berth shim, static (crt-static)" "$WORK/static-root/shims/tiny")
+else
+  notes+=("static shim build failed: skipped")
+fi
+
 # rbenv: a "version" holding the same binary.
 if command -v rbenv >/dev/null; then
   export RBENV_ROOT="$WORK/rbenv" RBENV_VERSION=bench
@@ -67,6 +89,8 @@ append_table "$WORK/shim.json" 0
   printf '\nFirst row: direct exec of the tiny binary; the others run the same binary through a shim\n'
   printf '(berth: `<root>/shims/tiny`, BERTH_PROFILE=bench; rbenv: RBENV_VERSION=bench; mise: a\n'
   printf 'mise.toml in the working directory). hyperfine -N, warmup 20, at least 300 runs.\n'
+  printf 'The floor row is a static C program that only execv()s the binary: one exec more than\n'
+  printf 'direct, nothing else. The static shim row is the shim crate built with crt-static.\n'
   for n in "${notes[@]}"; do printf -- '- %s\n' "$n"; done
 } >>"$RESULTS"
 echo "appended to $RESULTS"
