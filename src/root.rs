@@ -97,7 +97,7 @@ impl Root {
         if let Some(r) = Root::open_unchecked(path)? {
             return Ok(r);
         }
-        create_dirs(path)?;
+        crate::fsutil::create_user_dirs(path)?;
         Root::open_unchecked(path)?.ok_or_else(|| {
             Error::io(
                 "open root",
@@ -129,7 +129,7 @@ impl Root {
         if let Some(r) = Root::open(path, insecure)? {
             return Ok(r);
         }
-        create_dirs(path)?;
+        crate::fsutil::create_user_dirs(path)?;
         Root::open(path, insecure)?.ok_or_else(|| {
             Error::io(
                 "open root",
@@ -200,35 +200,4 @@ pub fn permission_problem(st: &crate::fsutil::Stat, me: u32) -> Option<String> {
         return Some(format!("is writable by group or others (mode {mode:o})"));
     }
     None
-}
-
-/// Creates `path` and its missing parents with mode 0755 (whatever the umask).
-fn create_dirs(path: &Path) -> Result<()> {
-    let mut missing = Vec::new();
-    let mut p = path;
-    loop {
-        match std::fs::symlink_metadata(p) {
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                missing.push(p);
-                match p.parent() {
-                    Some(parent) if !parent.as_os_str().is_empty() => p = parent,
-                    _ => break,
-                }
-            }
-            Err(e) => return Err(Error::io("stat", p, e)),
-        }
-    }
-    for m in missing.into_iter().rev() {
-        let parent = m.parent().unwrap_or(Path::new("/"));
-        let dir = Dir::open_path(parent).map_err(|e| Error::io("open directory", parent, e))?;
-        let name = m
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::BadOutputPath {
-                path: path.to_path_buf(),
-            })?;
-        dir.create_dir(name, DIR_MODE)?;
-    }
-    Ok(())
 }

@@ -42,10 +42,21 @@ fn have(shell: &str) -> bool {
 
 /// Feeds `script` to `shell args` on stdin with a clean environment; returns stdout.
 fn drive(env: &Env, shell: &str, args: &[&str], script: &str) -> String {
+    drive_with_path(env, shell, args, script, "/usr/local/bin:/usr/bin:/bin").0
+}
+
+/// As [`drive`], starting with `path` as PATH; returns stdout and stderr.
+fn drive_with_path(
+    env: &Env,
+    shell: &str,
+    args: &[&str],
+    script: &str,
+    path: &str,
+) -> (String, String) {
     let mut c = Command::new(shell);
     c.args(args)
         .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PATH", path)
         .env("HOME", env.dir())
         .env("TERM", "dumb")
         .current_dir(env.dir())
@@ -61,12 +72,9 @@ fn drive(env: &Env, shell: &str, args: &[&str], script: &str) -> String {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{shell} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{shell} failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
 }
 
 /// What every shell must print for the same walk: a/, a/deep, b/, then out of both.
@@ -157,24 +165,13 @@ fn a_broken_berth_profile_warns_and_leaves_path_alone() {
     std::fs::write(env.dir().join("gone/.berth-profile"), "nosuch\n").unwrap();
     let script = activation(&env, "bash")
         + &format!("cd '{d}/bad'\necho \"PATH $PATH\"\ncd '{d}/gone'\necho \"PATH $PATH\"\n");
-    let mut c = Command::new("bash");
-    c.args(["--norc", "--noprofile", "-i"])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", env.dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stdout, stderr) = drive_with_path(
+        &env,
+        "bash",
+        &["--norc", "--noprofile", "-i"],
+        &script,
+        "/usr/bin:/bin",
+    );
     assert_eq!(stdout, "PATH /usr/bin:/bin\nPATH /usr/bin:/bin\n");
     assert!(
         stderr.contains("berth: invalid profile name `../etc`"),

@@ -52,17 +52,7 @@ fn two_profiles_run_their_own_version_at_the_same_time_and_the_host_never_change
     for p in ["/usr/share/app", "/usr/bin/app", "/etc/app", "/var/lib/app"] {
         assert!(!Path::new(p).exists(), "{p} appeared on the host");
     }
-    let scratch = e.dir().to_string_lossy().into_owned();
-    let after = mountinfo();
-    assert!(
-        !after
-            .iter()
-            .any(|l| l.contains(&scratch) || l.contains("/proc/self/fd")),
-        "leftover mount on the host:\n{}",
-        after.join("\n")
-    );
-    let overlays = |m: &[String]| m.iter().filter(|l| l.contains(" - overlay ")).count();
-    assert_eq!(overlays(&after), overlays(&mounts_before));
+    no_leftover_mounts(&e, &mounts_before);
 }
 
 #[test]

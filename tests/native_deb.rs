@@ -9,7 +9,7 @@
 mod common;
 
 use common::children;
-use common::native::{build_deb, debian_hello, dpkg_status, have, in_ci, Deb};
+use common::native::{build_deb, debian_hello, dpkg_status, field, have, in_ci, Deb};
 use common::Env;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -58,17 +58,6 @@ fn two_demos(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
         },
     );
     (d1, d2)
-}
-
-fn field<'a>(info: &'a Value, name: &str) -> &'a str {
-    info["native"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no field {name} in {info}"))["value"]
-        .as_str()
-        .unwrap()
 }
 
 #[test]

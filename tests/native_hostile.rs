@@ -55,6 +55,18 @@ fn refuse(env: &Env, file: &str, bytes: &[u8], extra: &[&str], member: Option<&s
     );
 }
 
+/// [`refuse`] for a .deb named `demo_1.0_all.deb`.
+#[track_caller]
+fn refuse_deb(env: &Env, bytes: &[u8], member: Option<&str>, why: &str) {
+    refuse(env, "demo_1.0_all.deb", bytes, &[], member, why);
+}
+
+/// [`refuse`] for an .rpm named `demo-1.0-1.noarch.rpm`.
+#[track_caller]
+fn refuse_rpm(env: &Env, bytes: &[u8], member: Option<&str>, why: &str) {
+    refuse(env, "demo-1.0-1.noarch.rpm", bytes, &[], member, why);
+}
+
 #[test]
 fn a_well_formed_handmade_deb_installs() {
     // The cases below are refused for what they change, not for how they were made.
@@ -88,7 +100,7 @@ fn a_deb_without_its_data_member_is_refused() {
         ("debian-binary", b"2.0\n"),
         ("control.tar", &control_tar(&[])),
     ]);
-    refuse(&env, "demo_1.0_all.deb", &b, &[], None, "data.tar");
+    refuse_deb(&env, &b, None, "data.tar");
 }
 
 #[test]
@@ -99,14 +111,7 @@ fn a_deb_without_debian_binary_first_is_refused() {
         ("debian-binary", b"2.0\n"),
         ("data.tar", &data_tar()),
     ]);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &b,
-        &[],
-        Some("control.tar"),
-        "debian-binary",
-    );
+    refuse_deb(&env, &b, Some("control.tar"), "debian-binary");
 }
 
 #[test]
@@ -117,14 +122,7 @@ fn data_before_control_is_refused() {
         ("data.tar", &data_tar()),
         ("control.tar", &control_tar(&[])),
     ]);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &b,
-        &[],
-        Some("data.tar"),
-        "refused",
-    );
+    refuse_deb(&env, &b, Some("data.tar"), "refused");
 }
 
 #[test]
@@ -136,14 +134,7 @@ fn an_extra_member_after_data_is_refused() {
         ("data.tar", &data_tar()),
         ("evil.sh", b"#!/bin/sh\nrm -rf /\n"),
     ]);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &b,
-        &[],
-        Some("evil.sh"),
-        "refused",
-    );
+    refuse_deb(&env, &b, Some("evil.sh"), "refused");
 }
 
 #[test]
@@ -157,14 +148,7 @@ fn an_ar_member_larger_than_the_file_is_refused() {
     // A header that promises a gigabyte, followed by the real (short) data.
     b.extend(ar_header("data.tar", 1 << 30));
     b.extend_from_slice(&data);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &b,
-        &[],
-        Some("data.tar"),
-        "refused",
-    );
+    refuse_deb(&env, &b, Some("data.tar"), "refused");
 }
 
 #[test]
@@ -174,28 +158,14 @@ fn an_oversized_ar_header_field_is_refused() {
     // debian-binary's size field: ten digits of garbage instead of a decimal size.
     let at = 8 + 48;
     b[at..at + 10].copy_from_slice(b"9999999999");
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &b,
-        &[],
-        Some("debian-binary"),
-        "refused",
-    );
+    refuse_deb(&env, &b, Some("debian-binary"), "refused");
 }
 
 #[test]
 fn dot_dot_in_control_tar_is_refused() {
     let env = Env::with_good_package();
     let control = control_tar(&[("./../../evil", b"x\n")]);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &deb(&control, &data_tar()),
-        &[],
-        None,
-        "..",
-    );
+    refuse_deb(&env, &deb(&control, &data_tar()), None, "..");
 }
 
 #[test]
@@ -205,14 +175,7 @@ fn an_absolute_path_in_data_tar_is_refused() {
         .dir("./")
         .file("/etc/cron.d/evil", 0o644, b"* * * * * root sh\n")
         .finish();
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &deb(&control_tar(&[]), &data),
-        &[],
-        None,
-        "absolute",
-    );
+    refuse_deb(&env, &deb(&control_tar(&[]), &data), None, "absolute");
 }
 
 #[test]
@@ -222,14 +185,7 @@ fn dot_dot_in_data_tar_is_refused() {
         .dir("./")
         .file("./usr/../../escape", 0o644, b"x\n")
         .finish();
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &deb(&control_tar(&[]), &data),
-        &[],
-        None,
-        "..",
-    );
+    refuse_deb(&env, &deb(&control_tar(&[]), &data), None, "..");
 }
 
 #[test]
@@ -240,14 +196,7 @@ fn a_symlink_escaping_the_package_is_refused() {
         .dir("./usr/")
         .symlink("./usr/shadow", "../../../etc/shadow")
         .finish();
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &deb(&control_tar(&[]), &data),
-        &[],
-        None,
-        "usr/shadow",
-    );
+    refuse_deb(&env, &deb(&control_tar(&[]), &data), None, "usr/shadow");
 }
 
 #[test]
@@ -255,14 +204,7 @@ fn conffiles_outside_the_package_are_refused() {
     let env = Env::with_good_package();
     for conffiles in [&b"/../../etc/passwd\n"[..], b"/etc/not-in-data.conf\n"] {
         let control = control_tar(&[("./conffiles", conffiles)]);
-        refuse(
-            &env,
-            "demo_1.0_all.deb",
-            &deb(&control, &data_tar()),
-            &[],
-            None,
-            "conffile",
-        );
+        refuse_deb(&env, &deb(&control, &data_tar()), None, "conffile");
     }
 }
 
@@ -273,14 +215,7 @@ fn md5sums_that_do_not_match_the_data_are_refused() {
         "./md5sums",
         b"00000000000000000000000000000000  usr/bin/demo\n",
     )]);
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &deb(&control, &data_tar()),
-        &[],
-        None,
-        "usr/bin/demo",
-    );
+    refuse_deb(&env, &deb(&control, &data_tar()), None, "usr/bin/demo");
 }
 
 #[test]
@@ -309,14 +244,7 @@ fn a_truncated_xz_data_member_is_refused() {
             }
         })
         .collect();
-    refuse(
-        &env,
-        "demo_1.0_all.deb",
-        &ar(&named),
-        &[],
-        Some("data.tar.xz"),
-        "refused",
-    );
+    refuse_deb(&env, &ar(&named), Some("data.tar.xz"), "refused");
 }
 
 /// A real .rpm (uncompressed payload, so its cpio names can be edited in place).
@@ -348,7 +276,7 @@ fn a_bogus_rpm_lead_is_refused() {
     // Keep the magic, break the lead's major version and signature type.
     b[4] = 9;
     b[78] = 0x7f;
-    refuse(&env, "demo-1.0-1.noarch.rpm", &b, &[], None, "refused");
+    refuse_rpm(&env, &b, None, "refused");
 }
 
 #[test]
@@ -367,7 +295,7 @@ fn a_damaged_rpm_header_is_refused() {
         let mut bad = b.clone();
         bad[at..at + 4].copy_from_slice(&bytes);
         println!("rpm header: {what}");
-        refuse(&env, "demo-1.0-1.noarch.rpm", &bad, &[], None, "refused");
+        refuse_rpm(&env, &bad, None, "refused");
     }
 }
 
@@ -382,7 +310,7 @@ fn a_cpio_member_climbing_out_is_refused() {
     assert_eq!(name.len(), evil.len());
     let at = find(&b, name).expect("the cpio name is in the uncompressed payload");
     b[at..at + name.len()].copy_from_slice(evil);
-    refuse(&env, "demo-1.0-1.noarch.rpm", &b, &[], None, "..");
+    refuse_rpm(&env, &b, None, "..");
 }
 
 #[test]
@@ -393,7 +321,7 @@ fn a_cpio_member_not_in_the_header_is_refused() {
     let other = b"./usr/share/demo/VERSIOX\0";
     let at = find(&b, name).unwrap();
     b[at..at + name.len()].copy_from_slice(other);
-    refuse(&env, "demo-1.0-1.noarch.rpm", &b, &[], None, "VERSIOX");
+    refuse_rpm(&env, &b, None, "VERSIOX");
 }
 
 #[test]
@@ -404,5 +332,5 @@ fn an_rpm_payload_altered_after_signing_is_refused() {
     // payload digest no longer match.
     let at = find(&b, b"echo \"demo 1.0-1\"").unwrap();
     b[at + 6] = b'X';
-    refuse(&env, "demo-1.0-1.noarch.rpm", &b, &[], None, "refused");
+    refuse_rpm(&env, &b, None, "refused");
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::isolate::{isolated, mountinfo, names, needs_isolation, Shell};
+use common::isolate::{isolated, mountinfo, names, needs_isolation, no_leftover_mounts, Shell};
 use common::native::{build_deb, debian_hello, have, in_ci, Deb};
 use common::Env;
 use std::path::Path;
@@ -34,26 +34,6 @@ fn two_debs(env: &Env) {
     }
     env.run(&["use", "a", &format!("demo@{V1}")]).ok();
     env.run(&["use", "b", &format!("demo@{V2}")]).ok();
-}
-
-/// No mount of this test's scratch directory (or of a layer fd) is left on the host.
-#[track_caller]
-fn no_leftover_mounts(env: &Env, before: &[String]) {
-    let scratch = env.dir().to_string_lossy().into_owned();
-    let after = mountinfo();
-    assert!(
-        !after
-            .iter()
-            .any(|l| l.contains(&scratch) || l.contains("/proc/self/fd")),
-        "leftover mount on the host:\n{}",
-        after.join("\n")
-    );
-    let overlays = |m: &[String]| m.iter().filter(|l| l.contains(" - overlay ")).count();
-    assert_eq!(
-        overlays(&after),
-        overlays(before),
-        "an overlay stayed mounted"
-    );
 }
 
 #[test]

@@ -8,21 +8,9 @@
 
 mod common;
 
-use common::native::{build_rpm, have, Rpm};
+use common::native::{build_rpm, field, have, Rpm};
 use common::Env;
-use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
-
-fn field<'a>(info: &'a Value, name: &str) -> &'a str {
-    info["native"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == name)
-        .unwrap_or_else(|| panic!("no field {name} in {info}"))["value"]
-        .as_str()
-        .unwrap()
-}
 
 #[test]
 fn rpm_versions_install_side_by_side_and_run_from_their_profiles() {

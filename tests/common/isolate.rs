@@ -179,3 +179,23 @@ pub fn status_field(status: &str, field: &str) -> u64 {
         v.parse().unwrap()
     }
 }
+
+/// No mount of this test's scratch directory (or of a layer fd) is left on the host.
+#[track_caller]
+pub fn no_leftover_mounts(env: &Env, before: &[String]) {
+    let scratch = env.dir().to_string_lossy().into_owned();
+    let after = mountinfo();
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains(&scratch) || l.contains("/proc/self/fd")),
+        "leftover mount on the host:\n{}",
+        after.join("\n")
+    );
+    let overlays = |m: &[String]| m.iter().filter(|l| l.contains(" - overlay ")).count();
+    assert_eq!(
+        overlays(&after),
+        overlays(before),
+        "an overlay stayed mounted"
+    );
+}

@@ -374,3 +374,16 @@ pub fn tree_state(dir: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// The value of control or header field `name` in `info --json` output.
+#[track_caller]
+pub fn field<'a>(info: &'a serde_json::Value, name: &str) -> &'a str {
+    info["native"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no field {name} in {info}"))["value"]
+        .as_str()
+        .unwrap()
+}
