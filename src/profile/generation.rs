@@ -46,6 +46,12 @@ pub struct Generation {
     /// Packages that won path conflicts (`use --prefer`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefer: Vec<String>,
+    /// The declarative profile file (`berth apply`) this generation was made from, verbatim,
+    /// so `generations`/`diff` can show what changed in it and a later switch (`use`,
+    /// `rollback`) knows the profile's service, health check, backup and hooks. Carried
+    /// forward by `use`/`drop`; none for profiles never applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 /// The profiles of one root.

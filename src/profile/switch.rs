@@ -239,6 +239,8 @@ impl<'a> Switcher<'a> {
     ) -> Result<Change> {
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         prefer.retain(|p| packages.iter().any(|g| &g.name == p));
+        // The declarative profile file goes forward with the profile until `apply` replaces it.
+        let spec = current.as_ref().and_then(|(_, g)| g.spec.clone());
         if let Some((n, g)) = &current {
             if g.packages == packages && g.prefer == prefer {
                 return self.unchanged(profile, *n);
@@ -260,6 +262,7 @@ impl<'a> Switcher<'a> {
             command: command.to_string(),
             packages,
             prefer,
+            spec,
         };
         build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;
         let d = current.as_ref().map(|(_, g)| diff(g, &gen));

@@ -1,0 +1,310 @@
+//! The declarative profile file that `berth apply` converges a server to
+//! (`profiles/site-a.toml`): which versions, which rendered config, which users and
+//! directories, the data backup and the service with its health check. Parsed strictly
+//! (unknown keys are an error with line and column) and validated before anything is
+//! planned. Its text is recorded verbatim in each generation it makes, so a later `use` or
+//! `rollback` of the profile knows its service, backup and hooks.
+
+use crate::error::{Error, Result};
+use crate::package::name::check_name;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+use std::time::Duration;
+
+/// Health checks get this long unless the profile says otherwise: start-up plus
+/// migrations routinely overrun short limits and cause needless rollbacks.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Backups kept unless the profile says otherwise.
+pub const DEFAULT_BACKUP_KEEP: u32 = 3;
+
+/// A parsed profile file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// The profile it converges.
+    pub profile: String,
+    /// Package name → exact version or a Debian-style constraint (`">= 7.59, << 8"`,
+    /// `"8.2.*"`, `"*"`).
+    #[serde(default)]
+    pub packages: BTreeMap<String, String>,
+    /// Path (relative, below `<root>/etc/<profile>/`) → how to render it.
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigSpec>,
+    /// System users ensured to exist (never modified or deleted).
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserSpec>,
+    /// Directories ensured inside `<root>/var/<profile>/`.
+    #[serde(default, rename = "dir")]
+    pub dirs: Vec<DirSpec>,
+    /// Data snapshots of `<root>/var/<profile>/` before a switch.
+    #[serde(default)]
+    pub backup: Option<BackupSpec>,
+    /// How the profile runs as a service, and how its health is checked.
+    #[serde(default)]
+    pub service: Option<ServiceSpec>,
+    /// Commands run around a switch.
+    #[serde(default)]
+    pub hooks: Option<HooksSpec>,
+}
+
+/// `[config."path"]`: a file rendered from a template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSpec {
+    /// The template (minijinja), relative to the profile file's directory.
+    pub template: String,
+    /// Variables the template sees.
+    #[serde(default)]
+    pub vars: BTreeMap<String, toml::Value>,
+    /// File mode, octal (`"0640"`); 0644 when absent.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `[[user]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// The user's name.
+    pub name: String,
+    /// Its home directory; none means `useradd --system`'s default (no home created).
+    #[serde(default)]
+    pub home: Option<String>,
+}
+
+/// `[[dir]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirSpec {
+    /// Relative to `<root>/var/<profile>/`.
+    pub path: String,
+    /// Owner (user name); the invoking user when absent.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Group; the owner's primary group when absent.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Mode, octal (`"0750"`); 0755 when absent.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `[backup]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// Snapshot `<root>/var/<profile>/` before each switch.
+    #[serde(default)]
+    pub before_switch: bool,
+    /// Snapshots kept (newest first).
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+}
+
+fn default_keep() -> u32 {
+    DEFAULT_BACKUP_KEEP
+}
+
+/// `[service]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Command line; its first word is looked up in the profile's `bin/`.
+    pub exec: String,
+    /// Run it with `run --isolate` (packages at their canonical paths).
+    #[serde(default)]
+    pub isolate: bool,
+    /// User it runs as.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Capabilities kept after privileges are dropped.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Shell command that exits 0 when the service is healthy, run after each switch.
+    #[serde(default)]
+    pub health: Option<String>,
+    /// How long the health check may keep failing before the switch is rolled back
+    /// (`"30s"`, `"2m"`); [`DEFAULT_HEALTH_TIMEOUT`] when absent.
+    #[serde(default)]
+    pub health_timeout: Option<String>,
+    /// Shell command that restarts the service when its systemd unit is not installed or
+    /// systemd does not run.
+    #[serde(default)]
+    pub restart: Option<String>,
+}
+
+/// `[hooks]`: shell commands that get `BERTH_PROFILE`, `BERTH_FROM_GENERATION` and
+/// `BERTH_TO_GENERATION`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksSpec {
+    /// Before the profile link moves; a failure stops the switch.
+    #[serde(default, rename = "pre-switch")]
+    pub pre_switch: Option<String>,
+    /// After the switch (and the restart).
+    #[serde(default, rename = "post-switch")]
+    pub post_switch: Option<String>,
+}
+
+impl ProfileSpec {
+    /// Parses and validates profile file text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<ProfileSpec> {
+        let spec: ProfileSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| crate::package::manifest::line_col(text, s.start))
+                .unwrap_or((1, 1));
+            Error::Manifest {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: crate::package::extract::printable(&e.message().replace('\n', "; ")),
+            }
+        })?;
+        spec.validate(path)?;
+        Ok(spec)
+    }
+
+    /// The health timeout in force.
+    pub fn health_timeout(&self) -> Duration {
+        self.service
+            .as_ref()
+            .and_then(|s| s.health_timeout.as_deref())
+            .and_then(|t| humantime::parse_duration(t).ok())
+            .unwrap_or(DEFAULT_HEALTH_TIMEOUT)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| Error::ManifestValue {
+            path: path.to_path_buf(),
+            message,
+        };
+        check_name("profile name", &self.profile)?;
+        for (name, constraint) in &self.packages {
+            check_name("package name", name)?;
+            if constraint.trim().is_empty() {
+                return Err(bad(format!(
+                    "packages.{name}: empty version (write \"*\" for any version)"
+                )));
+            }
+        }
+        for (p, c) in &self.config {
+            relative("config", p).map_err(&bad)?;
+            if c.template.is_empty() {
+                return Err(bad(format!("config.\"{p}\": empty template path")));
+            }
+            if let Some(m) = &c.mode {
+                mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
+            }
+        }
+        for u in &self.users {
+            check_name("user name", &u.name)?;
+        }
+        for d in &self.dirs {
+            relative("dir", &d.path).map_err(&bad)?;
+            if let Some(m) = &d.mode {
+                mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
+            }
+        }
+        if let Some(s) = &self.service {
+            if s.exec.trim().is_empty() {
+                return Err(bad("service.exec: empty command".into()));
+            }
+            if let Some(t) = &s.health_timeout {
+                humantime::parse_duration(t)
+                    .map_err(|e| bad(format!("service.health_timeout `{t}`: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses an octal mode string (`"0750"`), at most 0o7777 and without setuid/setgid.
+pub fn mode(s: &str) -> std::result::Result<u32, String> {
+    let m = u32::from_str_radix(s, 8).map_err(|_| format!("`{s}` is not an octal mode"))?;
+    if m > 0o1777 {
+        return Err(format!("`{s}`: setuid/setgid bits are not allowed"));
+    }
+    Ok(m)
+}
+
+/// A relative path that stays below its directory: no `/` at the start, no `..`.
+fn relative(what: &str, p: &str) -> std::result::Result<(), String> {
+    let path = Path::new(p);
+    if p.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(format!(
+            "{what} path `{}` must be relative and stay below its directory",
+            crate::package::extract::printable(p)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+profile = "site-a"
+[packages]
+drupal7 = "7.59-1"
+php = "8.2.*"
+[config."sites/default/settings.php"]
+template = "templates/settings.php.j2"
+vars = { db_host = "127.0.0.1", db_name = "site_a" }
+[[user]]
+name = "site-a"
+[[dir]]
+path = "files"
+owner = "site-a"
+mode = "0750"
+[backup]
+before_switch = true
+keep = 3
+[service]
+exec = "php-fpm8.2 -F"
+isolate = true
+user = "site-a"
+capabilities = []
+health = "curl -fsS http://127.0.0.1:8081/health"
+health_timeout = "30s"
+[hooks]
+post-switch = "echo switched"
+"#;
+
+    #[test]
+    fn the_issue_example_parses() {
+        let s = ProfileSpec::parse(EXAMPLE, Path::new("site-a.toml")).unwrap();
+        assert_eq!(s.profile, "site-a");
+        assert_eq!(s.packages["php"], "8.2.*");
+        assert_eq!(s.dirs[0].mode.as_deref(), Some("0750"));
+        assert_eq!(s.health_timeout(), Duration::from_secs(30));
+        assert_eq!(s.backup.unwrap().keep, 3);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let e = ProfileSpec::parse("profile = \"a\"\n[servise]\n", Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("p.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn escaping_paths_and_bad_modes_are_refused() {
+        for text in [
+            "profile = \"a\"\n[[dir]]\npath = \"../x\"\n",
+            "profile = \"a\"\n[[dir]]\npath = \"/x\"\n",
+            "profile = \"a\"\n[[dir]]\npath = \"x\"\nmode = \"4755\"\n",
+            "profile = \"a\"\n[[dir]]\npath = \"x\"\nmode = \"rwx\"\n",
+            "profile = \"../a\"\n",
+        ] {
+            assert!(
+                ProfileSpec::parse(text, Path::new("p.toml")).is_err(),
+                "{text}"
+            );
+        }
+    }
+}
