@@ -3,5 +3,6 @@
 //! profile's packages declare ([`state`]); conffile merges, templates, users and services
 //! come later (DESIGN.md "Source layout"). [`spec`] is the declarative profile file.
 
+pub mod deploy;
 pub mod spec;
 pub mod state;

@@ -2,9 +2,10 @@
 //! dispatch of `generations`, `default`, `which`, `run`, which live in their own modules).
 
 use super::{output, Ctx};
+use crate::apply::deploy::{self, SwitchOp};
 use crate::error::{Error, Result};
 use crate::profile::diff::diff;
-use crate::profile::{Change, Switcher, Target};
+use crate::profile::Target;
 use serde::Serialize;
 
 /// The profile commands (flattened into berth's command list).
@@ -123,24 +124,28 @@ pub struct DiffArgs {
 /// Runs a profile command.
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
     match c {
-        Command::Use(a) => with_switcher(ctx, |s| {
-            s.strict_depends(a.strict).use_packages(
-                &a.profile,
-                &a.packages,
-                &a.prefer,
-                &command_line(),
-            )
-        }),
-        Command::Drop(a) => with_switcher(ctx, |s| {
-            s.drop_packages(&a.profile, &a.packages, &command_line())
-        }),
+        Command::Use(a) => with_switcher(
+            ctx,
+            &a.profile,
+            SwitchOp::Use {
+                refs: a.packages,
+                prefer: a.prefer,
+            },
+            a.strict,
+        ),
+        Command::Drop(a) => {
+            with_switcher(ctx, &a.profile, SwitchOp::Drop { names: a.packages }, false)
+        }
         Command::Rollback(a) => {
             let t = a.to.map(Target::Number).unwrap_or(Target::Previous);
-            with_switcher(ctx, |s| s.switch(&a.profile, t))
+            with_switcher(ctx, &a.profile, SwitchOp::Go(t), false)
         }
-        Command::Switch(a) => {
-            with_switcher(ctx, |s| s.switch(&a.profile, Target::Number(a.generation)))
-        }
+        Command::Switch(a) => with_switcher(
+            ctx,
+            &a.profile,
+            SwitchOp::Go(Target::Number(a.generation)),
+            false,
+        ),
         Command::Generations(a) => super::generations::run(ctx, a),
         Command::Diff(a) => show_diff(ctx, a),
         Command::Profiles => profiles(ctx),
@@ -163,10 +168,9 @@ pub fn command_line() -> String {
         .join(" ")
 }
 
-fn with_switcher(ctx: &Ctx, f: impl FnOnce(Switcher) -> Result<Change>) -> Result<i32> {
+fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<i32> {
     let l = ctx.lock()?;
-    let s = Switcher::new(&l.store, &l.lock)?;
-    let change = f(s)?;
+    let change = deploy::switch(&l.store, &l.lock, profile, op, strict, &command_line())?;
     drop(l);
     // Warnings go to stderr whatever the output format (stdout stays one JSON document).
     for d in &change.unmet_depends {

@@ -37,6 +37,13 @@ pub struct Change {
     pub unmet_depends: Vec<DepStatus>,
 }
 
+/// The package set a new generation is asked to hold.
+struct Wanted {
+    packages: Vec<GenPackage>,
+    prefer: Vec<String>,
+    spec: Option<String>,
+}
+
 /// Which generation `rollback`/`switch` goes to.
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
@@ -143,7 +150,51 @@ impl<'a> Switcher<'a> {
             }
         }
         let unmet = self.check_depends(profile, &packages, &entries)?;
-        let mut change = self.commit(profile, current, packages, pref, &entries, command)?;
+        let spec = current.as_ref().and_then(|(_, g)| g.spec.clone());
+        let mut change = self.commit(
+            profile,
+            current,
+            Wanted {
+                packages,
+                prefer: pref,
+                spec,
+            },
+            &entries,
+            command,
+        )?;
+        change.unmet_depends = unmet;
+        Ok(change)
+    }
+
+    /// `apply`: a generation holding exactly `packages` (each an installed entry) and made
+    /// from the profile file `spec` (its text, recorded verbatim). Unchanged when the
+    /// current generation already holds both.
+    pub fn set_exact(
+        &self,
+        profile: &str,
+        packages: Vec<GenPackage>,
+        spec: Option<String>,
+        command: &str,
+    ) -> Result<Change> {
+        check_name("profile name", profile)?;
+        let entries = self.store.entries()?;
+        let current = self.current(profile)?;
+        let prefer = current
+            .as_ref()
+            .map(|(_, g)| g.prefer.clone())
+            .unwrap_or_default();
+        let unmet = self.check_depends(profile, &packages, &entries)?;
+        let mut change = self.commit(
+            profile,
+            current,
+            Wanted {
+                packages,
+                prefer,
+                spec,
+            },
+            &entries,
+            command,
+        )?;
         change.unmet_depends = unmet;
         Ok(change)
     }
@@ -184,8 +235,19 @@ impl<'a> Switcher<'a> {
             packages.retain(|p| p.name != name);
         }
         let prefer = gen.prefer.clone();
+        let spec = gen.spec.clone();
         let entries = self.store.entries()?;
-        self.commit(profile, current, packages, prefer, &entries, command)
+        self.commit(
+            profile,
+            current,
+            Wanted {
+                packages,
+                prefer,
+                spec,
+            },
+            &entries,
+            command,
+        )
     }
 
     /// `rollback` / `switch`: points the profile at an existing generation; never deletes.
@@ -232,17 +294,19 @@ impl<'a> Switcher<'a> {
         &self,
         profile: &str,
         current: Option<(u64, Generation)>,
-        mut packages: Vec<GenPackage>,
-        mut prefer: Vec<String>,
+        wanted: Wanted,
         entries: &[Entry],
         command: &str,
     ) -> Result<Change> {
+        let Wanted {
+            mut packages,
+            mut prefer,
+            spec,
+        } = wanted;
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         prefer.retain(|p| packages.iter().any(|g| &g.name == p));
-        // The declarative profile file goes forward with the profile until `apply` replaces it.
-        let spec = current.as_ref().and_then(|(_, g)| g.spec.clone());
         if let Some((n, g)) = &current {
-            if g.packages == packages && g.prefer == prefer {
+            if g.packages == packages && g.prefer == prefer && g.spec == spec {
                 return self.unchanged(profile, *n);
             }
         }
