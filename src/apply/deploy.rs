@@ -44,10 +44,12 @@ pub fn switch(
     command: &str,
 ) -> Result<Change> {
     let s = Switcher::new(store, lock)?.strict_depends(strict_depends);
-    match op {
+    let change = match op {
         SwitchOp::Use { refs, prefer } => s.use_packages(profile, &refs, &prefer, command),
         SwitchOp::Drop { names } => s.drop_packages(profile, &names, command),
         SwitchOp::Go(target) => s.switch(profile, target),
         SwitchOp::Exact { packages, spec } => s.set_exact(profile, packages, spec, command),
-    }
+    }?;
+    super::conffile::after_switch(store, lock, profile, &change)?;
+    Ok(change)
 }

@@ -1,8 +1,19 @@
 //! Declarative state of a profile outside the store. Only this module writes under
-//! `<root>/etc/` and `<root>/var/`. For now: the config files and writable directories a
-//! profile's packages declare ([`state`]); conffile merges, templates, users and services
-//! come later (DESIGN.md "Source layout"). [`spec`] is the declarative profile file.
+//! `<root>/etc/` and `<root>/var/`: the config files and writable directories a profile's
+//! packages declare ([`state`]), and `berth apply`: the profile file ([`spec`]), its plan
+//! ([`plan`]) and how it is carried out ([`converge`]), config files with dpkg's conffile
+//! rules ([`conffile`]), templates ([`template`]), users and directories ([`ensure`]), and
+//! the one way a profile switches ([`deploy`]).
 
+pub mod conffile;
+pub mod constraint;
+pub mod converge;
 pub mod deploy;
+pub mod ensure;
+mod error;
+pub mod plan;
 pub mod spec;
 pub mod state;
+pub mod template;
+
+pub use error::Error;

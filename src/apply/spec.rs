@@ -5,7 +5,9 @@
 //! planned. Its text is recorded verbatim in each generation it makes, so a later `use` or
 //! `rollback` of the profile knows its service, backup and hooks.
 
-use crate::error::{Error, Result};
+use super::constraint::Constraint;
+use super::Error;
+use crate::error::Result;
 use crate::package::name::check_name;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -156,7 +158,7 @@ impl ProfileSpec {
                 .span()
                 .map(|s| crate::package::manifest::line_col(text, s.start))
                 .unwrap_or((1, 1));
-            Error::Manifest {
+            Error::Syntax {
                 path: path.to_path_buf(),
                 line,
                 column,
@@ -177,30 +179,53 @@ impl ProfileSpec {
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |message: String| Error::ManifestValue {
-            path: path.to_path_buf(),
-            message,
+        let bad = |message: String| -> crate::Error {
+            Error::Value {
+                path: path.to_path_buf(),
+                message,
+            }
+            .into()
         };
-        check_name("profile name", &self.profile)?;
+        let named =
+            |what: &'static str, v: &str| check_name(what, v).map_err(|e| bad(e.to_string()));
+        named("profile name", &self.profile)?;
         for (name, constraint) in &self.packages {
-            check_name("package name", name)?;
+            named("package name", name)?;
             if constraint.trim().is_empty() {
                 return Err(bad(format!(
                     "packages.{name}: empty version (write \"*\" for any version)"
                 )));
             }
+            Constraint::parse(constraint).map_err(|why| Error::BadConstraint {
+                path: path.to_path_buf(),
+                package: name.clone(),
+                constraint: crate::package::extract::printable(constraint),
+                why,
+            })?;
         }
         for (p, c) in &self.config {
             relative("config", p).map_err(&bad)?;
-            if c.template.is_empty() {
-                return Err(bad(format!("config.\"{p}\": empty template path")));
+            if p.starts_with(".berth") || p.ends_with(".berth-dist") || p.ends_with(".berth-old") {
+                return Err(bad(format!(
+                    "config path `{p}`: names starting with .berth and ending in .berth-dist or .berth-old are berth's own"
+                )));
             }
+            if let Some(first) = p
+                .split('/')
+                .next()
+                .filter(|f| self.packages.contains_key(*f))
+            {
+                return Err(bad(format!(
+                    "config path `{p}`: `{first}/` holds the config files of package {first}; choose another directory"
+                )));
+            }
+            relative("template", &c.template).map_err(&bad)?;
             if let Some(m) = &c.mode {
                 mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
             }
         }
         for u in &self.users {
-            check_name("user name", &u.name)?;
+            named("user name", &u.name)?;
         }
         for d in &self.dirs {
             relative("dir", &d.path).map_err(&bad)?;

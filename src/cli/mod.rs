@@ -1,6 +1,8 @@
 //! The command line: global flags, one module per command group, and the dispatch.
 
+mod apply;
 mod check;
+mod config;
 mod env;
 mod gc;
 mod generations;
@@ -35,7 +37,7 @@ Exit codes:
   4  conflict: name@version clash, entry in use, path collision
   5  integrity: checksum mismatch, entries or objects that no longer verify (verify, check),
      bad or unpinned signature, rollback or freeze of a repository index
-  6  refused input: unsafe or malformed archive or manifest
+  6  refused input: unsafe or malformed archive, manifest, profile file or template
   7  timed out waiting for the root's lock (--lock-timeout)
   8  not permitted: needs a privilege the system does not grant (namespaces, --user)
 126  run: the command was found but cannot be executed
@@ -124,6 +126,11 @@ pub enum Command {
     /// Keys and signed repositories (key, repo, update, search).
     #[command(flatten)]
     Repo(repo::Command),
+    /// Converge a profile to a profile file (versions, config, users, dirs, switch)
+    Apply(apply::Args),
+    /// A profile's config files: status and your edits
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -213,5 +220,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
         Command::Repo(c) => repo::run(&ctx, c),
+        Command::Apply(a) => apply::run(&ctx, a),
+        Command::Config(c) => config::run(&ctx, c),
     }
 }

@@ -311,6 +311,9 @@ pub enum Error {
     /// Repositories, keys and signatures.
     #[error(transparent)]
     Repo(#[from] crate::repo::Error),
+    /// Declarative profiles (`apply`, `config`).
+    #[error(transparent)]
+    Apply(#[from] crate::apply::Error),
 }
 
 fn profiles_hint(existing: &[String]) -> String {
