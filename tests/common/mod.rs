@@ -1,6 +1,6 @@
 //! The one test harness: a temporary root per test, the real `berth` binary run with one
 //! clean environment, and the builders and readers in the files beside this one (`tar`,
-//! `pkg`, `fs`, `root`, `bins`, `refuse`, `crash`, `harden`, `isolate`, `native`, `nginx`).
+//! `pkg`, `fs`, `root`, `bins`, `refuse`, `apply`, `crash`, `harden`, `isolate`, `native`, `nginx`).
 //!
 //! Every berth command a test runs goes through [`clean_env`]: the variables berth reads
 //! from the caller's environment (`BERTH_ROOT`, `BERTH_PROFILE`, `RUST_LOG`, `XDG_DATA_HOME`)
@@ -11,6 +11,7 @@
 
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod apply;
 pub mod bins;
 pub mod crash;
 pub mod fs;
@@ -23,6 +24,7 @@ pub mod root;
 pub mod tar;
 
 pub use self::tar::*;
+pub use apply::one_error_line;
 pub use bins::*;
 pub use fs::*;
 pub use pkg::*;
