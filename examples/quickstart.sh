@@ -83,6 +83,24 @@ BERTH_PROFILE=site-a myapp
 step berth profiles
 berth profiles
 
+# Declarative: profiles/site-a.toml and site-b.toml say which versions, which config
+# (rendered from profiles/templates/), which directories; apply converges, twice is a no-op.
+step berth apply profiles/site-a.toml --dry-run
+berth apply "$repo/profiles/site-a.toml" --dry-run
+step berth apply profiles/site-a.toml
+berth apply "$repo/profiles/site-a.toml"
+step "berth apply profiles/site-a.toml   # again: unchanged"
+berth apply "$repo/profiles/site-a.toml"
+step berth apply profiles/site-b.toml
+berth apply "$repo/profiles/site-b.toml"
+BERTH_PROFILE=site-a myapp
+BERTH_PROFILE=site-b myapp
+step "echo 'workers = 4' >> \$BERTH_ROOT/etc/site-a/site.ini; berth config status site-a"
+echo 'workers = 4' >>"$BERTH_ROOT/etc/site-a/site.ini"
+berth config status site-a
+step berth config diff site-a
+berth config diff site-a
+
 # Clean-up: what gc would free (generations kept: 1 per profile), then the invariants.
 step berth gc --keep 1 --dry-run
 berth gc --keep 1 --dry-run
