@@ -37,7 +37,10 @@ fn playbook(env: &Env, check: bool) -> Run {
         .arg("-e")
         .arg(format!("profile_src={}", repo.join("profiles").display()))
         .arg("-e")
-        .arg(format!("profile_dest={}", env.dir().join("deployed").display()))
+        .arg(format!(
+            "profile_dest={}",
+            env.dir().join("deployed").display()
+        ))
         .arg("-e")
         .arg("profile_file=site-a.toml");
     if check {
@@ -72,13 +75,19 @@ fn the_ansible_example_is_idempotent() {
     let first = playbook(&env, false);
     assert_eq!(first.code, 0, "{first}");
     let line = recap(&first);
-    assert!(line.contains("changed=2") && line.contains("failed=0"), "{first}");
+    assert!(
+        line.contains("changed=2") && line.contains("failed=0"),
+        "{first}"
+    );
     assert_eq!(env.config_state("site-a", "site.ini"), "pristine");
 
     let second = playbook(&env, false);
     assert_eq!(second.code, 0, "{second}");
     let line = recap(&second);
-    assert!(line.contains("changed=0") && line.contains("failed=0"), "{second}");
+    assert!(
+        line.contains("changed=0") && line.contains("failed=0"),
+        "{second}"
+    );
 
     let before = snapshot(env.root(), None);
     let check = playbook(&env, true);

@@ -37,7 +37,11 @@ fn apply_converges_and_a_second_run_is_unchanged() {
         std::fs::read_to_string(env.etc("site", "app.ini")).unwrap(),
         "port = 8081\nhost = 127.0.0.1\n"
     );
-    let out = env.shim("app").env("BERTH_PROFILE", "site").output().unwrap();
+    let out = env
+        .shim("app")
+        .env("BERTH_PROFILE", "site")
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), "app 1.1\n");
     let uploads = std::fs::metadata(env.var("site", "uploads")).unwrap();
     assert!(uploads.is_dir());
@@ -53,8 +57,8 @@ fn apply_converges_and_a_second_run_is_unchanged() {
     assert_eq!(j["generation"], 1);
     assert_eq!(snapshot(env.root(), None), before);
     // The profile file is recorded verbatim in the generation.
-    let gen = std::fs::read_to_string(env.root().join("generations/site/1/generation.toml"))
-        .unwrap();
+    let gen =
+        std::fs::read_to_string(env.root().join("generations/site/1/generation.toml")).unwrap();
     assert!(gen.contains("templates/app.ini.j2"), "{gen}");
 }
 
@@ -77,7 +81,11 @@ fn dry_run_reports_exactly_what_the_real_run_does_and_changes_nothing() {
     .unwrap();
     let before = snapshot(env.root(), None);
     let dry = env.json(&["apply", file.to_str().unwrap(), "--dry-run"]);
-    assert_eq!(snapshot(env.root(), None), before, "--dry-run changed the root");
+    assert_eq!(
+        snapshot(env.root(), None),
+        before,
+        "--dry-run changed the root"
+    );
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["changed"], true);
     let real = env.json(&["apply", file.to_str().unwrap()]);
@@ -124,7 +132,10 @@ fn constraints_pick_the_newest_satisfying_version() {
         );
         let j = env.json(&["apply", file.to_str().unwrap(), "--dry-run"]);
         let line = j["changes"][0]["packages"][0].as_str().unwrap().to_string();
-        assert!(line.starts_with(&format!("app {want} ")), "{constraint}: {j}");
+        assert!(
+            line.starts_with(&format!("app {want} ")),
+            "{constraint}: {j}"
+        );
     }
 }
 
@@ -201,7 +212,10 @@ fn a_missing_user_is_a_clear_error_without_root() {
     );
     let r = env.apply(&file, &[]).code(8);
     let line = one_error_line(&r);
-    assert!(line.contains("berth-no-such-user") && line.contains("root"), "{r}");
+    assert!(
+        line.contains("berth-no-such-user") && line.contains("root"),
+        "{r}"
+    );
 }
 
 /// Every refused input: one error line, the documented exit code, the root unchanged.
@@ -214,24 +228,97 @@ fn bad_and_hostile_input_is_refused_with_the_root_unchanged() {
     let outside = env.dir().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("secret.j2"), "secret\n").unwrap();
-    std::os::unix::fs::symlink(outside.join("secret.j2"), env.dir().join("profiles/link.j2"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        outside.join("secret.j2"),
+        env.dir().join("profiles/link.j2"),
+    )
+    .unwrap();
     let p = |body: &str| format!("profile = \"site\"\n[packages]\napp = \"1.0\"\n{body}");
     let cases: Vec<(&str, String, i32, &str)> = vec![
-        ("unknown key", p("[servise]\nexec = \"x\"\n"), 6, "bad.toml:4:"),
-        ("bad constraint", p("").replace("\"1.0\"", "\">= 1, <<\""), 6, "bad version constraint"),
-        ("bad relation", p("").replace("\"1.0\"", "\"> 1\""), 6, "unknown relation"),
-        ("unknown package", p("").replace("app =", "nope ="), 3, "nope: no version satisfies"),
-        ("no such version", p("").replace("\"1.0\"", "\"9.*\""), 3, "available: 1.0"),
-        ("config ..", p("[config.\"../x\"]\ntemplate = \"templates/app.ini.j2\"\n"), 6, "must be relative"),
-        ("absolute dir", p("[[dir]]\npath = \"/etc/x\"\n"), 6, "must be relative"),
-        ("template ..", p("[config.\"x\"]\ntemplate = \"../outside/secret.j2\"\n"), 6, "must be relative"),
-        ("symlinked template", p("[config.\"x\"]\ntemplate = \"link.j2\"\n"), 6, "link.j2"),
-        ("missing template", p("[config.\"x\"]\ntemplate = \"none.j2\"\n"), 3, "none.j2: no such file"),
-        ("missing variable", p("[config.\"x\"]\ntemplate = \"templates/app.ini.j2\"\nvars = { port = 1 }\n"), 6, "app.ini.j2:2: "),
-        ("setuid mode", p("[[dir]]\npath = \"x\"\nmode = \"4755\"\n"), 6, "setuid"),
-        ("bad profile name", "profile = \"../x\"\n".into(), 6, "profile name"),
-        ("no such owner", p("[[dir]]\npath = \"x\"\nowner = \"berth-no-such-user\"\n"), 3, "no such user"),
+        (
+            "unknown key",
+            p("[servise]\nexec = \"x\"\n"),
+            6,
+            "bad.toml:4:",
+        ),
+        (
+            "bad constraint",
+            p("").replace("\"1.0\"", "\">= 1, <<\""),
+            6,
+            "bad version constraint",
+        ),
+        (
+            "bad relation",
+            p("").replace("\"1.0\"", "\"> 1\""),
+            6,
+            "unknown relation",
+        ),
+        (
+            "unknown package",
+            p("").replace("app =", "nope ="),
+            3,
+            "nope: no version satisfies",
+        ),
+        (
+            "no such version",
+            p("").replace("\"1.0\"", "\"9.*\""),
+            3,
+            "available: 1.0",
+        ),
+        (
+            "config ..",
+            p("[config.\"../x\"]\ntemplate = \"templates/app.ini.j2\"\n"),
+            6,
+            "must be relative",
+        ),
+        (
+            "absolute dir",
+            p("[[dir]]\npath = \"/etc/x\"\n"),
+            6,
+            "must be relative",
+        ),
+        (
+            "template ..",
+            p("[config.\"x\"]\ntemplate = \"../outside/secret.j2\"\n"),
+            6,
+            "must be relative",
+        ),
+        (
+            "symlinked template",
+            p("[config.\"x\"]\ntemplate = \"link.j2\"\n"),
+            6,
+            "link.j2",
+        ),
+        (
+            "missing template",
+            p("[config.\"x\"]\ntemplate = \"none.j2\"\n"),
+            3,
+            "none.j2: no such file",
+        ),
+        (
+            "missing variable",
+            p("[config.\"x\"]\ntemplate = \"templates/app.ini.j2\"\nvars = { port = 1 }\n"),
+            6,
+            "app.ini.j2:2: ",
+        ),
+        (
+            "setuid mode",
+            p("[[dir]]\npath = \"x\"\nmode = \"4755\"\n"),
+            6,
+            "setuid",
+        ),
+        (
+            "bad profile name",
+            "profile = \"../x\"\n".into(),
+            6,
+            "profile name",
+        ),
+        (
+            "no such owner",
+            p("[[dir]]\npath = \"x\"\nowner = \"berth-no-such-user\"\n"),
+            3,
+            "no such user",
+        ),
     ];
     let before = snapshot(env.root(), None);
     for (what, text, code, needle) in &cases {
@@ -246,11 +333,18 @@ fn bad_and_hostile_input_is_refused_with_the_root_unchanged() {
             let line = one_error_line(&r);
             assert!(line.contains(needle), "{what}: `{needle}` not in:\n{r}");
         }
-        assert_eq!(snapshot(env.root(), None), before, "{what} changed the root");
+        assert_eq!(
+            snapshot(env.root(), None),
+            before,
+            "{what} changed the root"
+        );
     }
     // A missing profile file, and a directory given as one.
     let r = env.apply(&env.dir().join("nope.toml"), &[]).code(3);
-    assert!(one_error_line(&r).contains("nope.toml: no such file"), "{r}");
+    assert!(
+        one_error_line(&r).contains("nope.toml: no such file"),
+        "{r}"
+    );
     let r = env.apply(&env.dir().join("profiles"), &[]).code(6);
     assert!(one_error_line(&r).contains("not a regular file"), "{r}");
     assert_eq!(snapshot(env.root(), None), before);

@@ -47,7 +47,10 @@ fn template_conffile_cases() {
     assert_eq!(r.stdout, "c: unchanged\n");
     assert_eq!(read(&file), "port = 2\n# mine\n");
     let d = env.ok(&["config", "diff", "c"]);
-    assert!(d.contains("+# mine") && d.contains("--- shipped/conf/c.ini"), "{d}");
+    assert!(
+        d.contains("+# mine") && d.contains("--- shipped/conf/c.ini"),
+        "{d}"
+    );
 
     // Both changed: kept, the new one beside it, a notice, state pending.
     let j = env.apply(&profile(&env, 3), &["--json"]).ok();
@@ -58,10 +61,20 @@ fn template_conffile_cases() {
     assert_eq!(read(&dist), "port = 3\n");
     assert_eq!(env.config_state("c", "conf/c.ini"), "pending");
     let r = env.apply(&profile(&env, 3), &[]).ok();
-    assert!(r.stderr.contains("notice: c: config conf/c.ini has a new version waiting"), "{r}");
+    assert!(
+        r.stderr
+            .contains("notice: c: config conf/c.ini has a new version waiting"),
+        "{r}"
+    );
 
     // --conf new: the waiting one is taken, the operator's saved.
-    let dry = env.json(&["apply", "--conf", "new", "--dry-run", profile(&env, 3).to_str().unwrap()]);
+    let dry = env.json(&[
+        "apply",
+        "--conf",
+        "new",
+        "--dry-run",
+        profile(&env, 3).to_str().unwrap(),
+    ]);
     let real = env.json(&["apply", "--conf", "new", profile(&env, 3).to_str().unwrap()]);
     assert_eq!(dry["changes"], real["changes"]);
     assert_eq!(real["changes"][0]["kind"], "take-pending", "{real}");
@@ -87,7 +100,10 @@ fn a_missing_variable_names_the_template_and_line_and_writes_nothing() {
     let before = snapshot(env.root(), None);
     let r = env.apply(&env.dir().join("profiles/c.toml"), &[]).code(6);
     let line = one_error_line(&r);
-    assert!(line.contains("c.j2:3: ") && line.contains("undefined"), "{r}");
+    assert!(
+        line.contains("c.j2:3: ") && line.contains("undefined"),
+        "{r}"
+    );
     assert_eq!(snapshot(env.root(), None), before);
 }
 
@@ -115,7 +131,10 @@ fn package_config_follows_dpkg_rules_across_use_and_rollback() {
     std::fs::write(&conf, "v = 2\nmine = yes\n").unwrap();
     assert_eq!(env.config_state("p", "app/etc/app.conf"), "modified");
     let r = env.run(&["rollback", "p"]).ok();
-    assert!(r.stderr.contains("notice:") && r.stderr.contains("app.conf"), "{r}");
+    assert!(
+        r.stderr.contains("notice:") && r.stderr.contains("app.conf"),
+        "{r}"
+    );
     assert_eq!(read(&conf), "v = 2\nmine = yes\n");
     assert_eq!(read(&dist), "v = 1\n");
     assert_eq!(env.config_state("p", "app/etc/app.conf"), "pending");
@@ -149,7 +168,10 @@ fn package_config_follows_dpkg_rules_across_use_and_rollback() {
 fn config_commands_refuse_unknown_profiles_and_files() {
     let env = Env::new();
     let r = env.run(&["config", "status", "nope"]).code(3);
-    assert!(one_error_line(&r).contains("no profile named `nope`"), "{r}");
+    assert!(
+        one_error_line(&r).contains("no profile named `nope`"),
+        "{r}"
+    );
     env.config_package("app", "1.0", "x\n");
     env.ok(&["use", "p", "app@1.0"]);
     let r = env.run(&["config", "diff", "p", "../etc/passwd"]).code(3);

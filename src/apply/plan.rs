@@ -304,13 +304,13 @@ fn pending_package_files(store: &Store, profile: &str, etc: &Dir) -> Result<Vec<
     };
     let mut out = Vec::new();
     for s in conffile::status(store, profile, &gen)? {
-        if s.state == "pending" && s.source.starts_with("package ") {
-            if etc
+        if s.state == "pending"
+            && s.source.starts_with("package ")
+            && etc
                 .stat(&format!("{}{}", s.file, conffile::DIST))?
                 .is_some()
-            {
-                out.push(s.file);
-            }
+        {
+            out.push(s.file);
         }
     }
     Ok(out)
