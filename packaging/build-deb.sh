@@ -4,7 +4,8 @@
 # exactly that binary), a changelog for this version; then cargo-deb, without building
 # again, packs them as the [package.metadata.deb] table of Cargo.toml lists.
 #
-# Usage: packaging/build-deb.sh [cargo-deb options]
+# Usage: packaging/build-deb.sh [--prebuilt] [cargo-deb options]
+#   --prebuilt  package the target/release/berth that is there (the tests' build) as it is
 # The last line printed is the path of the .deb (target/debian/berth_<version>_<arch>.deb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,12 @@ assets=target/deb-assets
 maintainer=$(sed -n 's/^maintainer = "\(.*\)"$/\1/p' Cargo.toml)
 test -n "$maintainer"
 
-cargo build --release --locked --bin berth >&2
+if [ "${1:-}" = --prebuilt ]; then
+  shift
+  test -x "$target/release/berth"
+else
+  cargo build --release --locked --bin berth >&2
+fi
 
 # The shim every root's shims/ link to: static, so it starts with one exec and no dynamic
 # loader, and stripped here (cargo-deb strips only what it builds itself).
