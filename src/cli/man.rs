@@ -138,14 +138,12 @@ fn render(cmd: &clap::Command, parent: Option<&clap::Command>) -> Result<Vec<u8>
     }
     roff.control("SH", ["SEE ALSO"]);
     let mut see: Vec<String> = Vec::new();
-    match parent {
-        None => see.extend(visible(cmd).map(|c| format!("{}(1)", display_name(c)))),
-        Some(p) => {
-            if p.get_name() != "berth" {
-                see.push("berth(1)".to_string());
-            }
-            see.push(format!("{}(1)", display_name(p)));
+    // berth(1) lists the pages of its commands under SUBCOMMANDS already.
+    if let Some(p) = parent {
+        if p.get_name() != "berth" {
+            see.push("berth(1)".to_string());
         }
+        see.push(format!("{}(1)", display_name(p)));
     }
     if cmd.get_name() != "berth-shim" {
         see.push("berth-shim(1)".to_string());
@@ -156,7 +154,8 @@ fn render(cmd: &clap::Command, parent: Option<&clap::Command>) -> Result<Vec<u8>
 }
 
 /// The after-help text (examples, notes, exit codes) as man sections. A short unindented line
-/// ending in `:` heads a section; indented lines keep their layout; prose is filled.
+/// ending in `:` heads a section; a block with indented lines keeps its layout; prose is
+/// filled.
 fn after_help_sections(roff: &mut Roff, text: &str) {
     let mut current: Option<String> = None;
     for para in text.split("\n\n") {
@@ -176,7 +175,9 @@ fn after_help_sections(roff: &mut Roff, text: &str) {
             lines.remove(0);
             section(roff, &mut current, &h);
         }
-        if lines.iter().all(|l| l.starts_with(' ')) {
+        // Examples and tables are indented (some of their lines at least, like the exit
+        // codes 126 and 127); prose never is.
+        if lines.iter().any(|l| l.starts_with(' ')) {
             if current.is_none() {
                 section(roff, &mut current, "NOTES");
             }
