@@ -244,7 +244,10 @@ fn man_writes_one_page_per_command_and_each_renders_without_warnings() {
     // The exit codes keep their table layout, every code in one section.
     let exit = top.split(".SH \"EXIT STATUS\"").nth(1).unwrap();
     let exit = exit.split("\n.SH ").next().unwrap();
-    assert!(exit.contains(".nf") && exit.contains("126") && exit.contains("127"), "{exit}");
+    assert!(
+        exit.contains(".nf") && exit.contains("126") && exit.contains("127"),
+        "{exit}"
+    );
     // Human output: one line.
     let out = env.ok(&["man", "--dir", dir.to_str().unwrap()]);
     assert_eq!(
