@@ -1,12 +1,14 @@
 //! The command line: global flags, one module per command group, and the dispatch.
 
 mod check;
+mod completions;
 mod env;
 mod gc;
 mod generations;
 mod info;
 mod info_native;
 mod install;
+mod man;
 mod output;
 mod pack;
 mod profile;
@@ -124,6 +126,10 @@ pub enum Command {
     /// Keys and signed repositories (key, repo, update, search).
     #[command(flatten)]
     Repo(repo::Command),
+    /// Print the completion script for bash, zsh or fish
+    Completions(completions::Args),
+    /// Print a manual page (roff), or write them all with --dir
+    Man(man::Args),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -213,5 +219,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
         Command::Repo(c) => repo::run(&ctx, c),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(&ctx, a),
     }
 }

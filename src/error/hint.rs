@@ -64,6 +64,7 @@ impl Error {
                 "pass --name NAME --version VERSION, or name the file NAME-VERSION.tar.gz",
             ),
             EntryNameTooLong { .. } => s("use a shorter name or version"),
+            UnknownCommand { known, .. } => Some(format!("commands: {}", known.join(", "))),
             VersionClash { .. } => s("give the new build a new version"),
             _ => None,
         }
@@ -149,6 +150,7 @@ impl Error {
             | NeedNameVersion { .. }
             | FlagMismatch { .. }
             | BadFlag { .. }
+            | UnknownCommand { .. }
             | EntryNameTooLong { .. }
             | AmbiguousPackage { .. }
             | DuplicateReference { .. } => exit::USAGE,

@@ -208,6 +208,8 @@ pub enum Error {
     },
     #[error("{flag}: {why}")]
     BadFlag { flag: &'static str, why: String },
+    #[error("berth has no command `{}`", .name.escape_debug())]
+    UnknownCommand { name: String, known: Vec<String> },
     #[error("{name}@{version}: the store entry's name would be {len} bytes, more than the file-name limit of 255")]
     EntryNameTooLong {
         name: String,

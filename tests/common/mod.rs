@@ -1,6 +1,7 @@
 //! The one test harness: a temporary root per test, the real `berth` binary run with one
 //! clean environment, and the builders and readers in the files beside this one (`tar`,
-//! `pkg`, `fs`, `root`, `bins`, `refuse`, `crash`, `harden`, `isolate`, `native`, `nginx`).
+//! `pkg`, `fs`, `root`, `bins`, `refuse`, `crash`, `harden`, `isolate`, `native`, `nginx`,
+//! `dist`).
 //!
 //! Every berth command a test runs goes through [`clean_env`]: the variables berth reads
 //! from the caller's environment (`BERTH_ROOT`, `BERTH_PROFILE`, `RUST_LOG`, `XDG_DATA_HOME`)
@@ -13,6 +14,7 @@
 
 pub mod bins;
 pub mod crash;
+pub mod dist;
 pub mod fs;
 pub mod harden;
 pub mod isolate;
