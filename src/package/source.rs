@@ -231,6 +231,11 @@ impl Source {
         }
     }
 
+    /// The zstd seek table at the end of the file, if it has one that fits it exactly.
+    pub fn seek_table(&self) -> Option<super::seekable::SeekTable> {
+        super::seekable::SeekTable::read(self.reader.inner.get_ref(), self.size)
+    }
+
     /// The path as given.
     pub fn path(&self) -> &Path {
         &self.path

@@ -162,10 +162,8 @@ impl std::fmt::Display for Run {
 }
 
 impl Env {
-    /// A fresh scratch directory; the root itself is created by berth on first use. The
-    /// shim binary is made sure of first, so `install` can place it in the root.
+    /// A fresh scratch directory; the root itself is created by berth on first use.
     pub fn new() -> Env {
-        shim_bin();
         let tmp = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
