@@ -13,6 +13,7 @@ mod profile;
 mod remove;
 mod repo;
 mod run;
+mod service;
 mod verify;
 mod which;
 
@@ -38,6 +39,8 @@ Exit codes:
   6  refused input: unsafe or malformed archive or manifest
   7  timed out waiting for the root's lock (--lock-timeout)
   8  not permitted: needs a privilege the system does not grant (namespaces, --user)
+  9  deploy: a pre-switch hook, the service restart or its health check failed; the
+     switch was stopped or undone (rolled back to the previous generation)
 126  run: the command was found but cannot be executed
 127  run: the command was not found";
 
@@ -124,6 +127,9 @@ pub enum Command {
     /// Keys and signed repositories (key, repo, update, search).
     #[command(flatten)]
     Repo(repo::Command),
+    /// A profile as a systemd service: install or remove its unit
+    #[command(subcommand)]
+    Service(service::Command),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -213,5 +219,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Profile(c) => profile::run(&ctx, c),
         Command::Repo(c) => repo::run(&ctx, c),
+        Command::Service(c) => service::run(&ctx, c),
     }
 }
