@@ -23,8 +23,14 @@ fn failed_health_check_switches_back_and_the_old_version_serves_again() {
 
     let r = env.run(&["use", "web", "svc@2"]).code(9);
     let line = r.stderr.lines().next().unwrap();
-    assert!(line.starts_with("error: health check of web generation 2 failed"), "{r}");
-    assert!(line.contains(&svc.health_command()), "names the command: {r}");
+    assert!(
+        line.starts_with("error: health check of web generation 2 failed"),
+        "{r}"
+    );
+    assert!(
+        line.contains(&svc.health_command()),
+        "names the command: {r}"
+    );
     assert!(line.contains("500"), "has curl's output: {r}");
     assert!(
         line.contains("switched back to generation 1, restarted it, and it is healthy"),
@@ -52,8 +58,14 @@ fn passing_health_check_keeps_the_new_version() {
         .iter()
         .map(|n| n.as_str().unwrap().to_string())
         .collect();
-    assert!(notes.iter().any(|n| n.starts_with("restarted: ")), "{notes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("healthy after")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.starts_with("restarted: ")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.starts_with("healthy after")),
+        "{notes:?}"
+    );
     assert_eq!(env.current("web"), Some(2));
     assert_eq!(svc.get("/version").as_deref(), Some("3"));
     // The profile file is carried forward: a rollback restarts and checks too.
@@ -93,7 +105,8 @@ fn a_service_without_restart_or_unit_is_not_restarted_and_says_so() {
     let spec = env.spec_file("s.toml", "profile = \"s\"\n[service]\nexec = \"tool\"\n");
     let r = env.use_with_spec("s", &["tool@1"], &spec).ok();
     assert!(
-        r.stderr.contains("warning: s was not restarted: no unit berth-s.service"),
+        r.stderr
+            .contains("warning: s was not restarted: no unit berth-s.service"),
         "{r}"
     );
 }
@@ -141,7 +154,11 @@ fn hooks_get_the_profile_and_generations_and_a_failing_pre_switch_changes_nothin
     );
     assert_eq!(env.current("h"), Some(1));
     assert_eq!(env.generations("h"), vec![1, 2], "no generation was made");
-    assert_eq!(common::snapshot(env.root(), None), before, "the root is unchanged");
+    assert_eq!(
+        common::snapshot(env.root(), None),
+        before,
+        "the root is unchanged"
+    );
 }
 
 #[test]

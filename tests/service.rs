@@ -36,7 +36,13 @@ fn plain_and_isolated_units_pass_systemd_analyze_verify() {
     let root = std::fs::canonicalize(env.root()).unwrap();
     let berth = std::fs::canonicalize(common::BERTH).unwrap();
     for (p, isolate) in [("plain", false), ("iso", true)] {
-        let v = env.json(&["service", "install", p, "--unit-dir", units.to_str().unwrap()]);
+        let v = env.json(&[
+            "service",
+            "install",
+            p,
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ]);
         assert_eq!(v["unit"], format!("berth-{p}.service"));
         assert_eq!(v["changed"], true);
         assert_eq!(v["isolate"], isolate);
@@ -67,20 +73,48 @@ fn plain_and_isolated_units_pass_systemd_analyze_verify() {
         );
         if have_systemd_analyze() {
             let (ok, out) = systemd_verify(&path);
-            assert!(ok, "systemd-analyze verify {}:\n{out}\n{text}", path.display());
+            assert!(
+                ok,
+                "systemd-analyze verify {}:\n{out}\n{text}",
+                path.display()
+            );
         } else {
             panic!("systemd-analyze is not installed (.ci/run installs systemd)");
         }
         // Again: unchanged.
-        let v = env.json(&["service", "install", p, "--unit-dir", units.to_str().unwrap()]);
+        let v = env.json(&[
+            "service",
+            "install",
+            p,
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ]);
         assert_eq!(v["changed"], false);
     }
-    let out = env.ok(&["service", "remove", "plain", "--unit-dir", units.to_str().unwrap()]);
+    let out = env.ok(&[
+        "service",
+        "remove",
+        "plain",
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ]);
     assert!(out.starts_with("plain: removed "), "{out}");
     assert!(!units.join("berth-plain.service").exists());
     assert!(units.join("berth-iso.service").exists());
-    let err = env.fails(&["service", "remove", "plain", "--unit-dir", units.to_str().unwrap()], 3);
-    assert!(err.starts_with("error: no unit berth-plain.service in "), "{err}");
+    let err = env.fails(
+        &[
+            "service",
+            "remove",
+            "plain",
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(
+        err.starts_with("error: no unit berth-plain.service in "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -102,12 +136,18 @@ fn bad_input_to_service_install_is_refused_in_one_line() {
         err.lines().next().unwrap(),
         "error: profile bare has no [service] in the profile file of generation 1 (it was not made from a profile file)"
     );
-    assert!(err.lines().nth(1).unwrap().starts_with("hint: add a [service] section"));
+    assert!(err
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("hint: add a [service] section"));
     let spec = env.spec_file("n.toml", "profile = \"noservice\"\n[backup]\nkeep = 2\n");
     env.use_with_spec("noservice", &["tool@1"], &spec).ok();
     let err = env.fails(&["service", "install", "noservice", "--unit-dir", u], 3);
     assert!(
-        err.starts_with("error: profile noservice has no [service] in the profile file of generation 1\n"),
+        err.starts_with(
+            "error: profile noservice has no [service] in the profile file of generation 1\n"
+        ),
         "{err}"
     );
     // Bad unit directories.
@@ -115,24 +155,45 @@ fn bad_input_to_service_install_is_refused_in_one_line() {
     env.use_with_spec("s", &["tool@1"], &spec).ok();
     let missing = env.dir().join("missing");
     let err = env.fails(
-        &["service", "install", "s", "--unit-dir", missing.to_str().unwrap()],
+        &[
+            "service",
+            "install",
+            "s",
+            "--unit-dir",
+            missing.to_str().unwrap(),
+        ],
         3,
     );
     assert_eq!(
         err.lines().next().unwrap(),
-        format!("error: unit directory {}: no such directory", missing.display())
+        format!(
+            "error: unit directory {}: no such directory",
+            missing.display()
+        )
     );
     let file = env.spec_file("afile", "x");
     let err = env.fails(
-        &["service", "install", "s", "--unit-dir", file.to_str().unwrap()],
+        &[
+            "service",
+            "install",
+            "s",
+            "--unit-dir",
+            file.to_str().unwrap(),
+        ],
         3,
     );
     assert!(err.contains("not a directory"), "{err}");
     // Hostile profile names.
     let err = env.fails(&["service", "install", "../etc", "--unit-dir", u], 2);
-    assert!(err.starts_with("error: invalid profile name `../etc`"), "{err}");
+    assert!(
+        err.starts_with("error: invalid profile name `../etc`"),
+        "{err}"
+    );
     let err = env.fails(&["service", "remove", "../etc", "--unit-dir", u], 2);
-    assert!(err.starts_with("error: invalid profile name `../etc`"), "{err}");
+    assert!(
+        err.starts_with("error: invalid profile name `../etc`"),
+        "{err}"
+    );
     assert!(common::children(&units).is_empty(), "nothing written");
 }
 
@@ -154,7 +215,8 @@ fn use_spec_refuses_bad_profile_files_and_changes_nothing() {
     let typo = env.spec_file("t.toml", "profile = \"p\"\n[servise]\nexec = \"x\"\n");
     let r = env.use_with_spec("p", &["tool@1"], &typo).code(6);
     assert!(
-        r.stderr.starts_with(&format!("error: {}:2:", typo.display())),
+        r.stderr
+            .starts_with(&format!("error: {}:2:", typo.display())),
         "{r}"
     );
     let bad_timeout = env.spec_file(
@@ -166,7 +228,8 @@ fn use_spec_refuses_bad_profile_files_and_changes_nothing() {
     let missing = env.dir().join("missing.toml");
     let r = env.use_with_spec("p", &["tool@1"], &missing).code(3);
     assert!(
-        r.stderr.starts_with(&format!("error: {}: no such file", missing.display())),
+        r.stderr
+            .starts_with(&format!("error: {}: no such file", missing.display())),
         "{r}"
     );
     assert_eq!(common::snapshot(env.root(), None), before);

@@ -35,9 +35,15 @@ fn rollback_with_data_restores_the_snapshot_and_saves_the_current_data() {
 
     let r = env.run(&["-v", "use", "d", "tool@2"]).ok();
     assert!(r.stdout.contains("data snapshot "), "{r}");
-    assert!(r.stdout.contains(" copied)") || r.stdout.contains(" reflinked)"), "{r}");
+    assert!(
+        r.stdout.contains(" copied)") || r.stdout.contains(" reflinked)"),
+        "{r}"
+    );
     let snap1 = var.join(".snapshots/1");
-    assert_eq!(std::fs::read_to_string(snap1.join("app/db/main.db")).unwrap(), "v1 data\n");
+    assert_eq!(
+        std::fs::read_to_string(snap1.join("app/db/main.db")).unwrap(),
+        "v1 data\n"
+    );
     let m = std::fs::symlink_metadata(snap1.join("app/db/main.db")).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o600, "modes are kept");
     assert_ne!(
@@ -59,21 +65,41 @@ fn rollback_with_data_restores_the_snapshot_and_saves_the_current_data() {
         .unwrap();
     std::fs::write(var.join("app/db/main.db"), "v2 data\n").unwrap();
     std::fs::write(var.join("app/new.txt"), "made by v2\n").unwrap();
-    assert_eq!(std::fs::read_to_string(snap1.join("app/db/main.db")).unwrap(), "v1 data\n");
+    assert_eq!(
+        std::fs::read_to_string(snap1.join("app/db/main.db")).unwrap(),
+        "v1 data\n"
+    );
 
     let r = env.run(&["rollback", "d", "--with-data"]).ok();
-    assert!(r.stdout.contains("data restored from the snapshot of generation 1"), "{r}");
+    assert!(
+        r.stdout
+            .contains("data restored from the snapshot of generation 1"),
+        "{r}"
+    );
     assert_eq!(env.current("d"), Some(1));
-    assert_eq!(std::fs::read_to_string(var.join("app/db/main.db")).unwrap(), "v1 data\n");
+    assert_eq!(
+        std::fs::read_to_string(var.join("app/db/main.db")).unwrap(),
+        "v1 data\n"
+    );
     assert!(!var.join("app/new.txt").exists());
     assert_eq!(
-        std::fs::metadata(var.join("app/db/main.db")).unwrap().permissions().mode() & 0o7777,
+        std::fs::metadata(var.join("app/db/main.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
         0o600
     );
     // The data of generation 2 was saved first, and the snapshot of 1 is still there.
     let snap2 = var.join(".snapshots/2");
-    assert_eq!(std::fs::read_to_string(snap2.join("app/db/main.db")).unwrap(), "v2 data\n");
-    assert_eq!(std::fs::read_to_string(snap2.join("app/new.txt")).unwrap(), "made by v2\n");
+    assert_eq!(
+        std::fs::read_to_string(snap2.join("app/db/main.db")).unwrap(),
+        "v2 data\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(snap2.join("app/new.txt")).unwrap(),
+        "made by v2\n"
+    );
     assert!(snap1.join("app/db/main.db").exists());
     assert_eq!(
         common::children(&var),
@@ -82,7 +108,10 @@ fn rollback_with_data_restores_the_snapshot_and_saves_the_current_data() {
     );
     // Forward again with the data of 2.
     env.ok(&["rollback", "d", "--to", "2", "--with-data"]);
-    assert_eq!(std::fs::read_to_string(var.join("app/db/main.db")).unwrap(), "v2 data\n");
+    assert_eq!(
+        std::fs::read_to_string(var.join("app/db/main.db")).unwrap(),
+        "v2 data\n"
+    );
 }
 
 #[test]
@@ -124,9 +153,19 @@ fn rollback_with_data_without_a_snapshot_is_refused_and_changes_nothing() {
             data(&env, "n").join(".snapshots").display()
         )
     );
-    assert!(lines.next().unwrap().starts_with("hint: snapshots are taken before a switch"));
-    assert_eq!(common::snapshot(env.root(), None), before, "nothing changed");
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("hint: snapshots are taken before a switch"));
+    assert_eq!(
+        common::snapshot(env.root(), None),
+        before,
+        "nothing changed"
+    );
     assert_eq!(env.current("n"), Some(2));
     let err = env.fails(&["rollback", "n", "--to", "7", "--with-data"], 3);
-    assert!(err.starts_with("error: profile n has no generation 7"), "{err}");
+    assert!(
+        err.starts_with("error: profile n has no generation 7"),
+        "{err}"
+    );
 }

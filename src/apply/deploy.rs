@@ -404,7 +404,7 @@ fn switch_back(
         command,
         None,
     )?;
-    tracing::warn!("{profile}: switched back to generation {from}");
+    tracing::info!("{profile}: switched back to generation {from}");
     let old = spec_of(profiles, &profiles.read(profile, from)?, profile)?;
     let spec = old
         .as_ref()

@@ -97,7 +97,7 @@ impl Error {
                 "fix what the hook checks (or the hook in the profile file) and run the command again".into()
             }
             Unhealthy { profile, .. } => format!(
-                "see the output above; `berth generations {profile}` lists the generations, and the failed one stays for inspection"
+                "fix the new release or its [service] commands and switch again; the failed generation stays for inspection (`berth generations {profile}`)"
             ),
             NoSnapshot { profile, .. } => format!(
                 "snapshots are taken before a switch when the profile file has [backup] before_switch = true; `berth rollback {profile}` without --with-data leaves the data as it is"
