@@ -316,7 +316,14 @@ pub enum Error {
     Repo(#[from] crate::repo::Error),
     /// Hooks, restarts, health checks, data snapshots and service units around a switch.
     #[error(transparent)]
-    Deploy(#[from] crate::apply::deploy_error::Error),
+    Deploy(Box<crate::apply::deploy_error::Error>),
+}
+
+impl From<crate::apply::deploy_error::Error> for Error {
+    fn from(e: crate::apply::deploy_error::Error) -> Error {
+        // Boxed: its variants carry command output and would make every Result large.
+        Error::Deploy(Box::new(e))
+    }
 }
 
 fn profiles_hint(existing: &[String]) -> String {
