@@ -15,6 +15,7 @@ mod profile;
 mod remove;
 mod repo;
 mod run;
+mod service;
 mod verify;
 mod which;
 
@@ -40,6 +41,8 @@ Exit codes:
   6  refused input: unsafe or malformed archive or manifest
   7  timed out waiting for the root's lock (--lock-timeout)
   8  not permitted: needs a privilege the system does not grant (namespaces, --user)
+  9  deploy: a pre-switch hook, the service restart or its health check failed; the
+     switch was stopped or undone (rolled back to the previous generation)
 126  run: the command was found but cannot be executed
 127  run: the command was not found";
 
@@ -130,6 +133,9 @@ pub enum Command {
     Completions(completions::Args),
     /// Print a manual page (roff), or write them all with --dir
     Man(man::Args),
+    /// A profile as a systemd service: install or remove its unit
+    #[command(subcommand)]
+    Service(service::Command),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -221,5 +227,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Repo(c) => repo::run(&ctx, c),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(&ctx, a),
+        Command::Service(c) => service::run(&ctx, c),
     }
 }

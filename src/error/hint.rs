@@ -124,6 +124,7 @@ impl Error {
                 "install and add what is missing (`berth use {profile} PACKAGE`), or run without --strict to only warn; nothing was changed"
             )),
             Internal { .. } => s("this is a bug in berth; please report it"),
+            Deploy(e) => e.hint(),
             _ => None,
         }
     }
@@ -178,6 +179,7 @@ impl Error {
             LockTimeout { .. } => exit::LOCKED,
             Isolate(e) => e.exit_code(),
             Repo(e) => e.exit_code(),
+            Deploy(e) => e.exit_code(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod fs;
 pub mod harden;
 pub mod isolate;
 pub mod native;
+pub mod ops;
 pub mod pkg;
 pub mod refuse;
 pub mod root;
