@@ -231,9 +231,13 @@ impl Source {
         }
     }
 
-    /// The zstd seek table at the end of the file, if it has one that fits it exactly.
+    /// The zstd seek table at the end of the file, if it has one that fits it exactly. A
+    /// file still being downloaded has none yet: it is read from start to end.
     pub fn seek_table(&self) -> Option<super::seekable::SeekTable> {
-        super::seekable::SeekTable::read(self.reader.inner.get_ref(), self.size)
+        match self.reader.inner.get_ref() {
+            Inner::File(f) => super::seekable::SeekTable::read(f, self.size),
+            Inner::Growing(_) => None,
+        }
     }
 
     /// The path as given.
