@@ -32,17 +32,16 @@ else
   notes+=("static C trampoline: no static libc (apt-get install libc6-dev): skipped")
 fi
 
-# The same shim linked statically (issue 12 asks for it by default): a copy of the root
-# whose libexec/berth-shim is a crt-static build of the shim crate.
-if (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release \
-  -p berth-shim --target x86_64-unknown-linux-gnu --target-dir "$WORK/static-target"); then
-  cp -a "$BERTH_ROOT" "$WORK/static-root"
-  chmod u+w "$WORK/static-root/libexec"
-  rm -f "$WORK/static-root/libexec/berth-shim"
-  cp "$WORK/static-target/x86_64-unknown-linux-gnu/release/berth-shim" "$WORK/static-root/libexec/berth-shim"
-  cmds+=(-n "berth shim, static (crt-static)" "$WORK/static-root/shims/tiny")
+# The shim as it was before issue 12: the workspace's dynamically linked build of the same
+# crate (berth itself installs the static one build.rs makes), in a copy of the root.
+if [ -x "$REPO/target/release/berth-shim" ]; then
+  cp -a "$BERTH_ROOT" "$WORK/dynamic-root"
+  chmod u+w "$WORK/dynamic-root/libexec"
+  rm -f "$WORK/dynamic-root/libexec/berth-shim"
+  cp "$REPO/target/release/berth-shim" "$WORK/dynamic-root/libexec/berth-shim"
+  cmds+=(-n "berth shim, dynamic (before issue 12)" "$WORK/dynamic-root/shims/tiny")
 else
-  notes+=("static shim build failed: skipped")
+  notes+=("no dynamic berth-shim in target/release: that row skipped")
 fi
 
 # rbenv: a "version" holding the same binary.
@@ -90,7 +89,8 @@ append_table "$WORK/shim.json" 0
   printf '(berth: `<root>/shims/tiny`, BERTH_PROFILE=bench; rbenv: RBENV_VERSION=bench; mise: a\n'
   printf 'mise.toml in the working directory). hyperfine -N, warmup 20, at least 300 runs.\n'
   printf 'The floor row is a static C program that only execv()s the binary: one exec more than\n'
-  printf 'direct, nothing else. The static shim row is the shim crate built with crt-static.\n'
+  printf 'direct, nothing else. The berth shim row is the static shim berth installs (build.rs,\n'
+  printf 'crt-static); the dynamic row is the same crate as the workspace builds it.\n'
   for n in "${notes[@]}"; do printf -- '- %s\n' "$n"; done
 } >>"$RESULTS"
 echo "appended to $RESULTS"

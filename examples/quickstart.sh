@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # berth's quick start, end to end: build, pack two releases, install them side by side,
 # inspect and verify them. Runs on a throw-away root (printed at the start).
+# BERTH=/usr/bin/berth runs it with an installed berth (the Debian package's) instead of
+# building one from this clone; the throw-away directories go in $TMPDIR (default /tmp).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --workspace --quiet --manifest-path "$repo/Cargo.toml"
-berth() { "$repo/target/release/berth" "$@"; }
-export BERTH_ROOT=$(mktemp -d /tmp/berth-quickstart.XXXXXX)
-work=$(mktemp -d /tmp/berth-quickstart-pkgs.XXXXXX)
+if [ -z "${BERTH:-}" ]; then
+  cargo build --release --workspace --quiet --manifest-path "$repo/Cargo.toml"
+  BERTH="$repo/target/release/berth"
+fi
+berth() { "$BERTH" "$@"; }
+export BERTH_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/berth-quickstart.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/berth-quickstart-pkgs.XXXXXX")
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 echo "root: $BERTH_ROOT"
 

@@ -20,3 +20,8 @@ pub const BERTH_DPKG_STATUS: &str = "BERTH_DPKG_STATUS";
 pub const BERTH_OVERLAY_API: &str = "BERTH_OVERLAY_API";
 /// Password of an encrypted signing key (`berth key generate`, `repo publish`, `key sign`).
 pub const BERTH_KEY_PASSWORD: &str = "BERTH_KEY_PASSWORD";
+/// Set for hooks, restart commands and health checks run around a switch: the generation
+/// the profile was at before (empty for a new profile).
+pub const BERTH_FROM_GENERATION: &str = "BERTH_FROM_GENERATION";
+/// Set for hooks, restart commands and health checks: the generation switched to.
+pub const BERTH_TO_GENERATION: &str = "BERTH_TO_GENERATION";

@@ -20,6 +20,8 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Debug)]
 pub struct LockedFile {
     file: File,
+    path: PathBuf,
+    timeout: Option<Duration>,
 }
 
 impl LockedFile {
@@ -36,40 +38,70 @@ impl LockedFile {
         let mut file = File::from(fd);
         // An older berth made it 0644; tighten it.
         let _ = rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o600));
-        let start = Instant::now();
-        let mut told = false;
-        loop {
-            match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {
-                    let me = format!("{} {}\n", std::process::id(), command_line());
-                    // Best effort: the note is for humans, the flock is what counts.
-                    let _ = file.set_len(0);
-                    let _ = file.rewind();
-                    let _ = file.write_all(me.as_bytes());
-                    return Ok(LockedFile { file });
-                }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let holder = holder(&mut file);
-                    if let Some(t) = timeout {
-                        if start.elapsed() >= t {
-                            return Err(Error::LockTimeout {
-                                path,
-                                holder,
-                                secs: t.as_secs(),
-                            });
-                        }
-                    }
-                    if !told {
-                        eprintln!(
-                            "waiting for the lock on {} (held by {holder})",
-                            path.display()
-                        );
-                        told = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => return Err(Error::io("lock", path, e.into())),
+        wait(&mut file, &path, timeout)?;
+        Ok(LockedFile {
+            file,
+            path,
+            timeout,
+        })
+    }
+
+    /// Lets go of the lock while `f` runs, then takes it again (waiting as [`acquire`]
+    /// does, with the same timeout). For what must not hold the lock: a service restart or
+    /// health check after a switch may itself run berth (`run --isolate` takes the lock to
+    /// prepare its mounts). Whatever the caller read under the lock may have changed when
+    /// this returns.
+    ///
+    /// [`acquire`]: LockedFile::acquire
+    pub fn released_while<R>(&self, f: impl FnOnce() -> R) -> Result<R> {
+        let _ = self.file.set_len(0);
+        rustix::fs::flock(&self.file, FlockOperation::Unlock)
+            .map_err(|e| Error::io("unlock", &self.path, e.into()))?;
+        let r = f();
+        let mut file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io("lock", &self.path, e))?;
+        wait(&mut file, &self.path, self.timeout)?;
+        Ok(r)
+    }
+}
+
+/// Takes the flock on `file`, waiting at most `timeout`, and writes the holder note.
+fn wait(file: &mut File, path: &std::path::Path, timeout: Option<Duration>) -> Result<()> {
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match rustix::fs::flock(&*file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                let me = format!("{} {}\n", std::process::id(), command_line());
+                // Best effort: the note is for humans, the flock is what counts.
+                let _ = file.set_len(0);
+                let _ = file.rewind();
+                let _ = file.write_all(me.as_bytes());
+                return Ok(());
             }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let holder = holder(file);
+                if let Some(t) = timeout {
+                    if start.elapsed() >= t {
+                        return Err(Error::LockTimeout {
+                            path: path.to_path_buf(),
+                            holder,
+                            secs: t.as_secs(),
+                        });
+                    }
+                }
+                if !told {
+                    eprintln!(
+                        "waiting for the lock on {} (held by {holder})",
+                        path.display()
+                    );
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(Error::io("lock", path, e.into())),
         }
     }
 }

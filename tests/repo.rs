@@ -539,6 +539,8 @@ fn key_files_are_private_and_never_overwritten() {
     );
 }
 
-/// The attack tests.
 #[path = "repo/attacks.rs"]
 mod attacks;
+/// The attack tests.
+#[path = "repo/stream.rs"]
+mod stream;

@@ -304,11 +304,14 @@ fn shims_exist_exactly_for_provided_commands() {
     assert!(names(&e).is_empty());
 }
 
+/// The shim berth installs is statically linked (no dynamic loader: one exec), and it
+/// finds its root from its own location, so it works wherever the root is moved.
 #[test]
-fn the_root_can_be_moved() {
+fn the_static_shim_works_from_a_moved_root() {
     let e = two_sites();
     let moved = e.dir().join("elsewhere");
     std::fs::rename(e.root(), &moved).unwrap();
+    assert!(is_static_elf(&moved.join("libexec/berth-shim")));
     let mut shim = std::process::Command::new(moved.join("shims/drush"));
     let out = clean_env(&mut shim)
         .env("BERTH_PROFILE", "site-b")

@@ -47,6 +47,23 @@ fn pack_twice_gives_byte_identical_files() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
+/// Content that does not compress is stored in raw zstd blocks of up to 128 KiB: the
+/// format must still be told (it once fell back to "tarball" and refused `.berth/`).
+#[test]
+fn a_package_whose_content_does_not_compress_installs_as_a_berth_package() {
+    let env = Env::new();
+    let big = pkg::noise(7, 300 << 10);
+    let src = env.source("noisy", "1.0", &[("share/noise", big.as_slice())]);
+    let path = env.pack(&src);
+    // Renamed, so only the content can tell the format.
+    let renamed = env.dir().join("noisy.tar.zst");
+    std::fs::rename(&path, &renamed).unwrap();
+    let out = env.install(&renamed, &[]);
+    assert_eq!(out["name"], "noisy", "{out}");
+    assert_eq!(out["version"], "1.0", "{out}");
+    env.ok(&["verify", "noisy@1.0"]);
+}
+
 #[test]
 fn pack_reports_sha256_that_install_accepts() {
     let env = Env::new();

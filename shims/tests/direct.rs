@@ -1,6 +1,6 @@
-//! The shim binary run by its own name refuses with exit 127. (Having an integration test
-//! here also makes `cargo test --workspace` build the shim next to berth, where berth's tests
-//! and `berth install` expect it.)
+//! The shim binary run by its own name refuses with exit 127. (This is the workspace's
+//! dynamically linked build; berth installs the static one that build.rs makes from the
+//! same sources, and berth's tests run that one.)
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 

@@ -10,7 +10,6 @@ use super::ensure;
 use super::plan::{Plan, Source, Step};
 use crate::error::Result;
 use crate::lock::LockedFile;
-use crate::package::ReadOptions;
 use crate::profile::GenPackage;
 use crate::progress::Progress;
 use crate::store::install::Request;
@@ -142,7 +141,7 @@ pub fn pending(store: &Store, profile: &str) -> Result<Vec<String>> {
 
 /// Installs `name@version` from the repositories through the same path as
 /// `berth install NAME@VERSION`: resolved in the last good indexes, downloaded into the
-/// cache and verified, then read into the store.
+/// cache and read into the store as it arrives, verified against the index.
 fn install(
     store: &Store,
     lock: &LockedFile,
@@ -150,21 +149,13 @@ fn install(
     version: &str,
     progress: &Progress,
 ) -> Result<GenPackage> {
-    let paths = crate::repo::Paths::new(store.root());
-    let got = crate::repo::cache::for_install(&paths, &format!("{name}@{version}"), progress)?;
-    let p = &got.package;
-    let req = Request {
-        path: got.fetched.path.clone(),
-        read: ReadOptions {
-            name: Some(p.name.clone()),
-            version: Some(p.version.clone()),
-            strip_components: p.strip_components,
-            sha256: Some(p.sha256.clone()),
-            ..ReadOptions::default()
-        },
-        repair: false,
-    };
-    let outcome = store.install(lock, &req, progress)?;
+    let (_, outcome) = crate::repo::install::by_name(
+        store,
+        lock,
+        &format!("{name}@{version}"),
+        Request::default(),
+        progress,
+    )?;
     let e = outcome.entry();
     Ok(GenPackage {
         name: e.name().to_string(),

@@ -2,16 +2,22 @@
 //! `<root>/etc/` and `<root>/var/`: the config files and writable directories a profile's
 //! packages declare ([`state`]), and `berth apply`: the profile file ([`spec`]), its plan
 //! ([`plan`]) and how it is carried out ([`converge`]), config files with dpkg's conffile
-//! rules ([`conffile`]), templates ([`template`]), users and directories ([`ensure`]), and
-//! the one way a profile switches ([`deploy`]).
+//! rules ([`conffile`]), templates ([`template`]), users and directories ([`ensure`]).
+//! [`deploy`] is the one way a profile switches, with what surrounds it: [`hooks`],
+//! [`snapshot`]s of the data, the [`service`] restart and its [`health`] check.
 
 pub mod conffile;
 pub mod constraint;
 pub mod converge;
 pub mod deploy;
+pub mod deploy_error;
 pub mod ensure;
 mod error;
+pub mod health;
+pub mod hooks;
 pub mod plan;
+pub mod service;
+pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod template;

@@ -32,7 +32,8 @@ garbage, decompression bombs and archives that hold no files are refused whole.
 A NAME or NAME@VERSION that is not an existing file is looked up in the last good indexes
 of the configured repositories: the file is downloaded into the root's cache/ (reused when
 a cached copy still has the signed sha256), cut off at the size the index gives, and
-checked against the index's sha256 before anything reaches the store.
+extracted as it arrives (one pass over the bytes); nothing is committed to the store
+unless its sha256 is the one the signed index gives.
 With `require_signatures = true` in <root>/config.toml, local files need --signature
 (checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.")]
 pub struct Args {
@@ -106,8 +107,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let l = ctx.lock()?;
     let mut rows = Vec::new();
     for file in &a.files {
-        let (source, req) = source(ctx, &l, &a, file)?;
-        let outcome = l.store.install(&l.lock, &req, &ctx.progress)?;
+        let (source, outcome) = install_one(ctx, &l, &a, file)?;
         let e = outcome.entry();
         if let Some(want) = source.store_id.as_ref().filter(|w| *w != e.id()) {
             eprintln!(
@@ -230,11 +230,11 @@ struct Source {
     store_id: Option<String>,
 }
 
-/// Turns one argument into a local file to install: an existing file (held to the signature
-/// policy), or a repository reference (resolved in the last good indexes and downloaded into
-/// the cache, size- and sha256-verified). Only what the repository module proved reaches
-/// the store, and the store checks the sha256 again as it reads.
-fn source(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source, Request)> {
+/// Installs one argument: an existing file (held to the signature policy), or a repository
+/// reference (resolved in the last good indexes, downloaded into the cache and installed as
+/// it arrives, size- and sha256-verified). Nothing reaches the store unless its sha256 is the
+/// one the signed index gives.
+fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source, Outcome)> {
     let files = crate::repo::Paths::new(l.store.root());
     let by_name = !arg.is_file()
         && crate::repo::resolve::looks_like_reference(&arg.to_string_lossy())
@@ -273,12 +273,13 @@ fn source(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source,
             }
             _ => None,
         };
+        let outcome = l.store.install(&l.lock, &req, &ctx.progress)?;
         return Ok((
             Source {
                 signed_by,
                 ..Source::default()
             },
-            req,
+            outcome,
         ));
     }
     if a.signature.is_some() || a.sha256.is_some() || a.name.is_some() || a.pkg_version.is_some() {
@@ -287,7 +288,13 @@ fn source(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source,
             why: "they apply to local files; a repository's index already says them".into(),
         });
     }
-    let got = crate::repo::cache::for_install(&files, &arg.to_string_lossy(), &ctx.progress)?;
+    let (got, outcome) = crate::repo::install::by_name(
+        &l.store,
+        &l.lock,
+        &arg.to_string_lossy(),
+        req,
+        &ctx.progress,
+    )?;
     let p = &got.package;
     if !ctx.json && !ctx.quiet {
         match &got.fetched.url {
@@ -299,16 +306,11 @@ fn source(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source,
             None => eprintln!("using cached {} (sha256 verified)", p.reference()),
         }
     }
-    req.path = got.fetched.path.clone();
-    req.read.name = Some(p.name.clone());
-    req.read.version = Some(p.version.clone());
-    req.read.strip_components = p.strip_components;
-    req.read.sha256 = Some(p.sha256.clone());
     let source = Source {
         repository: Some(got.repo.clone()),
         downloaded: Some(got.fetched.downloaded),
         signed_by: None,
         store_id: p.store_id.clone(),
     };
-    Ok((source, req))
+    Ok((source, outcome))
 }

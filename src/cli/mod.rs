@@ -2,6 +2,7 @@
 
 mod apply;
 mod check;
+mod completions;
 mod config;
 mod env;
 mod gc;
@@ -9,12 +10,14 @@ mod generations;
 mod info;
 mod info_native;
 mod install;
+mod man;
 mod output;
 mod pack;
 mod profile;
 mod remove;
 mod repo;
 mod run;
+mod service;
 mod verify;
 mod which;
 
@@ -40,6 +43,8 @@ Exit codes:
   6  refused input: unsafe or malformed archive, manifest, profile file or template
   7  timed out waiting for the root's lock (--lock-timeout)
   8  not permitted: needs a privilege the system does not grant (namespaces, --user)
+  9  deploy: a pre-switch hook, the service restart or its health check failed; the
+     switch was stopped or undone (rolled back to the previous generation)
 126  run: the command was found but cannot be executed
 127  run: the command was not found";
 
@@ -131,6 +136,13 @@ pub enum Command {
     /// A profile's config files: status and your edits
     #[command(subcommand)]
     Config(config::Command),
+    /// Print the completion script for bash, zsh or fish
+    Completions(completions::Args),
+    /// Print a manual page (roff), or write them all with --dir
+    Man(man::Args),
+    /// A profile as a systemd service: install or remove its unit
+    #[command(subcommand)]
+    Service(service::Command),
 }
 
 /// What every command gets: where the root is, and the output settings.
@@ -222,5 +234,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Repo(c) => repo::run(&ctx, c),
         Command::Apply(a) => apply::run(&ctx, a),
         Command::Config(c) => config::run(&ctx, c),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(&ctx, a),
+        Command::Service(c) => service::run(&ctx, c),
     }
 }

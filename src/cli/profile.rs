@@ -18,12 +18,18 @@ pub enum Command {
   berth use site-a php                     # the highest installed php
   berth use site-a tools --prefer tools    # tools wins paths both provide
   berth use site-a hello@2.10-3 --strict   # refuse if a .deb's Depends are unmet
+  berth use site-a app@2 --spec site-a.toml   # record this profile file with the switch
 
 Nothing changes (and no generation is made) when the set is the same as now. Naming one
 package twice (tool@1 tool@2) is refused. The Depends and Pre-Depends of .deb packages are
 checked against the other packages of the new generation and the host's dpkg status
 (/var/lib/dpkg/status): unmet ones are warnings, or an error with --strict. berth never
-installs dependencies.")]
+installs dependencies.
+
+--spec records a declarative profile file (the format `berth apply` reads) in the new
+generation, as apply does; later switches carry it forward. Its [service] restart and
+health check, [backup] and [hooks] then surround every switch of the profile: a failed
+health check switches back to the previous generation and exits 9.")]
     Use(UseArgs),
     /// Make a new generation without some packages
     #[command(
@@ -31,7 +37,15 @@ installs dependencies.")]
     )]
     Drop(DropArgs),
     /// Go back to the previous generation (or --to N); deletes nothing
-    #[command(after_help = "Examples:\n  berth rollback site-a\n  berth rollback site-a --to 3")]
+    #[command(after_help = "Examples:
+  berth rollback site-a
+  berth rollback site-a --to 3
+  berth rollback site-a --with-data   # also put back var/site-a/ as it was at that generation
+
+--with-data restores the data snapshot taken when the profile left the target generation
+(<root>/var/<profile>/.snapshots/<N>/, made before a switch when the profile file says
+[backup] before_switch = true), after saving the current data as the snapshot of the
+current generation. Without such a snapshot it refuses (exit 3) and changes nothing.")]
     Rollback(RollbackArgs),
     /// Make generation N current (same as rollback --to N)
     #[command(after_help = "Example:\n  berth switch site-a 3")]
@@ -77,6 +91,9 @@ pub struct UseArgs {
     /// Refuse (exit 4) when a .deb's Depends are not met by the profile or the host's dpkg
     #[arg(long)]
     pub strict: bool,
+    /// Record this declarative profile file (as `berth apply` does) in the new generation
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<std::path::PathBuf>,
 }
 
 /// `drop`.
@@ -97,6 +114,9 @@ pub struct RollbackArgs {
     /// Go to this generation instead of the previous one
     #[arg(long, value_name = "N")]
     pub to: Option<u64>,
+    /// Also restore the data snapshot of that generation (the current data is saved first)
+    #[arg(long)]
+    pub with_data: bool,
 }
 
 /// `switch`.
@@ -124,21 +144,33 @@ pub struct DiffArgs {
 /// Runs a profile command.
 pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
     match c {
-        Command::Use(a) => with_switcher(
-            ctx,
-            &a.profile,
-            SwitchOp::Use {
-                refs: a.packages,
-                prefer: a.prefer,
-            },
-            a.strict,
-        ),
+        Command::Use(a) => {
+            let spec = match &a.spec {
+                Some(path) => Some(read_spec(path, &a.profile)?),
+                None => None,
+            };
+            with_switcher(
+                ctx,
+                &a.profile,
+                SwitchOp::Use {
+                    refs: a.packages,
+                    prefer: a.prefer,
+                    spec,
+                },
+                a.strict,
+            )
+        }
         Command::Drop(a) => {
             with_switcher(ctx, &a.profile, SwitchOp::Drop { names: a.packages }, false)
         }
         Command::Rollback(a) => {
             let t = a.to.map(Target::Number).unwrap_or(Target::Previous);
-            with_switcher(ctx, &a.profile, SwitchOp::Go(t), false)
+            let op = if a.with_data {
+                SwitchOp::GoWithData(t)
+            } else {
+                SwitchOp::Go(t)
+            };
+            with_switcher(ctx, &a.profile, op, false)
         }
         Command::Switch(a) => with_switcher(
             ctx,
@@ -168,6 +200,30 @@ pub fn command_line() -> String {
         .join(" ")
 }
 
+/// Reads and validates a profile file given with `use --spec` (a file of the user's, not
+/// under the root); it must be for `profile`.
+fn read_spec(path: &std::path::Path, profile: &str) -> Result<String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::InputNotFound {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let spec = crate::apply::spec::ProfileSpec::parse(&text, path)?;
+    if spec.profile != profile {
+        return Err(crate::apply::deploy_error::Error::SpecForOtherProfile {
+            path: path.to_path_buf(),
+            inner: spec.profile,
+            profile: profile.to_string(),
+        }
+        .into());
+    }
+    Ok(text)
+}
+
 fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<i32> {
     let l = ctx.lock()?;
     let change = deploy::switch(&l.store, &l.lock, profile, op, strict, &command_line())?;
@@ -191,9 +247,15 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
             };
             println!("{p}: {what}");
         }
+        for n in &change.notes {
+            println!("  {n}");
+        }
         for b in &change.shims.blocked {
             eprintln!("warning: shims/{b} is not a berth shim; left alone, so {b} has no shim");
         }
+    }
+    for w in &change.warnings {
+        eprintln!("warning: {w}");
     }
     Ok(0)
 }

@@ -64,6 +64,7 @@ impl Error {
                 "pass --name NAME --version VERSION, or name the file NAME-VERSION.tar.gz",
             ),
             EntryNameTooLong { .. } => s("use a shorter name or version"),
+            UnknownCommand { known, .. } => Some(format!("commands: {}", known.join(", "))),
             VersionClash { .. } => s("give the new build a new version"),
             _ => None,
         }
@@ -124,6 +125,7 @@ impl Error {
             )),
             Internal { .. } => s("this is a bug in berth; please report it"),
             Apply(e) => e.hint(),
+            Deploy(e) => e.hint(),
             _ => None,
         }
     }
@@ -150,6 +152,7 @@ impl Error {
             | NeedNameVersion { .. }
             | FlagMismatch { .. }
             | BadFlag { .. }
+            | UnknownCommand { .. }
             | EntryNameTooLong { .. }
             | AmbiguousPackage { .. }
             | DuplicateReference { .. } => exit::USAGE,
@@ -178,6 +181,7 @@ impl Error {
             Isolate(e) => e.exit_code(),
             Repo(e) => e.exit_code(),
             Apply(e) => e.exit_code(),
+            Deploy(e) => e.exit_code(),
         }
     }
 }

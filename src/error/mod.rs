@@ -28,6 +28,9 @@ pub mod exit {
     pub const LOCKED: i32 = 7;
     /// Not permitted: the system or the caller lacks a privilege (namespaces, `--user`).
     pub const NOT_PERMITTED: i32 = 8;
+    /// A switch was stopped or undone: a `pre-switch` hook, the service restart or its
+    /// health check failed (the profile is back where it was).
+    pub const DEPLOY: i32 = 9;
 }
 
 /// Why an archive member was refused by safe extraction.
@@ -208,6 +211,8 @@ pub enum Error {
     },
     #[error("{flag}: {why}")]
     BadFlag { flag: &'static str, why: String },
+    #[error("berth has no command `{}`", .name.escape_debug())]
+    UnknownCommand { name: String, known: Vec<String> },
     #[error("{name}@{version}: the store entry's name would be {len} bytes, more than the file-name limit of 255")]
     EntryNameTooLong {
         name: String,
@@ -314,6 +319,16 @@ pub enum Error {
     /// Declarative profiles (`apply`, `config`).
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
+    /// Hooks, restarts, health checks, data snapshots and service units around a switch.
+    #[error(transparent)]
+    Deploy(Box<crate::apply::deploy_error::Error>),
+}
+
+impl From<crate::apply::deploy_error::Error> for Error {
+    fn from(e: crate::apply::deploy_error::Error) -> Error {
+        // Boxed: its variants carry command output and would make every Result large.
+        Error::Deploy(Box::new(e))
+    }
 }
 
 fn profiles_hint(existing: &[String]) -> String {

@@ -13,6 +13,7 @@ pub mod native;
 pub mod pack;
 pub mod read;
 pub mod rpm;
+pub mod seekable;
 pub mod sink;
 pub mod source;
 pub mod tarball;

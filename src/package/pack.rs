@@ -5,6 +5,7 @@
 use super::extract::rules::{Checked, Checker, Limits, Member};
 use super::listing::{FileList, Record};
 use super::manifest::Manifest;
+use super::seekable::{BlockAfterHeader, FrameWriter};
 use crate::error::{Error, IoContext, Result};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -132,6 +133,15 @@ fn hash_all(src: &Path, paths: Vec<(String, Kind)>) -> Result<FileList> {
     })
 }
 
+/// A file at least this large gets a frame of its own, its header in a block of its own:
+/// an install that already holds its content skips its data without decoding any of it.
+const OWN_FRAME: u64 = 16 << 10;
+/// Smaller members share frames of about this many bytes (a frame per small file would
+/// cost compression; their decoding is cheap next to the writes an install skips).
+const GROUP_FRAME: u64 = 128 << 10;
+
+/// Writes the seekable `.berth` (see [`super::seekable`]): frame 0 holds `.berth/`, then
+/// frames cut at member boundaries, then the end-of-archive blocks, then the seek table.
 fn write_archive(
     file: &mut std::fs::File,
     src: &Path,
@@ -140,46 +150,55 @@ fn write_archive(
     level: i32,
     out: &Path,
 ) -> Result<()> {
-    let mut enc = zstd::stream::write::Encoder::new(std::io::BufWriter::new(file), level)
-        .ctx("compress", out)?;
-    enc.include_checksum(true).ctx("compress", out)?;
-    {
-        let mut b = tar::Builder::new(&mut enc);
-        b.mode(tar::HeaderMode::Deterministic);
-        let text = manifest.to_toml()?;
-        append_bytes(&mut b, ".berth/manifest.toml", text.as_bytes(), out)?;
-        append_bytes(&mut b, ".berth/files", list.to_text().as_bytes(), out)?;
-        for (rel, rec) in &list.records {
-            let mut h = header(match rec {
-                Record::Dir => tar::EntryType::Directory,
-                Record::File { .. } => tar::EntryType::Regular,
-                Record::Symlink { .. } => tar::EntryType::Symlink,
-            });
-            match rec {
-                Record::Dir => {
-                    h.set_mode(0o755);
-                    b.append_data(&mut h, rel, std::io::empty())
-                        .ctx("write", out)?;
-                }
-                Record::File { exec, size, .. } => {
-                    h.set_mode(if *exec { 0o755 } else { 0o644 });
-                    h.set_size(*size);
-                    let full = src.join(rel);
-                    let f = std::fs::File::open(&full).ctx("open", &full)?;
-                    // If the file changed since it was hashed, the size check fails here
-                    // rather than writing a package that lies.
-                    b.append_data(&mut h, rel, f.take(*size))
-                        .ctx("write", out)?;
-                }
-                Record::Symlink { target } => {
-                    h.set_mode(0o777);
-                    b.append_link(&mut h, rel, target).ctx("write", out)?;
+    let frames = FrameWriter::new(std::io::BufWriter::new(file), level).ctx("compress", out)?;
+    let mut b = tar::Builder::new(frames.clone());
+    b.mode(tar::HeaderMode::Deterministic);
+    let text = manifest.to_toml()?;
+    append_bytes(&mut b, ".berth/manifest.toml", text.as_bytes(), out)?;
+    append_bytes(&mut b, ".berth/files", list.to_text().as_bytes(), out)?;
+    frames.end_frame().ctx("compress", out)?;
+    for (rel, rec) in &list.records {
+        let mut h = header(match rec {
+            Record::Dir => tar::EntryType::Directory,
+            Record::File { .. } => tar::EntryType::Regular,
+            Record::Symlink { .. } => tar::EntryType::Symlink,
+        });
+        let own = matches!(rec, Record::File { size, .. } if *size >= OWN_FRAME);
+        if own || frames.frame_len() >= GROUP_FRAME {
+            frames.end_frame().ctx("compress", out)?;
+        }
+        match rec {
+            Record::Dir => {
+                h.set_mode(0o755);
+                b.append_data(&mut h, rel, std::io::empty())
+                    .ctx("write", out)?;
+            }
+            Record::File { exec, size, .. } => {
+                h.set_mode(if *exec { 0o755 } else { 0o644 });
+                h.set_size(*size);
+                let full = src.join(rel);
+                let f = std::fs::File::open(&full).ctx("open", &full)?;
+                // If the file changed since it was hashed, the size check fails here
+                // rather than writing a package that lies.
+                let data = BlockAfterHeader {
+                    inner: f.take(*size),
+                    frames: own.then(|| frames.clone()),
+                };
+                b.append_data(&mut h, rel, data).ctx("write", out)?;
+                if own {
+                    frames.end_frame().ctx("compress", out)?;
                 }
             }
+            Record::Symlink { target } => {
+                h.set_mode(0o777);
+                b.append_link(&mut h, rel, target).ctx("write", out)?;
+            }
         }
-        b.finish().ctx("write", out)?;
     }
-    let w = enc.finish().ctx("compress", out)?;
+    frames.end_frame().ctx("compress", out)?;
+    let frames_b = b.into_inner().ctx("write", out)?;
+    drop(frames_b);
+    let w = frames.finish().ctx("compress", out)?;
     w.into_inner()
         .map_err(|e| Error::io("write", out, e.into_error()))?;
     Ok(())

@@ -7,6 +7,7 @@ use super::extract::tar::{read_tar, Plain, TarError, TarTarget};
 use super::extract::{Limits, Options, Report};
 use super::manifest::Manifest;
 use super::name::{check_name, check_version};
+use super::seekable::{FramedDecoder, SeekTable, SkipRequest};
 use super::sink::{Begin, Sink, SinkError};
 use super::source::{decoder, Compression, Format, RatioGuard, Source};
 use crate::error::{Error, Result, Unsafe};
@@ -85,6 +86,8 @@ pub struct StreamCtx<'a> {
     pub raw_count: Arc<AtomicU64>,
     /// The artifact's size (a container's member cannot claim more).
     pub size: u64,
+    /// The zstd seek table of a seekable `.berth` (see [`super::seekable`]).
+    pub frames: Option<SeekTable>,
 }
 
 /// Reads an opened package (see [`read`]).
@@ -99,7 +102,12 @@ pub fn read_source(
         return Err(Error::EmptyArchive { archive });
     }
     let format = source.format();
+    let frames = match format {
+        Format::Berth(Compression::Zstd) => source.seek_table(),
+        _ => None,
+    };
     let ctx = StreamCtx {
+        frames,
         archive: &archive,
         opts,
         raw_count: source.reader.read.clone(),
@@ -138,7 +146,23 @@ pub fn stream_tar(
             why: "it applies to tarballs, not .berth packages".into(),
         });
     }
-    let dec = decoder(compression, raw, ctx.archive)?;
+    let skip = SkipRequest::default();
+    let framed = match &ctx.frames {
+        Some(t) if meta && compression == Compression::Zstd => Some(t.clone()),
+        _ => None,
+    };
+    let seekable = framed.is_some();
+    let dec: Box<dyn std::io::Read + '_> = match framed {
+        Some(t) => Box::new(
+            FramedDecoder::new(raw, t, skip.clone(), super::source::ZSTD_WINDOW_LOG_MAX).map_err(
+                |e| Error::BadArchive {
+                    archive: ctx.archive.to_path_buf(),
+                    detail: e.to_string(),
+                },
+            )?,
+        ),
+        None => decoder(compression, raw, ctx.archive)?,
+    };
     let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
     let tripped = guarded.tripped.clone();
     let topts = Options {
@@ -157,6 +181,9 @@ pub fn stream_tar(
         }
         None => {
             let mut br = super::berth::BerthReader::new(sink, ctx.archive);
+            if seekable {
+                br = br.seekable(skip);
+            }
             let r = read_tar(guarded, &topts, &mut br as &mut dyn TarTarget);
             (finished(r, &mut br), br.manifest.take())
         }

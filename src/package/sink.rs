@@ -55,6 +55,20 @@ pub trait Sink {
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError>;
+    /// A regular file whose listed content (`sha256`, `exec`, `size`) the sink may already
+    /// hold, offered by a seekable package before the member's data is decoded. `true`:
+    /// the sink placed the file from what it holds (content it verified when it stored
+    /// it), and the data is skipped; `false`: [`Sink::file`] follows as usual.
+    fn try_link_pooled(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> Result<bool, SinkError> {
+        let _ = (path, exec, size, sha256);
+        Ok(false)
+    }
     /// A symlink whose target stays inside the package.
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
     /// A hard link to a regular file delivered earlier.

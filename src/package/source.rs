@@ -1,7 +1,9 @@
 //! Opening an artifact: only a regular file (a fifo or `/dev/zero` would never end), its
 //! format told from its content (magic bytes; the file name is only a hint for a tarball's
 //! name and version), every byte hashed as it is read (the artifact's sha256 comes out of
-//! the same pass as the extraction), and decoders that refuse decompression bombs.
+//! the same pass as the extraction), and decoders that refuse decompression bombs. A file
+//! that a download is still writing is read as it grows ([`Growth`]), so download, hashing
+//! and extraction overlap and the bytes are read once.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -10,7 +12,7 @@ use std::io::{BufReader, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// The largest zstd window accepted (2^27 = 128 MiB): a bigger one is a memory bomb.
 pub const ZSTD_WINDOW_LOG_MAX: u32 = 27;
@@ -131,8 +133,10 @@ impl Format {
     }
 }
 
-/// Bytes read from the start of a file to tell its format.
-const SNIFF: usize = 64 << 10;
+/// Bytes read from the start of a file to tell its format: more than one whole zstd block
+/// (up to 128 KiB, stored raw when the data does not compress), so the first tar header
+/// can be decoded whatever the content.
+const SNIFF: usize = 256 << 10;
 
 /// An opened artifact.
 pub struct Source {
@@ -182,17 +186,58 @@ impl Source {
             });
         }
         let (format, looks_empty) = sniff_file(&file, path)?;
-        Ok(Source {
+        Ok(Source::new(
+            path,
+            meta.len(),
+            format,
+            looks_empty,
+            Inner::File(file),
+        ))
+    }
+
+    /// Opens `file`, which another thread is writing and announces through `growth` (a
+    /// download of `size` bytes; `path` is where it will be, for messages). Reads wait for
+    /// the writer; the format is told once the first bytes are there. The caller checks the
+    /// sha256 of what was read before anything is committed: bytes are trusted no more than
+    /// those of a finished file.
+    pub fn open_growing(file: File, path: &Path, size: u64, growth: Arc<Growth>) -> Result<Source> {
+        let head = growth
+            .wait_beyond((SNIFF.min(size as usize) as u64).saturating_sub(1))
+            .map_err(|e| Error::io("read", path, e))?;
+        let (format, looks_empty) = if head == 0 {
+            (Format::Tar(Compression::None), true)
+        } else {
+            sniff_file(&file, path)?
+        };
+        let inner = Inner::Growing(GrowingFile {
+            file,
+            pos: 0,
+            growth,
+        });
+        Ok(Source::new(path, size, format, looks_empty, inner))
+    }
+
+    fn new(path: &Path, size: u64, format: Format, looks_empty: bool, inner: Inner) -> Source {
+        Source {
             path: path.to_path_buf(),
-            size: meta.len(),
+            size,
             format,
             looks_empty,
             reader: HashingReader {
-                inner: BufReader::with_capacity(256 << 10, file),
+                inner: BufReader::with_capacity(256 << 10, inner),
                 hasher: Sha256::new(),
                 read: Arc::new(AtomicU64::new(0)),
             },
-        })
+        }
+    }
+
+    /// The zstd seek table at the end of the file, if it has one that fits it exactly. A
+    /// file still being downloaded has none yet: it is read from start to end.
+    pub fn seek_table(&self) -> Option<super::seekable::SeekTable> {
+        match self.reader.inner.get_ref() {
+            Inner::File(f) => super::seekable::SeekTable::read(f, self.size),
+            Inner::Growing(_) => None,
+        }
     }
 
     /// The path as given.
@@ -286,9 +331,106 @@ fn describe_bytes(b: &[u8]) -> String {
         .join(" ")
 }
 
+/// How far a file being written has come, shared between its writer and its reader.
+#[derive(Debug, Default)]
+pub struct Growth {
+    state: Mutex<GrowthState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GrowthState {
+    /// Bytes at the start of the file that are written.
+    written: u64,
+    /// Set when the writer is done: `Ok` when the file is whole, else why it is not.
+    end: Option<std::result::Result<(), String>>,
+}
+
+impl Growth {
+    /// A file nothing has been written to yet.
+    pub fn new() -> Arc<Growth> {
+        Arc::new(Growth::default())
+    }
+
+    /// The first `written` bytes are in the file (never goes back).
+    pub fn grew(&self, written: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.written = st.written.max(written);
+        self.changed.notify_all();
+    }
+
+    /// The writer is done: the file is whole (`Ok`), or it failed and the reader must stop.
+    pub fn end(&self, outcome: std::result::Result<(), String>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.end.get_or_insert(outcome);
+        self.changed.notify_all();
+    }
+
+    /// Waits until byte `pos` is written or the writer is done; returns how many bytes are
+    /// written then (at most `pos` only when the file ended there).
+    fn wait_beyond(&self, pos: u64) -> std::io::Result<u64> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.written > pos {
+                return Ok(st.written);
+            }
+            match &st.end {
+                Some(Ok(())) => return Ok(st.written),
+                Some(Err(why)) => return Err(std::io::Error::other(why.clone())),
+                None => st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+}
+
+/// A file read as its writer announces new bytes.
+struct GrowingFile {
+    file: File,
+    pos: u64,
+    growth: Arc<Growth>,
+}
+
+impl Read for GrowingFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let written = self.growth.wait_beyond(self.pos)?;
+        if written <= self.pos {
+            return Ok(0);
+        }
+        let want = buf.len().min((written - self.pos) as usize);
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            // Announced but not readable: the file was cut behind the writer's back.
+            return Err(std::io::Error::other(
+                "the download's file is shorter than what was written to it",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// The file under a [`HashingReader`].
+enum Inner {
+    File(File),
+    Growing(GrowingFile),
+}
+
+impl Read for Inner {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Inner::File(f) => f.read(buf),
+            Inner::Growing(g) => g.read(buf),
+        }
+    }
+}
+
 /// Reads an artifact while hashing it and counting bytes (for progress and the ratio guard).
 pub struct HashingReader {
-    inner: BufReader<File>,
+    inner: BufReader<Inner>,
     hasher: Sha256,
     /// Bytes read so far, shared with a progress bar.
     pub read: Arc<AtomicU64>,

@@ -12,7 +12,7 @@ use crate::root::{Root, DIR_MODE, GENERATIONS, LIBEXEC, SHIMS};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What every shim links to, relative to `shims/`.
 pub const SHIM_TARGET: &str = "../libexec/berth-shim";
@@ -119,42 +119,35 @@ pub fn refresh(profiles: &Profiles, lock: &LockedFile, how: Refresh) -> Result<S
     Ok(changes)
 }
 
-/// The shim built alongside this berth: `berth-shim` next to the running executable.
-pub fn built_shim() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.join("berth-shim");
-    p.is_file().then_some(p)
+/// The shim built with this berth: statically linked by build.rs and embedded here, so a
+/// berth binary copied anywhere still installs the matching shim.
+const SHIM: &[u8] = include_bytes!(env!("BERTH_STATIC_SHIM"));
+
+/// The shim built with this berth (always present: it is embedded).
+pub fn built_shim() -> Option<&'static [u8]> {
+    Some(SHIM)
 }
 
 /// Whether `libexec/berth-shim` is the shim built with this berth (`None` when this berth
-/// has no shim beside it to compare with).
+/// has no shim to compare with).
 pub fn shim_binary_current(root: &Root) -> Result<Option<bool>> {
-    let Some(src) = built_shim() else {
+    let Some(new) = built_shim() else {
         return Ok(None);
     };
-    let new = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
-    Ok(Some(same_content(root.dir(), &new)?))
+    Ok(Some(same_content(root.dir(), new)?))
 }
 
-/// Copies the shim that sits next to the berth executable to `libexec/berth-shim` unless an
-/// identical copy is already there (atomically: readers see the old or the new binary).
+/// Writes the embedded shim to `libexec/berth-shim` unless an identical copy is already
+/// there (atomically: readers see the old or the new binary).
 pub fn ensure_shim_binary(root: &Root, _lock: &LockedFile) -> Result<()> {
-    let Some(src) = built_shim() else {
-        if root.dir().stat(SHIM_BINARY)?.is_none() {
-            tracing::warn!(
-                "no berth-shim next to the berth executable; shims in {} will not work until it is installed at {}",
-                root.path().join(SHIMS).display(),
-                root.path().join(SHIM_BINARY).display()
-            );
-        }
+    let Some(new) = built_shim() else {
         return Ok(());
     };
-    let new = std::fs::read(&src).map_err(|e| Error::io("read", &src, e))?;
-    if same_content(root.dir(), &new)? {
+    if same_content(root.dir(), new)? {
         return Ok(());
     }
     let libexec = root.dir().ensure_dir(LIBEXEC, DIR_MODE)?;
-    libexec.write_atomic("berth-shim", &new, 0o755)
+    libexec.write_atomic("berth-shim", new, 0o755)
 }
 
 fn same_content(root: &Dir, bytes: &[u8]) -> Result<bool> {

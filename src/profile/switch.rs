@@ -35,6 +35,12 @@ pub struct Change {
     /// Dependencies of the profile's .deb packages that nothing satisfies (`use` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmet_depends: Vec<DepStatus>,
+    /// What else happened around the switch (data snapshot, restart, health check, hooks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// What went wrong without undoing the switch (no way to restart, a failed post-switch hook).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The package set a new generation is asked to hold.
@@ -53,12 +59,18 @@ pub enum Target {
     Number(u64),
 }
 
+/// Called before anything of a switch is written (the new generation, shims, the link):
+/// with the generation current before (none for a new profile) and the generation the
+/// profile is about to point at. An error stops the switch with nothing changed.
+pub type BeforeSwitch<'a> = Box<dyn Fn(Option<u64>, &Generation) -> Result<()> + 'a>;
+
 /// Profile operations on one root.
 pub struct Switcher<'a> {
     profiles: Profiles,
     store: &'a Store,
     lock: &'a LockedFile,
     strict_depends: bool,
+    before: Option<BeforeSwitch<'a>>,
 }
 
 impl<'a> Switcher<'a> {
@@ -71,7 +83,21 @@ impl<'a> Switcher<'a> {
             store,
             lock,
             strict_depends: false,
+            before: None,
         })
+    }
+
+    /// Calls `f` before each switch (see [`BeforeSwitch`]); not for "unchanged".
+    pub fn before_switch(mut self, f: BeforeSwitch<'a>) -> Self {
+        self.before = Some(f);
+        self
+    }
+
+    fn call_before(&self, from: Option<u64>, to: &Generation) -> Result<()> {
+        match &self.before {
+            Some(f) => f(from, to),
+            None => Ok(()),
+        }
     }
 
     /// With `on`, `use` refuses a generation whose .deb dependencies are unmet (else it warns).
@@ -107,12 +133,14 @@ impl<'a> Switcher<'a> {
     }
 
     /// `use`: replaces or adds the packages `refs` name; `prefer` names packages that win
-    /// path conflicts (kept in later generations while the package stays).
+    /// path conflicts (kept in later generations while the package stays). `spec`, when
+    /// given, is the profile file the new generation records (else the current one's).
     pub fn use_packages(
         &self,
         profile: &str,
         refs: &[String],
         prefer: &[String],
+        spec: Option<String>,
         command: &str,
     ) -> Result<Change> {
         check_name("profile name", profile)?;
@@ -150,7 +178,7 @@ impl<'a> Switcher<'a> {
             }
         }
         let unmet = self.check_depends(profile, &packages, &entries)?;
-        let spec = current.as_ref().and_then(|(_, g)| g.spec.clone());
+        let spec = spec.or_else(|| current.as_ref().and_then(|(_, g)| g.spec.clone()));
         let mut change = self.commit(
             profile,
             current,
@@ -286,6 +314,7 @@ impl<'a> Switcher<'a> {
         if to == from {
             return self.unchanged(profile, from);
         }
+        self.call_before(Some(from), &gen)?;
         let d = diff(&self.profiles.read(profile, from)?, &gen);
         self.activate(profile, Some(from), to, false, Some(d))
     }
@@ -328,6 +357,7 @@ impl<'a> Switcher<'a> {
             prefer,
             spec,
         };
+        self.call_before(current.as_ref().map(|(n, _)| *n), &gen)?;
         build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;
         let d = current.as_ref().map(|(_, g)| diff(g, &gen));
         self.activate(profile, current.map(|(n, _)| n), number, true, d)
@@ -365,6 +395,8 @@ impl<'a> Switcher<'a> {
             shims: changes,
             diff,
             unmet_depends: vec![],
+            notes: vec![],
+            warnings: vec![],
         })
     }
 
@@ -381,6 +413,8 @@ impl<'a> Switcher<'a> {
             shims,
             diff: None,
             unmet_depends: vec![],
+            notes: vec![],
+            warnings: vec![],
         })
     }
 }

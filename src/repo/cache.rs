@@ -9,6 +9,7 @@ use super::trust::{self, Repo};
 use super::{Error, Paths};
 use crate::error::Result;
 use crate::fsutil::Dir;
+use crate::package::source::Growth;
 use crate::progress::{Counters, Progress};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -36,9 +37,34 @@ pub fn get(
     fetcher: &Fetcher,
     progress: &Progress,
 ) -> Result<Fetched> {
+    match prepare(paths, pkg)? {
+        Prepared::Cached(f) => Ok(f),
+        Prepared::Fresh(d) => {
+            let file = create(&d)?;
+            let got = d.fetch(repo, file, pkg, fetcher, progress, None);
+            d.finish(paths, got)
+        }
+    }
+}
+
+/// Where a package goes in the cache, and whether a verified copy is already there.
+enum Prepared {
+    Cached(Fetched),
+    Fresh(Download),
+}
+
+/// A download into `dir/tmp`, renamed to `dir/name` when verified.
+struct Download {
+    rel: String,
+    dir: Dir,
+    name: String,
+    tmp: String,
+}
+
+fn prepare(paths: &Paths, pkg: &Package) -> Result<Prepared> {
     if !pkg.sha256.bytes().all(|b| b.is_ascii_hexdigit()) || pkg.sha256.len() != 64 {
         return Err(Error::BadIndex {
-            url: repo.name.clone(),
+            url: pkg.reference(),
             why: format!("sha256 `{}` is not 64 hex digits", pkg.sha256),
         }
         .into());
@@ -46,40 +72,122 @@ pub fn get(
     let rel = format!("{}/{}", super::CACHE_DIR, pkg.sha256);
     let dir = paths.dir(&rel)?;
     let name = pkg.file_name();
-    let path = dir.join(name);
     if is_verified(&dir, name, pkg)? {
-        return Ok(Fetched {
-            path,
+        return Ok(Prepared::Cached(Fetched {
+            path: dir.join(name),
             downloaded: false,
             url: None,
-        });
+        }));
     }
     // Leftovers of an interrupted download (we hold the lock: nobody else is writing).
     for old in dir.entries()? {
         let _ = crate::fsutil::remove_tree(&dir, &old.name.to_string_lossy());
     }
-    let mut errors = Vec::new();
-    for base in &repo.urls {
-        let url = fetch::join(base, &pkg.path);
-        match download(&url, &dir, name, pkg, fetcher, progress) {
-            Ok(()) => {
-                return Ok(Fetched {
-                    path,
-                    downloaded: true,
-                    url: Some(url),
-                })
-            }
-            Err(e) => {
-                if repo.urls.len() > 1 {
-                    let first = e.to_string().lines().next().unwrap_or("").to_string();
-                    tracing::warn!("{first}; trying the next mirror");
+    Ok(Prepared::Fresh(Download {
+        tmp: crate::fsutil::temp_name(name),
+        name: name.to_string(),
+        dir,
+        rel,
+    }))
+}
+
+fn create(d: &Download) -> Result<std::fs::File> {
+    d.dir
+        .create_file(&d.tmp, 0o644)
+        .map_err(|e| crate::Error::io("create", d.dir.join(&d.tmp), e))
+}
+
+impl Download {
+    /// Tries each mirror in order, each from the first byte (a reader of a growing file
+    /// hashes what it read, so bytes a later mirror writes again change nothing it trusts).
+    /// Returns the URL that gave the right bytes.
+    fn fetch(
+        &self,
+        repo: &Repo,
+        file: std::fs::File,
+        pkg: &Package,
+        fetcher: &Fetcher,
+        progress: &Progress,
+        growth: Option<&Growth>,
+    ) -> Result<String> {
+        let mut errors = Vec::new();
+        let mut w = HashingWriter {
+            out: file,
+            hasher: Sha256::new(),
+            count: Arc::new(AtomicU64::new(0)),
+            growth,
+        };
+        for base in &repo.urls {
+            let url = fetch::join(base, &pkg.path);
+            match self.attempt(&url, &mut w, pkg, fetcher, progress) {
+                Ok(()) => return Ok(url),
+                Err(e) => {
+                    if repo.urls.len() > 1 {
+                        let first = e.to_string().lines().next().unwrap_or("").to_string();
+                        tracing::warn!("{first}; trying the next mirror");
+                    }
+                    errors.push(e);
                 }
-                errors.push(e);
             }
         }
+        Err(trust::most_serious(errors))
     }
-    paths.remove_dir_if_empty(&rel)?;
-    Err(trust::most_serious(errors))
+
+    fn attempt(
+        &self,
+        url: &str,
+        w: &mut HashingWriter,
+        pkg: &Package,
+        fetcher: &Fetcher,
+        progress: &Progress,
+    ) -> Result<()> {
+        use std::io::Seek;
+        w.out
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| crate::Error::io("write", self.dir.join(&self.tmp), e))?;
+        w.hasher = Sha256::new();
+        w.count.store(0, Ordering::Relaxed);
+        progress.track(
+            &format!("downloading {}", pkg.reference()),
+            "file",
+            Counters {
+                bytes: w.count.clone(),
+                items: Arc::new(AtomicU64::new(1)),
+            },
+            pkg.size,
+        );
+        let fetched = fetcher.exact(url, pkg.size, w);
+        progress.finish();
+        fetched?;
+        let actual = hex::encode(std::mem::take(&mut w.hasher).finalize());
+        if actual != pkg.sha256 {
+            return Err(Error::HashMismatch {
+                url: url.to_string(),
+                expected: pkg.sha256.clone(),
+                actual,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Renames a verified download into place, or removes what a failed one left.
+    fn finish(&self, paths: &Paths, got: Result<String>) -> Result<Fetched> {
+        let url = match got {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = self.dir.remove_file(&self.tmp);
+                paths.remove_dir_if_empty(&self.rel)?;
+                return Err(e);
+            }
+        };
+        self.dir.rename(&self.tmp, &self.dir, &self.name)?;
+        Ok(Fetched {
+            path: self.dir.join(&self.name),
+            downloaded: true,
+            url: Some(url),
+        })
+    }
 }
 
 /// True when the cached `name` exists with the package's size and sha256 (a wrong copy is
@@ -107,69 +215,24 @@ fn is_verified(dir: &Dir, name: &str, pkg: &Package) -> Result<bool> {
     Ok(false)
 }
 
-fn download(
-    url: &str,
-    dir: &Dir,
-    name: &str,
-    pkg: &Package,
-    fetcher: &Fetcher,
-    progress: &Progress,
-) -> Result<()> {
-    let tmp = crate::fsutil::temp_name(name);
-    let result = (|| {
-        let file = dir
-            .create_file(&tmp, 0o644)
-            .map_err(|e| crate::Error::io("create", dir.join(&tmp), e))?;
-        let bytes = Arc::new(AtomicU64::new(0));
-        let mut w = HashingWriter {
-            out: std::io::BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            count: bytes.clone(),
-        };
-        progress.track(
-            &format!("downloading {}", pkg.reference()),
-            "file",
-            Counters {
-                bytes,
-                items: Arc::new(AtomicU64::new(1)),
-            },
-            pkg.size,
-        );
-        let fetched = fetcher.exact(url, pkg.size, &mut w);
-        progress.finish();
-        fetched?;
-        w.out
-            .flush()
-            .map_err(|e| crate::Error::io("write", dir.join(&tmp), e))?;
-        let actual = hex::encode(w.hasher.finalize());
-        if actual != pkg.sha256 {
-            return Err(Error::HashMismatch {
-                url: url.to_string(),
-                expected: pkg.sha256.clone(),
-                actual,
-            }
-            .into());
-        }
-        dir.rename(&tmp, dir, name)
-    })();
-    if result.is_err() {
-        let _ = dir.remove_file(&tmp);
-    }
-    result
-}
-
 /// Writes through to a file while hashing and counting (for the progress bar).
-struct HashingWriter {
-    out: std::io::BufWriter<std::fs::File>,
+/// Unbuffered (the fetcher writes large chunks), so what it announces to a reader of the
+/// growing file is in the file.
+struct HashingWriter<'g> {
+    out: std::fs::File,
     hasher: Sha256,
     count: Arc<AtomicU64>,
+    growth: Option<&'g Growth>,
 }
 
-impl Write for HashingWriter {
+impl Write for HashingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.out.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        let total = self.count.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if let Some(g) = self.growth {
+            g.grew(total);
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -189,8 +252,17 @@ pub struct ForInstall {
 }
 
 /// Resolves `reference` (`name` or `name@version`), refuses an expired index (freeze), and
-/// returns a verified copy in the cache. The caller holds the root's lock.
-pub fn for_install(paths: &Paths, reference: &str, progress: &Progress) -> Result<ForInstall> {
+/// hands the package to `install` while it downloads: `install` gets the file being written
+/// (with its [`Growth`]) and reads it as it arrives, or `None` when a verified cached copy is
+/// used (the copy is `ForInstall::fetched`). The download runs on its own thread, so
+/// download, hashing and extraction overlap; it still ends in `cache/` only when its size
+/// and sha256 match. The caller holds the root's lock and must verify the sha256 of what it
+/// read before committing anything.
+pub fn for_install<T>(
+    paths: &Paths,
+    reference: &str,
+    install: impl FnOnce(&ForInstall, Option<Growing>) -> Result<T>,
+) -> Result<(ForInstall, T)> {
     let (repo, known, package) = super::resolve::resolve(paths, reference)?;
     let policy = trust::Policy {
         // Only the past matters here: the limit ahead was checked when it was fetched.
@@ -198,10 +270,107 @@ pub fn for_install(paths: &Paths, reference: &str, progress: &Progress) -> Resul
         now: std::time::SystemTime::now(),
     };
     trust::check_expiry(&known.index, &known.state.url, &policy)?;
-    let fetched = get(paths, &repo, &package, &Fetcher::new(), progress)?;
-    Ok(ForInstall {
-        repo: repo.name,
-        package,
-        fetched,
-    })
+    let d = match prepare(paths, &package)? {
+        Prepared::Cached(fetched) => {
+            let fi = ForInstall {
+                repo: repo.name,
+                package,
+                fetched,
+            };
+            let t = install(&fi, None)?;
+            return Ok((fi, t));
+        }
+        Prepared::Fresh(d) => d,
+    };
+    let writer = create(&d)?;
+    let Some(reader) = d.dir.open_file(&d.tmp)? else {
+        return Err(crate::Error::InputNotFound {
+            path: d.dir.join(&d.tmp),
+        });
+    };
+    let growth = Growth::new();
+    let mut fi = ForInstall {
+        repo: repo.name.clone(),
+        package: package.clone(),
+        fetched: Fetched {
+            path: d.dir.join(&d.name),
+            downloaded: true,
+            url: None,
+        },
+    };
+    let (got, t) = std::thread::scope(|s| {
+        let downloading = s.spawn(|| {
+            // The reader must never wait for a writer that is gone, whatever happens here.
+            let ender = EndGuard(&growth);
+            let fetcher = Fetcher::new();
+            let got = d.fetch(
+                &repo,
+                writer,
+                &package,
+                &fetcher,
+                &Progress::hidden(),
+                Some(&growth),
+            );
+            ender.end(&got);
+            got
+        });
+        let t = install(
+            &fi,
+            Some(Growing {
+                file: reader,
+                growth: growth.clone(),
+            }),
+        );
+        let got = downloading.join().unwrap_or_else(|_| {
+            Err(crate::Error::io(
+                "download",
+                d.dir.join(&d.name),
+                std::io::Error::other("the download thread failed"),
+            ))
+        });
+        (got, t)
+    });
+    let fetched = d.finish(paths, got);
+    match (fetched, t) {
+        (Ok(f), Ok(t)) => {
+            fi.fetched = f;
+            Ok((fi, t))
+        }
+        // The download's own error is the cause when it failed (bytes other than the signed
+        // ones, cut, too many): the install only saw its bytes stop or go wrong. The download
+        // is allowed to finish after a refused install for this (it is capped at the size
+        // the index gives).
+        (Err(e), Err(_)) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+        // The entry is committed from bytes whose sha256 matched; only the cache copy is
+        // missing.
+        (Err(e), Ok(t)) => {
+            tracing::warn!("{e}; the package is installed but not kept in the cache");
+            Ok((fi, t))
+        }
+    }
+}
+
+/// A download in progress, for the installer.
+pub struct Growing {
+    /// The file being written, opened for reading.
+    pub file: std::fs::File,
+    /// How far it has come.
+    pub growth: Arc<Growth>,
+}
+
+/// Ends the growth with the download's outcome, or with an error when the thread unwinds.
+struct EndGuard<'g>(&'g Growth);
+
+impl EndGuard<'_> {
+    fn end(self, got: &Result<String>) {
+        self.0
+            .end(got.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    }
+}
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        self.0.end(Err("the download stopped".into()));
+    }
 }

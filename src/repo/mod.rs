@@ -12,6 +12,7 @@ mod error;
 pub mod fetch;
 pub mod index;
 pub mod inspect;
+pub mod install;
 pub mod keys;
 pub mod policy;
 pub mod publish;

@@ -59,9 +59,21 @@ impl Store {
         req: &Request,
         progress: &Progress,
     ) -> Result<Outcome> {
+        check_options(&req.read)?;
+        self.install_source(lock, req, Source::open(&req.path)?, progress)
+    }
+
+    /// [`Store::install`] from an opened artifact (a download still being written, read as
+    /// it grows); `req.path` names it in messages.
+    pub fn install_source(
+        &self,
+        lock: &LockedFile,
+        req: &Request,
+        source: Source,
+        progress: &Progress,
+    ) -> Result<Outcome> {
         self.clean_leftovers(lock)?;
         let expected = check_options(&req.read)?;
-        let source = Source::open(&req.path)?;
         let pool = ObjectPool::open(self.dir_mut()?)?;
         let mut writer = EntryWriter::new(self, pool.clone(), req.repair)?;
         let staging = writer.staging().try_clone()?;

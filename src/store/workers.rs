@@ -335,6 +335,23 @@ impl Place {
         Ok(())
     }
 
+    /// Links `path` to the pooled object of listed content (`sha`, `exec`, `size`) without
+    /// reading the member: objects were hashed when they entered the pool. False when the
+    /// pool has none (or this is a repair, which trusts nothing pooled).
+    pub fn link_pooled(
+        &self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        sha: &[u8; 32],
+    ) -> Result<bool, SinkError> {
+        if size == 0 || !self.link_existing_pool_only(path, sha, exec, size)? {
+            return Ok(false);
+        }
+        self.record(path.to_string(), exec, size, *sha);
+        Ok(true)
+    }
+
     fn link_existing_pool_only(
         &self,
         path: &str,

@@ -200,6 +200,19 @@ impl Sink for EntryWriter {
         Ok(())
     }
 
+    fn try_link_pooled(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> Result<bool, SinkError> {
+        if let Some(e) = self.take_worker_error() {
+            return Err(e);
+        }
+        self.place.link_pooled(path, exec, size, sha256)
+    }
+
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError> {
         self.place
             .tree

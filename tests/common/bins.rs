@@ -1,5 +1,6 @@
-//! Binaries the tests need besides berth: the shim (built beside berth) and a small C probe
-//! that reports how it was started (argv, pid, BERTH_PROFILE, its real path).
+//! Binaries the tests need besides berth: a small C probe that reports how it was started
+//! (argv, pid, BERTH_PROFILE, its real path), and a check that an ELF file is static. The
+//! shim is not among them: berth carries it (built statically by build.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,25 +9,6 @@ use std::sync::OnceLock;
 /// The berth binary under test.
 pub fn berth_bin() -> PathBuf {
     PathBuf::from(super::BERTH)
-}
-
-/// The shim binary, built next to berth (a workspace member; built if missing).
-pub fn shim_bin() -> PathBuf {
-    let p = berth_bin().with_file_name("berth-shim");
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        if !p.exists() {
-            let release = berth_bin().parent().is_some_and(|d| d.ends_with("release"));
-            let mut c = Command::new(env!("CARGO"));
-            c.args(["build", "-p", "berth-shim", "--bin", "berth-shim"]);
-            if release {
-                c.arg("--release");
-            }
-            assert!(c.status().unwrap().success(), "cannot build berth-shim");
-        }
-    });
-    assert!(p.exists(), "no berth-shim at {}", p.display());
-    p
 }
 
 /// Where the probe is compiled: cargo's scratch directory for tests when this user may
@@ -98,4 +80,29 @@ fn compile_probe(dir: &Path, out: &Path) {
     assert!(st.success(), "cc failed");
     std::fs::rename(&tmp, out).unwrap();
     let _ = std::fs::remove_file(&src);
+}
+
+/// Whether the ELF executable at `path` is statically linked: it has no `PT_INTERP`
+/// program header (no dynamic loader is named; a static-pie has none either).
+pub fn is_static_elf(path: &Path) -> bool {
+    let b = std::fs::read(path).unwrap();
+    assert!(
+        b.len() > 64 && b[..4] == *b"\x7fELF",
+        "{} is not ELF",
+        path.display()
+    );
+    assert_eq!(
+        (b[4], b[5]),
+        (2, 1),
+        "{}: ELF64 little-endian expected",
+        path.display()
+    );
+    let u16_at = |at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    const PT_INTERP: u32 = 3;
+    !(0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) == PT_INTERP
+    })
 }

@@ -188,6 +188,29 @@ pub fn listing(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Every path under `dir` with only what a package carries: type, exec bit and content hash
+/// for files, target for links (no modes beyond the exec bit, link counts or times), to
+/// compare a tree with what another tool unpacked from its package.
+pub fn content_listing(dir: &Path) -> BTreeMap<String, String> {
+    super::walk(dir)
+        .into_iter()
+        .map(|(rel, m)| {
+            let p = dir.join(&rel);
+            let desc = if m.file_type().is_symlink() {
+                format!("link -> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                "dir".to_string()
+            } else if m.is_file() {
+                let exec = m.permissions().mode() & 0o111 != 0;
+                format!("file exec={exec} {}", sha_hex(&std::fs::read(&p).unwrap()))
+            } else {
+                "special".to_string()
+            };
+            (rel, desc)
+        })
+        .collect()
+}
+
 /// Asserts two listings are equal, naming the first difference.
 #[track_caller]
 pub fn assert_same(

@@ -1,6 +1,7 @@
 //! The one test harness: a temporary root per test, the real `berth` binary run with one
 //! clean environment, and the builders and readers in the files beside this one (`tar`,
-//! `pkg`, `fs`, `root`, `bins`, `refuse`, `apply`, `crash`, `harden`, `isolate`, `native`, `nginx`).
+//! `pkg`, `fs`, `root`, `bins`, `refuse`, `apply`, `crash`, `harden`, `isolate`, `native`,
+//! `nginx`, `dist`).
 //!
 //! Every berth command a test runs goes through [`clean_env`]: the variables berth reads
 //! from the caller's environment (`BERTH_ROOT`, `BERTH_PROFILE`, `RUST_LOG`, `XDG_DATA_HOME`)
@@ -14,10 +15,12 @@
 pub mod apply;
 pub mod bins;
 pub mod crash;
+pub mod dist;
 pub mod fs;
 pub mod harden;
 pub mod isolate;
 pub mod native;
+pub mod ops;
 pub mod pkg;
 pub mod refuse;
 pub mod root;
@@ -162,10 +165,8 @@ impl std::fmt::Display for Run {
 }
 
 impl Env {
-    /// A fresh scratch directory; the root itself is created by berth on first use. The
-    /// shim binary is made sure of first, so `install` can place it in the root.
+    /// A fresh scratch directory; the root itself is created by berth on first use.
     pub fn new() -> Env {
-        shim_bin();
         let tmp = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()

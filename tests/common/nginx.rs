@@ -27,7 +27,8 @@ fn binary() -> PathBuf {
     PathBuf::from("nginx")
 }
 
-fn free_port() -> u16 {
+/// A TCP port on 127.0.0.1 that nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind a free port")

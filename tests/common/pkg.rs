@@ -29,6 +29,19 @@ pub fn bytes(seed: &str, n: usize) -> Vec<u8> {
     out
 }
 
+/// `n` bytes that zstd cannot shrink (xorshift64).
+pub fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
 impl Env {
     /// Writes a package source directory `<scratch>/src/<name>-<version>` with a
     /// `berth.toml` (name, version, a description) and `files` (see [`write_tree`] for the

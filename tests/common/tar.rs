@@ -168,3 +168,65 @@ pub fn write_tar(path: &Path, files: &[(&str, Vec<u8>)]) {
     }
     b.finish().unwrap();
 }
+
+// The seekable `.berth`: zstd frames cut at member boundaries, the seek table at the end.
+
+/// One zstd frame of a seekable file: where it starts, its compressed and decoded sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct SeekFrame {
+    pub offset: u64,
+    pub compressed: u64,
+    pub decompressed: u64,
+}
+
+fn le32(b: &[u8], at: usize) -> u64 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as u64
+}
+
+/// The frames listed by the zstd seekable-format seek table at the end of `bytes`
+/// (skippable frame 0x184D2A5E, footer magic 0x8F92EAB1); `None` when there is none.
+pub fn seek_frames(bytes: &[u8]) -> Option<Vec<SeekFrame>> {
+    let len = bytes.len();
+    if len < 17 || le32(bytes, len - 4) != 0x8F92_EAB1 {
+        return None;
+    }
+    let n = le32(bytes, len - 9) as usize;
+    let entry = if bytes[len - 5] & 0x80 != 0 { 12 } else { 8 };
+    let table = len - 9 - n * entry - 8;
+    assert_eq!(le32(bytes, table), 0x184D_2A5E, "skippable frame magic");
+    assert_eq!(
+        le32(bytes, table + 4) as usize,
+        n * entry + 9,
+        "table frame size"
+    );
+    let mut offset = 0u64;
+    let frames: Vec<SeekFrame> = (0..n)
+        .map(|i| {
+            let e = table + 8 + i * entry;
+            let f = SeekFrame {
+                offset,
+                compressed: le32(bytes, e),
+                decompressed: le32(bytes, e + 4),
+            };
+            offset += f.compressed;
+            f
+        })
+        .collect();
+    assert_eq!(offset as usize, table, "frames end where the table starts");
+    Some(frames)
+}
+
+/// The frame of a seekable `.berth` that starts with the tar header of `member` (a member
+/// packed in a frame of its own), decoded on its own as any zstd tool would.
+pub fn frame_of_member(bytes: &[u8], member: &str) -> SeekFrame {
+    for f in seek_frames(bytes).expect("a seek table") {
+        let raw = &bytes[f.offset as usize..(f.offset + f.compressed) as usize];
+        let data = zstd::decode_all(raw).unwrap();
+        assert_eq!(data.len() as u64, f.decompressed, "frame size as listed");
+        let name_end = data[..100].iter().position(|&b| b == 0).unwrap_or(100);
+        if &data[..name_end] == member.as_bytes() {
+            return f;
+        }
+    }
+    panic!("no frame starts with member {member}");
+}

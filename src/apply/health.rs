@@ -1,0 +1,48 @@
+//! The health check after a switch: the profile's `[service] health` command, run again
+//! and again until it exits 0 or `health_timeout` has passed (start-up plus migrations
+//! routinely take a while, so the default is generous). Each try is limited to what is
+//! left of the timeout, so a command that hangs cannot stall the switch.
+
+use super::hooks::{self, Outcome, SwitchEnv};
+use crate::error::Result;
+use std::time::{Duration, Instant};
+
+/// Pause between two tries.
+const INTERVAL: Duration = Duration::from_millis(500);
+
+/// How the health check ended.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// Whether a try exited 0.
+    pub healthy: bool,
+    /// Tries made.
+    pub tries: u32,
+    /// The last try.
+    pub last: Outcome,
+}
+
+/// Runs `command` until it succeeds or `timeout` passes.
+pub fn check(command: &str, env: &SwitchEnv, timeout: Duration) -> Result<Health> {
+    let start = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let left = timeout.saturating_sub(start.elapsed()).max(INTERVAL);
+        let last = hooks::run("health check", command, env, Some(left))?;
+        if last.ok() {
+            return Ok(Health {
+                healthy: true,
+                tries,
+                last,
+            });
+        }
+        if start.elapsed() + INTERVAL >= timeout {
+            return Ok(Health {
+                healthy: false,
+                tries,
+                last,
+            });
+        }
+        std::thread::sleep(INTERVAL);
+    }
+}

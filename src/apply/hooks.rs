@@ -1,0 +1,171 @@
+//! Shell commands run around a switch (`[hooks] pre-switch`/`post-switch`, `[service]
+//! restart` and `health`): `sh -c` with the profile's environment (its `bin/` first on
+//! PATH, `BERTH_PROFILE`, `BERTH_ROOT`, `BERTH_FROM_GENERATION`, `BERTH_TO_GENERATION`),
+//! stdin closed, stdout and stderr captured together into an anonymous file. A file, not a
+//! pipe: a restart command that leaves a daemon running in the background (which inherits
+//! the descriptor) must not keep berth waiting for an end of file that never comes. Each
+//! command runs in its own process group, so a time limit kills it and its children.
+
+use crate::error::{Error, Result};
+use crate::profile::Profiles;
+use std::ffi::OsString;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The largest part of a command's output kept (its end), for messages.
+const OUTPUT_TAIL: u64 = 2048;
+
+/// Who the commands are run for: the profile and the two generations of the switch.
+#[derive(Debug, Clone)]
+pub struct SwitchEnv {
+    /// The profile.
+    pub profile: String,
+    /// The generation before the switch.
+    pub from: Option<u64>,
+    /// The generation switched to.
+    pub to: u64,
+    /// The root's path (as `BERTH_ROOT`, so `berth` in a command finds the same root).
+    pub root: std::path::PathBuf,
+    /// PATH: the profile's `bin/` first.
+    pub path: OsString,
+}
+
+impl SwitchEnv {
+    /// The environment for a switch of `profile` from `from` to `to`.
+    pub fn new(profiles: &Profiles, profile: &str, from: Option<u64>, to: u64) -> Result<Self> {
+        let old = std::env::var_os(crate::env::PATH);
+        Ok(SwitchEnv {
+            profile: profile.to_string(),
+            from,
+            to,
+            root: profiles.root().path().to_path_buf(),
+            path: profiles.path_env(profile, old.as_deref())?,
+        })
+    }
+
+    /// The same, for the way back (after a failed health check).
+    pub fn reversed(&self) -> Option<SwitchEnv> {
+        Some(SwitchEnv {
+            from: Some(self.to),
+            to: self.from?,
+            ..self.clone()
+        })
+    }
+}
+
+/// How one command ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Exit code; `None` when killed (by a signal or the time limit).
+    pub code: Option<i32>,
+    /// Whether the time limit ended it.
+    pub timed_out: bool,
+    /// The end of what it printed (stdout and stderr), trimmed, control characters but
+    /// newlines replaced.
+    pub output: String,
+}
+
+impl Outcome {
+    /// Exit 0.
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// "exited 3", "was killed after 30s", for messages.
+    pub fn status(&self, limit: Option<Duration>) -> String {
+        match (self.code, self.timed_out, limit) {
+            (_, true, Some(l)) => {
+                format!("did not finish within {}", humantime::format_duration(l))
+            }
+            (Some(c), _, _) => format!("exited {c}"),
+            _ => "was killed by a signal".to_string(),
+        }
+    }
+
+    /// The output on one line (newlines as ` | `), for one-line messages.
+    pub fn one_line(&self) -> String {
+        self.output
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+/// Runs `command` with `sh -c` in the switch's environment; `what` names it in the log.
+/// With `limit`, the command (and its process group) is killed when it runs longer.
+pub fn run(what: &str, command: &str, env: &SwitchEnv, limit: Option<Duration>) -> Result<Outcome> {
+    let out = rustix::fs::memfd_create("berth-hook-output", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| Error::io("create output buffer for", what, e.into()))?;
+    let mut out = std::fs::File::from(out);
+    let err = out
+        .try_clone()
+        .map_err(|e| Error::io("create output buffer for", what, e))?;
+    let stdout = out
+        .try_clone()
+        .map_err(|e| Error::io("create output buffer for", what, e))?;
+    tracing::info!("{what}: sh -c {command:?}");
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .env(crate::env::PATH, &env.path)
+        .env(crate::env::BERTH_PROFILE, &env.profile)
+        .env(crate::env::BERTH_ROOT, &env.root)
+        .env(
+            crate::env::BERTH_FROM_GENERATION,
+            env.from.map(|n| n.to_string()).unwrap_or_default(),
+        )
+        .env(crate::env::BERTH_TO_GENERATION, env.to.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::io("run /bin/sh for", what, e))?;
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) => {}
+            Err(e) => return Err(Error::io("wait for", what, e)),
+        }
+        if limit.is_some_and(|l| start.elapsed() >= l) {
+            timed_out = true;
+            // The whole group: `sh -c` and whatever it started in the foreground.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            break child.wait().map_err(|e| Error::io("wait for", what, e))?;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let len = out.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL)));
+    let mut bytes = Vec::new();
+    let _ = out.take(OUTPUT_TAIL).read_to_end(&mut bytes);
+    let output: String = String::from_utf8_lossy(&bytes)
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect();
+    let outcome = Outcome {
+        code: status.code(),
+        timed_out,
+        output,
+    };
+    tracing::info!(
+        "{what}: {}{}",
+        outcome.status(limit),
+        if outcome.output.is_empty() {
+            String::new()
+        } else {
+            format!("\n{}", outcome.output)
+        }
+    );
+    Ok(outcome)
+}
