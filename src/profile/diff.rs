@@ -1,4 +1,5 @@
-//! What changed between two generations: packages added, removed, and changed version.
+//! What changed between two generations: packages added, removed, and changed version,
+//! and the lines of the profile file (`berth apply`) that changed.
 
 use super::generation::{GenPackage, Generation};
 use serde::Serialize;
@@ -23,6 +24,9 @@ pub struct Diff {
     pub removed: Vec<GenPackage>,
     /// Packages in both with a different entry.
     pub changed: Vec<Changed>,
+    /// Lines of the recorded profile file removed (`- …`) and added (`+ …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile_file: Vec<String>,
 }
 
 /// Compares the package sets of two generations.
@@ -44,6 +48,21 @@ pub fn diff(from: &Generation, to: &Generation) -> Diff {
             d.removed.push(q.clone());
         }
     }
+    if from.spec != to.spec {
+        let (a, b) = (
+            from.spec.as_deref().unwrap_or(""),
+            to.spec.as_deref().unwrap_or(""),
+        );
+        for change in similar::TextDiff::from_lines(a, b).iter_all_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => continue,
+            };
+            d.profile_file
+                .push(format!("{sign} {}", change.value().trim_end_matches('\n')));
+        }
+    }
     d
 }
 
@@ -60,6 +79,40 @@ impl Diff {
         for c in &self.changed {
             out.push(format!("~ {} {} -> {}", c.name, c.from, c.to));
         }
+        for l in &self.profile_file {
+            out.push(format!("profile file: {l}"));
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gen(spec: Option<&str>) -> Generation {
+        Generation {
+            number: 1,
+            created: String::new(),
+            command: String::new(),
+            packages: vec![],
+            prefer: vec![],
+            spec: spec.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn changed_lines_of_the_profile_file_are_listed() {
+        let a = gen(Some("profile = \"p\"\n[packages]\napp = \"1.0\"\n"));
+        let b = gen(Some("profile = \"p\"\n[packages]\napp = \"2.0\"\n"));
+        assert_eq!(
+            diff(&a, &b).lines(),
+            vec![
+                "profile file: - app = \"1.0\"",
+                "profile file: + app = \"2.0\""
+            ]
+        );
+        assert!(diff(&a, &a).lines().is_empty());
+        assert!(diff(&gen(None), &gen(None)).profile_file.is_empty());
     }
 }
