@@ -103,7 +103,10 @@ fn dry_run_reports_exactly_what_the_real_run_does_and_changes_nothing() {
     assert_eq!(real["changes"][2]["packages"][0], "app 1.0 -> 2.0");
     // The generation records the profile file: `diff` shows what changed in it.
     let d = env.ok(&["diff", "site"]);
-    for line in ["profile file: - app = \"1.0\"", "profile file: + app = \"*\""] {
+    for line in [
+        "profile file: - app = \"1.0\"",
+        "profile file: + app = \"*\"",
+    ] {
         assert!(d.contains(line), "no `{line}` in:\n{d}");
     }
     assert_eq!(

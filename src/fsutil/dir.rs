@@ -157,6 +157,7 @@ impl Dir {
     }
 
     /// Opens `rel` beneath this directory with `flags`, never through a symlink.
+    /// (Retries EAGAIN like [`openat2_retrying`].)
     pub fn open_beneath(&self, rel: &str, flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
         // RESOLVE_NO_SYMLINKS covers the last component too (ELOOP); O_NOFOLLOW would turn a
         // symlink there into ENOTDIR when O_DIRECTORY is asked for.
@@ -384,11 +385,10 @@ impl Dir {
     /// An `O_PATH` handle on what `rel` ends at, following symlinks only as long as they
     /// stay beneath this directory (`None` when it does not resolve there).
     pub fn open_path_beneath(&self, rel: &str) -> Option<OwnedFd> {
-        rustix::fs::openat2(
+        openat2_retrying(
             &self.fd,
             rel,
             OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
         )
         .ok()
@@ -402,11 +402,10 @@ impl Dir {
         if want_dir {
             flags |= OFlags::DIRECTORY;
         }
-        let fd = rustix::fs::openat2(
+        let fd = openat2_retrying(
             &self.fd,
             rel,
             flags,
-            Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
         )
         .ok()?;
@@ -463,5 +462,24 @@ pub fn start_writeback(f: &File) {
             0,
             libc::SYNC_FILE_RANGE_WRITE,
         );
+    }
+}
+
+/// `openat2` that retries EAGAIN: with RESOLVE_BENEATH, a path that climbs with `..` (a
+/// generation's links into the store do) fails with EAGAIN whenever any rename or mount
+/// happened anywhere on the system during the lookup. Under load that is often; it says
+/// nothing about the path, so a bounded number of retries is right.
+fn openat2_retrying(
+    fd: &OwnedFd,
+    rel: &str,
+    flags: OFlags,
+    resolve: ResolveFlags,
+) -> rustix::io::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(fd, rel, flags, Mode::empty(), resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 10_000 => tries += 1,
+            other => return other,
+        }
     }
 }
