@@ -65,6 +65,22 @@ pub fn kind_of(st: &Stat) -> Kind {
     }
 }
 
+/// The parent directory [`Dir::split`] found: this one, or one opened beneath it.
+pub(super) enum Parent<'d> {
+    This(&'d Dir),
+    Opened(Dir),
+}
+
+impl std::ops::Deref for Parent<'_> {
+    type Target = Dir;
+    fn deref(&self) -> &Dir {
+        match self {
+            Parent::This(d) => d,
+            Parent::Opened(d) => d,
+        }
+    }
+}
+
 /// An open directory and the path it was opened as (for messages only).
 #[derive(Debug)]
 pub struct Dir {
@@ -240,12 +256,14 @@ impl Dir {
         }
     }
 
-    /// The parent directory of `rel` (opened beneath this one) and the last component.
-    pub(super) fn split<'a>(&self, rel: &'a str) -> Result<(Dir, &'a str)> {
+    /// The parent directory of `rel` (opened beneath this one, or this one itself for a
+    /// single component: no handle is duplicated for the common case) and the last
+    /// component.
+    pub(super) fn split<'a>(&self, rel: &'a str) -> Result<(Parent<'_>, &'a str)> {
         let rel = rel.trim_end_matches('/');
         match rel.rsplit_once('/') {
-            Some((parent, name)) => Ok((self.open_dir(parent)?, name)),
-            None => Ok((self.try_clone()?, rel)),
+            Some((parent, name)) => Ok((Parent::Opened(self.open_dir(parent)?), name)),
+            None => Ok((Parent::This(self), rel)),
         }
     }
 

@@ -71,14 +71,19 @@ impl Store {
         origin.files = built.list.file_count() as u64;
         origin.bytes = built.list.bytes();
         let tree = &built.tree;
+        let t = std::time::Instant::now();
         write_meta(tree, &built, &origin)?;
         let seal_top = rustix::process::geteuid().is_root();
         seal(tree, &built.list, seal_top)?;
+        tracing::debug!("commit: meta and seal {:?}", t.elapsed());
         tree.syncfs()?;
+        tracing::debug!("commit: syncfs {:?}", t.elapsed());
         // Only now, with the data durable, may the pool name these files: an object must
         // never exist with content that a power loss could still lose.
         let placed = link_objects(tree, pool, &built.new_objects, mode)
+            .inspect(|()| tracing::debug!("commit: pool links {:?}", t.elapsed()))
             .and_then(|()| place(store, tree, &built, &dest, exists));
+        tracing::debug!("commit: placed {:?}", t.elapsed());
         if let Err(e) = placed {
             unlink_orphans(tree, pool, &built.new_objects);
             return Err(e);

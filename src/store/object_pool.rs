@@ -7,13 +7,16 @@ use crate::fsutil::{Dir, Kind};
 use crate::root::DIR_MODE;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The pool of one root.
 #[derive(Debug, Clone)]
 pub struct ObjectPool {
     /// An open handle on the pool, so links resolve `ab/cdef…` instead of a long path.
     dir: Arc<Dir>,
+    /// Each shard `ab/`, opened once on first use: an install looks up every one of its
+    /// files in the pool, and opening the shard each time doubled the syscalls of a file.
+    shards: Arc<[OnceLock<Dir>; 256]>,
 }
 
 /// Why a pooled object cannot be used.
@@ -36,14 +39,40 @@ impl ObjectPool {
                 dir.create_dir(&format!("{i:02x}"), DIR_MODE)?;
             }
         }
-        Ok(ObjectPool { dir: Arc::new(dir) })
+        Ok(ObjectPool::of(dir))
+    }
+
+    fn of(dir: Dir) -> ObjectPool {
+        ObjectPool {
+            dir: Arc::new(dir),
+            shards: Arc::new(std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+
+    /// The shard holding the object `rel` (`ab/cdef…`) and the object's name in it.
+    fn shard<'a>(&self, rel: &'a str) -> io::Result<(&Dir, &'a str)> {
+        let bad = || io::Error::from_raw_os_error(libc::EINVAL);
+        let (shard, name) = rel.split_once('/').ok_or_else(bad)?;
+        let i = u8::from_str_radix(shard, 16).map_err(|_| bad())?;
+        if shard.len() != 2 || shard != format!("{i:02x}") {
+            return Err(bad());
+        }
+        let slot = &self.shards[i as usize];
+        if let Some(d) = slot.get() {
+            return Ok((d, name));
+        }
+        let d = self.dir.open_dir(shard).map_err(|e| match e {
+            Error::Io { source, .. } => source,
+            e => io::Error::other(e.to_string()),
+        })?;
+        // Another thread may have opened it meanwhile; either handle will do.
+        let _ = slot.set(d);
+        Ok((slot.get().ok_or_else(bad)?, name))
     }
 
     /// Opens an existing pool for reading (`None` when there is none).
     pub fn open_existing(store: &Dir) -> Result<Option<ObjectPool>> {
-        Ok(store
-            .open_dir_opt(super::OBJECTS)?
-            .map(|d| ObjectPool { dir: Arc::new(d) }))
+        Ok(store.open_dir_opt(super::OBJECTS)?.map(ObjectPool::of))
     }
 
     /// The pool's directory handle.
@@ -75,7 +104,11 @@ impl ObjectPool {
         rel: &str,
     ) -> Result<(), LinkError> {
         let obj = Self::rel(sha256, exec);
-        let st = match self.dir.stat(&obj) {
+        let (shard, name) = self.shard(&obj).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => LinkError::Missing,
+            _ => LinkError::Bad(e.to_string()),
+        })?;
+        let st = match shard.stat(name) {
             Ok(Some(st)) => st,
             Ok(None) => return Err(LinkError::Missing),
             Err(e) => return Err(LinkError::Bad(e.to_string())),
@@ -91,7 +124,7 @@ impl ObjectPool {
                 st.st_mode & 0o7777
             )));
         }
-        match into.link_from_dir(&self.dir, &obj, rel) {
+        match into.link_from_dir(shard, name, rel) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(LinkError::Missing),
             Err(e) => Err(LinkError::Io(e)),
@@ -100,7 +133,9 @@ impl ObjectPool {
 
     /// Makes the file at `rel` beneath `from` the object (AlreadyExists when it is one).
     pub fn link_in(&self, from: &Dir, rel: &str, sha256: &[u8; 32], exec: bool) -> io::Result<()> {
-        self.dir.link_from_dir(from, rel, &Self::rel(sha256, exec))
+        let obj = Self::rel(sha256, exec);
+        let (shard, name) = self.shard(&obj)?;
+        shard.link_from_dir(from, rel, name)
     }
 
     /// Removes the object when nothing but the pool links it any more; returns whether it did.

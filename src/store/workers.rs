@@ -19,8 +19,15 @@ use std::thread::JoinHandle;
 /// Files up to this size are read into memory and handed to a worker; larger ones are
 /// streamed by the reading thread so memory stays bounded.
 pub const SMALL_FILE: u64 = 256 << 10;
-/// Jobs in flight: with SMALL_FILE this bounds buffered data to 16 MiB.
-const QUEUE: usize = 64;
+/// Small files travel to the workers in batches of up to this many files or
+/// [`BATCH_BYTES`]: one channel operation per file made the reader and the workers wake
+/// each other (a futex call) for nearly every file.
+const BATCH_FILES: usize = 32;
+/// Bytes of content in one batch (a batch closes at the file that reaches it).
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches in flight: with BATCH_BYTES and SMALL_FILE this bounds buffered data to about
+/// 20 MiB.
+const QUEUE: usize = 16;
 
 /// One small file to place.
 pub struct Job {
@@ -32,6 +39,8 @@ pub struct Job {
     pub data: Vec<u8>,
     /// The sha256 it must have, when the package lists one.
     pub expected: Option<[u8; 32]>,
+    /// The pool was already asked for the listed content and has none: don't ask again.
+    pub pool_checked: bool,
 }
 
 /// State shared by the reading thread and the workers.
@@ -70,14 +79,16 @@ pub struct Place {
 
 /// The worker threads of one install.
 pub struct Workers {
-    tx: Option<SyncSender<Job>>,
+    tx: Option<SyncSender<Vec<Job>>>,
+    batch: Vec<Job>,
+    batch_bytes: usize,
     handles: Vec<JoinHandle<()>>,
 }
 
 impl Workers {
     /// Starts the workers.
     pub fn start(place: &Place) -> Workers {
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let (tx, rx) = sync_channel::<Vec<Job>>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         // One worker more than cores: a worker blocked in the kernel (file creation waits
         // on directory locks and the journal) leaves its core to another. Measured on 2
@@ -88,15 +99,21 @@ impl Workers {
             .clamp(2, 8);
         let handles = (0..n)
             .map(|_| {
-                let (rx, place): (Arc<Mutex<Receiver<Job>>>, Place) = (rx.clone(), place.clone());
+                let (rx, place): (Arc<Mutex<Receiver<Vec<Job>>>>, Place) =
+                    (rx.clone(), place.clone());
                 std::thread::spawn(move || loop {
-                    let Ok(job) = lock(&rx).recv() else {
+                    let Ok(batch) = lock(&rx).recv() else {
                         return;
                     };
-                    if let Err(e) = place.small(job) {
-                        let mut slot = lock(&place.shared.error);
-                        if slot.is_none() {
-                            *slot = Some(e);
+                    for job in batch {
+                        if let Err(e) = place.small(job) {
+                            let mut slot = lock(&place.shared.error);
+                            if slot.is_none() {
+                                *slot = Some(e);
+                            }
+                            // Stop taking work: the reader sees the error at its next
+                            // member and the install fails.
+                            return;
                         }
                     }
                 })
@@ -104,17 +121,35 @@ impl Workers {
             .collect();
         Workers {
             tx: Some(tx),
+            batch: Vec::with_capacity(BATCH_FILES),
+            batch_bytes: 0,
             handles,
         }
     }
 
     /// Queues a job; false when the workers stopped (an error is waiting).
-    pub fn send(&self, job: Job) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    pub fn send(&mut self, job: Job) -> bool {
+        self.batch_bytes += job.data.len();
+        self.batch.push(job);
+        if self.batch.len() < BATCH_FILES && self.batch_bytes < BATCH_BYTES {
+            return true;
+        }
+        self.flush()
+    }
+
+    /// Hands the open batch to the workers.
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_FILES));
+        self.batch_bytes = 0;
+        self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok())
     }
 
     /// Waits for every queued job.
     pub fn join(&mut self) {
+        self.flush();
         drop(self.tx.take());
         for h in self.handles.drain(..) {
             let _ = h.join();
@@ -180,8 +215,9 @@ impl Place {
         sha: &[u8; 32],
         exec: bool,
         size: u64,
+        pool_checked: bool,
     ) -> Result<bool, SinkError> {
-        if self.link_existing_pool_only(path, sha, exec, size)? {
+        if !pool_checked && self.link_existing_pool_only(path, sha, exec, size)? {
             return Ok(true);
         }
         let first = lock(&self.shared.firsts).get(&(*sha, exec)).cloned();
@@ -242,6 +278,7 @@ impl Place {
             exec,
             data,
             expected,
+            pool_checked,
         } = job;
         let size = data.len() as u64;
         // Every member is hashed, even one whose listed content is already pooled: a
@@ -252,7 +289,7 @@ impl Place {
                 return Err(mismatch(&path, &want, &sha));
             }
         }
-        if size > 0 && self.link_existing(&path, &sha, exec, size)? {
+        if size > 0 && self.link_existing(&path, &sha, exec, size, pool_checked)? {
             self.record(path, exec, size, sha);
             return Ok(());
         }
@@ -276,9 +313,10 @@ impl Place {
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
+        pool_checked: bool,
     ) -> Result<(), SinkError> {
         if let Some(want) = expected {
-            if self.link_existing(path, &want, exec, size)? {
+            if self.link_existing(path, &want, exec, size, pool_checked)? {
                 // Linked on the listed hash; the member must still hash to it (if not, the
                 // whole install fails and the staging tree with this link goes).
                 let mut h = Sha256::new();

@@ -31,6 +31,8 @@ pub struct EntryWriter {
     /// Set by `begin` when the content is already installed under this directory name.
     pub existing: Option<String>,
     repair: bool,
+    /// The member whose listed content the pool was just asked for and lacks.
+    pool_missed: Option<String>,
 }
 
 /// What a finished writer hands to the commit.
@@ -75,6 +77,7 @@ impl EntryWriter {
             manifest: None,
             existing: None,
             repair,
+            pool_missed: None,
         })
     }
 
@@ -170,8 +173,11 @@ impl Sink for EntryWriter {
         if let Some(e) = self.take_worker_error() {
             return Err(e);
         }
+        let pool_checked = self.pool_missed.take().is_some_and(|p| p == path);
         if size > SMALL_FILE {
-            return self.place.streamed(path, exec, size, data, expected);
+            return self
+                .place
+                .streamed(path, exec, size, data, expected, pool_checked);
         }
         let mut buf = Vec::with_capacity(size as usize);
         data.take(size).read_to_end(&mut buf).map_err(|e| {
@@ -188,6 +194,7 @@ impl Sink for EntryWriter {
             exec,
             data: buf,
             expected,
+            pool_checked,
         };
         if !self.workers.send(job) {
             return Err(self.take_worker_error().unwrap_or_else(|| {
@@ -210,7 +217,9 @@ impl Sink for EntryWriter {
         if let Some(e) = self.take_worker_error() {
             return Err(e);
         }
-        self.place.link_pooled(path, exec, size, sha256)
+        let linked = self.place.link_pooled(path, exec, size, sha256)?;
+        self.pool_missed = (!linked).then(|| path.to_string());
+        Ok(linked)
     }
 
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError> {
