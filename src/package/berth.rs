@@ -139,6 +139,11 @@ impl Sink for BerthReader<'_> {
         };
         let want = self.listed(path, &got)?;
         if let (Some(skip), Some(sha)) = (&self.skip, &want) {
+            if size < super::pack::OWN_FRAME {
+                // Its data shares a frame and is decoded whatever happens: let the sink
+                // decide off this thread, so the links of unchanged files run in parallel.
+                return self.inner.file_or_pooled(path, exec, size, data, *sha);
+            }
             if size > 0 && self.inner.try_link_pooled(path, exec, size, sha)? {
                 // The tar reader next drops the data and its padding to the block.
                 skip.ask(size.div_ceil(512) * 512);

@@ -135,7 +135,7 @@ fn hash_all(src: &Path, paths: Vec<(String, Kind)>) -> Result<FileList> {
 
 /// A file at least this large gets a frame of its own, its header in a block of its own:
 /// an install that already holds its content skips its data without decoding any of it.
-const OWN_FRAME: u64 = 16 << 10;
+pub(crate) const OWN_FRAME: u64 = 16 << 10;
 /// Smaller members share frames of about this many bytes (a frame per small file would
 /// cost compression; their decoding is cheap next to the writes an install skips).
 const GROUP_FRAME: u64 = 128 << 10;

@@ -69,6 +69,23 @@ pub trait Sink {
         let _ = (path, exec, size, sha256);
         Ok(false)
     }
+    /// A regular file of a seekable package whose data is decoded anyway (it shares a
+    /// frame with other members) and whose listed content is `sha256`: like
+    /// [`Sink::try_link_pooled`] then [`Sink::file`], except that the sink may decide
+    /// later, on another thread, whether it takes the content it holds or the data.
+    fn file_or_pooled(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+        sha256: [u8; 32],
+    ) -> Result<(), SinkError> {
+        if size > 0 && self.try_link_pooled(path, exec, size, &sha256)? {
+            return Ok(());
+        }
+        self.file(path, exec, size, data, Some(sha256))
+    }
     /// A symlink whose target stays inside the package.
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
     /// A hard link to a regular file delivered earlier.

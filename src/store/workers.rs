@@ -41,6 +41,10 @@ pub struct Job {
     pub expected: Option<[u8; 32]>,
     /// The pool was already asked for the listed content and has none: don't ask again.
     pub pool_checked: bool,
+    /// A seekable package's member: when the pool holds the listed content, link it
+    /// without hashing the data (pooled objects were verified when they were written; the
+    /// list is what the entry's id covers).
+    pub trust_pool: bool,
 }
 
 /// State shared by the reading thread and the workers.
@@ -279,8 +283,16 @@ impl Place {
             data,
             expected,
             pool_checked,
+            trust_pool,
         } = job;
         let size = data.len() as u64;
+        if let (true, Some(want)) = (trust_pool && size > 0, expected) {
+            if self.link_existing_pool_only(&path, &want, exec, size)? {
+                self.record(path, exec, size, want);
+                return Ok(());
+            }
+        }
+        let pool_checked = pool_checked || trust_pool;
         // Every member is hashed, even one whose listed content is already pooled: a
         // `.berth` file must match its list byte for byte, whatever the store holds.
         let sha: [u8; 32] = Sha256::digest(&data).into();

@@ -127,6 +127,54 @@ impl EntryWriter {
             manifest,
         })
     }
+
+    /// Places a regular file: large ones streamed here, small ones queued for the workers.
+    fn place_file(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+        expected: Option<[u8; 32]>,
+        trust_pool: bool,
+    ) -> Result<(), SinkError> {
+        if let Some(e) = self.take_worker_error() {
+            return Err(e);
+        }
+        let pool_checked = self.pool_missed.take().is_some_and(|p| p == path);
+        if size > SMALL_FILE {
+            return self
+                .place
+                .streamed(path, exec, size, data, expected, pool_checked);
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        data.take(size).read_to_end(&mut buf).map_err(|e| {
+            SinkError::Fail(Error::BadArchive {
+                archive: Default::default(),
+                detail: format!("{path}: {e}"),
+            })
+        })?;
+        if buf.len() as u64 != size {
+            return Err(SinkError::Refused(Unsafe::Truncated));
+        }
+        let job = Job {
+            path: path.to_string(),
+            exec,
+            data: buf,
+            expected,
+            pool_checked,
+            trust_pool,
+        };
+        if !self.workers.send(job) {
+            return Err(self.take_worker_error().unwrap_or_else(|| {
+                SinkError::Fail(Error::Internal {
+                    what: "install workers",
+                    detail: "they stopped without an error".into(),
+                })
+            }));
+        }
+        Ok(())
+    }
 }
 
 impl Sink for EntryWriter {
@@ -170,41 +218,24 @@ impl Sink for EntryWriter {
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError> {
-        if let Some(e) = self.take_worker_error() {
-            return Err(e);
+        self.place_file(path, exec, size, data, expected, false)
+    }
+
+    fn file_or_pooled(
+        &mut self,
+        path: &str,
+        exec: bool,
+        size: u64,
+        data: &mut dyn Read,
+        sha256: [u8; 32],
+    ) -> Result<(), SinkError> {
+        if size > SMALL_FILE || self.repair {
+            if size > 0 && self.try_link_pooled(path, exec, size, &sha256)? {
+                return Ok(());
+            }
+            return self.file(path, exec, size, data, Some(sha256));
         }
-        let pool_checked = self.pool_missed.take().is_some_and(|p| p == path);
-        if size > SMALL_FILE {
-            return self
-                .place
-                .streamed(path, exec, size, data, expected, pool_checked);
-        }
-        let mut buf = Vec::with_capacity(size as usize);
-        data.take(size).read_to_end(&mut buf).map_err(|e| {
-            SinkError::Fail(Error::BadArchive {
-                archive: Default::default(),
-                detail: format!("{path}: {e}"),
-            })
-        })?;
-        if buf.len() as u64 != size {
-            return Err(SinkError::Refused(Unsafe::Truncated));
-        }
-        let job = Job {
-            path: path.to_string(),
-            exec,
-            data: buf,
-            expected,
-            pool_checked,
-        };
-        if !self.workers.send(job) {
-            return Err(self.take_worker_error().unwrap_or_else(|| {
-                SinkError::Fail(Error::Internal {
-                    what: "install workers",
-                    detail: "they stopped without an error".into(),
-                })
-            }));
-        }
-        Ok(())
+        self.place_file(path, exec, size, data, Some(sha256), true)
     }
 
     fn try_link_pooled(
