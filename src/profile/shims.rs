@@ -72,8 +72,14 @@ pub fn wanted(profiles: &Profiles, how: Refresh) -> Result<BTreeSet<OsString>> {
 
 /// Brings `shims/` (and the shim binary) up to date.
 pub fn refresh(profiles: &Profiles, lock: &LockedFile, how: Refresh) -> Result<ShimChanges> {
+    ensure_shim_binary(profiles.root(), lock)?;
+    refresh_links(profiles, how)
+}
+
+/// Brings the links of `shims/` up to date (the shim binary already is: a switch checks
+/// it once, before its first refresh).
+pub fn refresh_links(profiles: &Profiles, how: Refresh) -> Result<ShimChanges> {
     let root = profiles.root();
-    ensure_shim_binary(root, lock)?;
     let wanted = wanted(profiles, how)?;
     let dir = root.dir().ensure_dir(SHIMS, DIR_MODE)?;
     let mut changes = ShimChanges::default();
@@ -161,9 +167,17 @@ fn same_content(root: &Dir, bytes: &[u8]) -> Result<bool> {
     if st.st_size as u64 != bytes.len() as u64 || st.st_mode & 0o7777 != 0o755 {
         return Ok(false);
     }
-    let mut have = Vec::with_capacity(bytes.len());
-    f.take(bytes.len() as u64 + 1)
-        .read_to_end(&mut have)
-        .map_err(|e| Error::io("read", root.join(SHIM_BINARY), e))?;
-    Ok(have == bytes)
+    // Compared piece by piece through one buffer: every `use` asks this, and reading the
+    // megabyte into a growing vector cost a dozen syscalls and a mapping.
+    let mut f = f;
+    let mut buf = vec![0u8; 256 << 10];
+    for want in bytes.chunks(buf.len()) {
+        let have = &mut buf[..want.len()];
+        f.read_exact(have)
+            .map_err(|e| Error::io("read", root.join(SHIM_BINARY), e))?;
+        if have != want {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

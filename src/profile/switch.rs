@@ -117,6 +117,15 @@ impl<'a> Switcher<'a> {
             .iter()
             .map(|p| find_entry(entries, p, profile, 0))
             .collect::<Result<Vec<_>>>()?;
+        // The host's dpkg database (close to a megabyte on a desktop) is read only when a
+        // member declares dependencies: for berth's own packages `use` never touches it.
+        let declares = members.iter().any(|e| {
+            crate::package::native::NativeOrigin::of(&e.manifest)
+                .is_some_and(|n| !n.depends().is_empty())
+        });
+        if !declares {
+            return Ok(vec![]);
+        }
         let unmet = unmet_in_generation(&members, &crate::host_dpkg::installed()?);
         if self.strict_depends && !unmet.is_empty() {
             return Err(Error::UnmetDependencies {
@@ -383,7 +392,7 @@ impl<'a> Switcher<'a> {
         )?;
         let links = self.profiles.root().dir().ensure_dir(PROFILES, DIR_MODE)?;
         links.replace_symlink(link_target(profile, to), profile)?;
-        let after = shims::refresh(&self.profiles, self.lock, Refresh::Exact)?;
+        let after = shims::refresh_links(&self.profiles, Refresh::Exact)?;
         changes.added.extend(after.added);
         changes.removed.extend(after.removed);
         Ok(Change {
