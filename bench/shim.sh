@@ -90,7 +90,7 @@ append_table "$WORK/shim.json" 0
   printf 'mise.toml in the working directory). hyperfine -N, warmup 20, at least 300 runs.\n'
   printf 'The floor row is a static C program that only execv()s the binary: one exec more than\n'
   printf 'direct, nothing else. The berth shim row is the static shim berth installs (build.rs,\n'
-  printf 'crt-static); the dynamic row is the same crate as the workspace builds it.\n'
+  printf 'crt-static, not PIE); the dynamic row is the same crate as the workspace builds it.\n'
   for n in "${notes[@]}"; do printf -- '- %s\n' "$n"; done
 } >>"$RESULTS"
 echo "appended to $RESULTS"
