@@ -2,7 +2,8 @@
 # Garbage-collection benchmark (issue 4).
 #  1. `berth gc` deleting RELEASES releases of the FILES-file tree (bench/gen-tree.py), each
 #     release 1% different from the one before (so they share most pool objects), beside
-#     `rm -rf` of RELEASES plain copies (`cp -r`) of the same trees.
+#     `rm -rf` of RELEASES hard-linked copies of the same trees (each `cp -al` of the one before,
+#     changed files written anew: the fair floor, issue 12).
 #  2. `berth gc --dry-run` on a root with ENTRIES entries and PROFILES profiles of GENS
 #     generations each (hyperfine). Entries are real installs of small tarballs; the
 #     generations are written directly in the documented on-disk format (generation.toml,
@@ -36,13 +37,15 @@ if [ -z "$SKIP_RELEASES" ]; then
   python3 "$here/gen-tree.py" "$W/rel/tree" --files "$FILES" --version 1
   for k in $(seq 1 "$RELEASES"); do
     if [ "$k" -gt 1 ]; then
-      # Next release: 1% of the files get new content (new inodes), version k.
-      python3 - "$W/rel/tree" "$k" <<'EOF'
+      # Next release: 1% of the files get new content (new inodes), version k; their
+      # paths go to changed.txt.
+      python3 - "$W/rel/tree" "$k" >"$W/rel/changed.txt" <<'EOF'
 import os, random, sys
 root, k = sys.argv[1], int(sys.argv[2])
 files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f != "berth.toml")
 rng = random.Random(k)
 for p in rng.sample(files, max(1, len(files) // 100)):
+    print(os.path.relpath(p, root))
     data = open(p, "rb").read()
     tmp = p + ".new"
     with open(tmp, "wb") as f:
@@ -55,7 +58,20 @@ EOF
     fi
     "$B" -q pack "$W/rel/tree" -o "$W/rel/rel.berth" --level 1
     "$B" -q --root "$W/rel/root" install "$W/rel/rel.berth"
-    cp -r "$W/rel/tree" "$W/rel/copies/$k"
+    # The fair floor (issue 12): the same releases as hard-linked copies, each `cp -al` of
+    # the one before with its changed files written anew, so unchanged files share inodes
+    # across releases as berth's entries share pool objects.
+    if [ "$k" -eq 1 ]; then
+      cp -a "$W/rel/tree" "$W/rel/copies/1"
+    else
+      cp -al "$W/rel/copies/$((k - 1))" "$W/rel/copies/$k"
+      while IFS= read -r f; do
+        rm -f "$W/rel/copies/$k/$f"
+        cp -p "$W/rel/tree/$f" "$W/rel/copies/$k/$f"
+      done <"$W/rel/changed.txt"
+      cp -p "$W/rel/tree/berth.toml" "$W/rel/copies/$k/berth.toml.new"
+      mv "$W/rel/copies/$k/berth.toml.new" "$W/rel/copies/$k/berth.toml"
+    fi
   done
   rm -f "$W/rel/rel.berth"
   store_kib=$(du -sk "$W/rel/root/store" | cut -f1)
@@ -71,12 +87,15 @@ EOF
   notes+=("### gc of $RELEASES releases of a $FILES-file tree (each 1% different from the last)
 
 One run each (both are destructive; the root is rebuilt by installing every release, which
-takes minutes), after \`sync\` and a pause; the store and the copies held the same trees.
+takes minutes), after \`sync\` and a pause; the store and the copies held the same trees,
+unchanged files shared between releases in both.
 
 | command | wall time | disk before (du) |
 | --- | --- | --- |
 | \`berth gc --grace 0\` ($freed_entries entries, $freed_objects pool objects) | $gc_ms ms | $((store_kib / 1024)) MiB (store, objects shared) |
-| \`rm -rf\` of $RELEASES plain copies | $rm_ms ms | $((copies_kib / 1024)) MiB |
+| \`rm -rf\` of $RELEASES hard-linked copies (\`cp -al\` chain) | $rm_ms ms | $((copies_kib / 1024)) MiB |
+
+Ratio gc / rm -rf: $(python3 -c "print(f'{$gc_ms / $rm_ms:.2f}x')") (target at most 1.2x).
 
 gc reported freeing $freed_bytes bytes ($((freed_bytes / 1048576)) MiB) of blocks. gc walks each
 entry once to count what it releases (the same plan \`--dry-run\` prints), renames the entries
