@@ -203,7 +203,12 @@ pub fn after_switch(
         Some(n) => Some(profiles.read(profile, n)?),
         None => None,
     };
-    let entries = store.entries()?;
+    let entries = store.entries_named(
+        new.packages
+            .iter()
+            .chain(old.iter().flat_map(|g| g.packages.iter()))
+            .map(|p| p.name.as_str()),
+    )?;
     for p in &new.packages {
         let Some(e) = entry_of(&entries, p) else {
             continue;

@@ -153,12 +153,20 @@ impl<'a> Switcher<'a> {
         command: &str,
     ) -> Result<Change> {
         check_name("profile name", profile)?;
-        let entries = self.store.entries()?;
         let current = self.current(profile)?;
         let mut packages: Vec<GenPackage> = current
             .as_ref()
             .map(|(_, g)| g.packages.clone())
             .unwrap_or_default();
+        let named = refs
+            .iter()
+            .map(|r| r.split_once('@').map_or(r.as_str(), |(n, _)| n))
+            .chain(packages.iter().map(|p| p.name.as_str()));
+        let mut entries = self.store.entries_named(named)?;
+        if crate::store::query::resolve_all(&entries, refs).is_err() {
+            // The error names what is installed: say it with the whole store.
+            entries = self.store.entries()?;
+        }
         for e in crate::store::query::resolve_all(&entries, refs)? {
             packages.retain(|p| p.name != e.name());
             packages.push(GenPackage {
@@ -214,7 +222,9 @@ impl<'a> Switcher<'a> {
         command: &str,
     ) -> Result<Change> {
         check_name("profile name", profile)?;
-        let entries = self.store.entries()?;
+        let entries = self
+            .store
+            .entries_named(packages.iter().map(|p| p.name.as_str()))?;
         let current = self.current(profile)?;
         let prefer = current
             .as_ref()
@@ -273,7 +283,9 @@ impl<'a> Switcher<'a> {
         }
         let prefer = gen.prefer.clone();
         let spec = gen.spec.clone();
-        let entries = self.store.entries()?;
+        let entries = self
+            .store
+            .entries_named(packages.iter().map(|p| p.name.as_str()))?;
         self.commit(
             profile,
             current,
@@ -316,7 +328,9 @@ impl<'a> Switcher<'a> {
         };
         // Reading it proves the generation is complete and well formed before we switch.
         let gen = self.profiles.read(profile, to)?;
-        let entries = self.store.entries()?;
+        let entries = self
+            .store
+            .entries_named(gen.packages.iter().map(|p| p.name.as_str()))?;
         for p in &gen.packages {
             find_entry(&entries, p, profile, to)?;
         }

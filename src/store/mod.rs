@@ -89,13 +89,29 @@ impl Store {
 
     /// Every complete entry, sorted by name, then version (Debian order), then id.
     pub fn entries(&self) -> Result<Vec<Entry>> {
+        self.entries_where(|_| true)
+    }
+
+    /// The complete entries of the packages `names` (and possibly a few more: an entry is
+    /// chosen by its directory name `<name>-<version>-<id>`, and `a-b` starts like `a`),
+    /// sorted as [`Store::entries`]. A switch needs these only; reading every entry's
+    /// records cost a switch time in proportion to the whole store.
+    pub fn entries_named<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<Vec<Entry>> {
+        let prefixes: Vec<String> = names.into_iter().map(|n| format!("{n}-")).collect();
+        self.entries_where(|dir| prefixes.iter().any(|p| dir.starts_with(p.as_str())))
+    }
+
+    fn entries_where(&self, wanted: impl Fn(&str) -> bool) -> Result<Vec<Entry>> {
         let Some(dir) = self.dir() else {
             return Ok(vec![]);
         };
         let mut out = Vec::new();
         for ent in dir.entries()? {
             let Some(name) = ent.name_str() else { continue };
-            if name.starts_with('.') || ent.kind != Kind::Dir {
+            if name.starts_with('.') || ent.kind != Kind::Dir || !wanted(name) {
                 continue;
             }
             match Entry::load(dir, name) {
