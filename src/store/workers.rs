@@ -293,8 +293,9 @@ impl Place {
             }
         }
         let pool_checked = pool_checked || trust_pool;
-        // Every member is hashed, even one whose listed content is already pooled: a
-        // `.berth` file must match its list byte for byte, whatever the store holds.
+        // Otherwise every member is hashed, even one whose listed content is already
+        // pooled: a package read from start to end must match its list byte for byte,
+        // whatever the store holds.
         let sha: [u8; 32] = Sha256::digest(&data).into();
         if let Some(want) = expected {
             if want != sha {
