@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod name;
 pub mod native;
 pub mod pack;
+pub mod pump;
 pub mod read;
 pub mod rpm;
 pub mod seekable;

@@ -134,7 +134,7 @@ pub fn read_source(
 /// Streams a tar (of a `.berth` when `tar_manifest` is `None`) into `sink`.
 pub fn stream_tar(
     ctx: &StreamCtx,
-    raw: &mut dyn std::io::Read,
+    raw: &mut (dyn std::io::Read + Send),
     compression: Compression,
     tar_manifest: Option<Manifest>,
     sink: &mut dyn Sink,
@@ -152,46 +152,62 @@ pub fn stream_tar(
         _ => None,
     };
     let seekable = framed.is_some();
-    let dec: Box<dyn std::io::Read + '_> = match framed {
-        Some(t) => Box::new(
-            FramedDecoder::new(raw, t, skip.clone(), super::source::ZSTD_WINDOW_LOG_MAX).map_err(
-                |e| Error::BadArchive {
-                    archive: ctx.archive.to_path_buf(),
-                    detail: e.to_string(),
-                },
-            )?,
-        ),
-        None => decoder(compression, raw, ctx.archive)?,
-    };
-    let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
-    let tripped = guarded.tripped.clone();
     let topts = Options {
         strip_components: ctx.opts.strip_components,
         limits: ctx.opts.limits.clone(),
         allow_meta: meta,
     };
-    let (result, manifest) = match tar_manifest {
-        Some(m) => {
-            let mut plain = Plain(sink);
-            let r = match plain.begin(&m, None) {
-                Ok(_) => read_tar(guarded, &topts, &mut plain),
-                Err(e) => Err(sink_to_tar(e)),
-            };
-            (finished(r, &mut plain), Some(m))
-        }
-        None => {
-            let mut br = super::berth::BerthReader::new(sink, ctx.archive);
-            if seekable {
-                br = br.seekable(skip);
+    let limit = ctx.opts.limits.max_ratio;
+    std::thread::scope(|s| {
+        // zstd decodes at about 1 GB/s, faster than members can be checked and handed on:
+        // it stays on this thread (the seekable decoder must, since it skips frames on
+        // request). The slower decoders get a thread of their own.
+        let (input, tripped): (Box<dyn std::io::Read + '_>, _) = match framed {
+            Some(t) => {
+                let d =
+                    FramedDecoder::new(raw, t, skip.clone(), super::source::ZSTD_WINDOW_LOG_MAX)
+                        .map_err(|e| Error::BadArchive {
+                            archive: ctx.archive.to_path_buf(),
+                            detail: e.to_string(),
+                        })?;
+                let g = RatioGuard::new(d, ctx.raw_count.clone(), limit);
+                let t = g.tripped.clone();
+                (Box::new(g), t)
             }
-            let r = read_tar(guarded, &topts, &mut br as &mut dyn TarTarget);
-            (finished(r, &mut br), br.manifest.take())
-        }
-    };
-    Ok(Streamed {
-        result,
-        manifest,
-        tripped: tripped.load(Ordering::Relaxed),
+            None => {
+                let d = decoder(compression, raw, ctx.archive)?;
+                let g = RatioGuard::new(d, ctx.raw_count.clone(), limit);
+                let t = g.tripped.clone();
+                if compression.is_slow() {
+                    (Box::new(super::pump::pump(s, g)), t)
+                } else {
+                    (Box::new(g), t)
+                }
+            }
+        };
+        let (result, manifest) = match tar_manifest {
+            Some(m) => {
+                let mut plain = Plain(sink);
+                let r = match plain.begin(&m, None) {
+                    Ok(_) => read_tar(input, &topts, &mut plain),
+                    Err(e) => Err(sink_to_tar(e)),
+                };
+                (finished(r, &mut plain), Some(m))
+            }
+            None => {
+                let mut br = super::berth::BerthReader::new(sink, ctx.archive);
+                if seekable {
+                    br = br.seekable(skip);
+                }
+                let r = read_tar(input, &topts, &mut br as &mut dyn TarTarget);
+                (finished(r, &mut br), br.manifest.take())
+            }
+        };
+        Ok(Streamed {
+            result,
+            manifest,
+            tripped: tripped.load(Ordering::Relaxed),
+        })
     })
 }
 

@@ -38,6 +38,12 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Decoders much slower than checking and storing what they produce (everything but
+    /// zstd): worth a thread of their own ([`super::pump`]).
+    pub fn is_slow(self) -> bool {
+        !matches!(self, Compression::None | Compression::Zstd)
+    }
+
     /// Detects compression from magic bytes.
     pub fn sniff(head: &[u8]) -> Compression {
         let skippable =
@@ -456,9 +462,9 @@ impl HashingReader {
 /// Wraps `r` in the decoder for `c`.
 pub fn decoder<'a>(
     c: Compression,
-    r: &'a mut dyn Read,
+    r: &'a mut (dyn Read + Send),
     archive: &Path,
-) -> Result<Box<dyn Read + 'a>> {
+) -> Result<Box<dyn Read + Send + 'a>> {
     let bad = |e: std::io::Error| Error::BadArchive {
         archive: archive.to_path_buf(),
         detail: e.to_string(),

@@ -23,7 +23,7 @@ pub struct Member {
 
 /// A strict reader of `ar` members over the raw file.
 pub struct ArReader<'r> {
-    inner: &'r mut dyn Read,
+    inner: &'r mut (dyn Read + Send),
     /// Bytes consumed so far.
     offset: u64,
     /// The file's size, so a header cannot claim more than there is.
@@ -48,7 +48,7 @@ fn io_error(member: &str, e: std::io::Error) -> TarError {
 
 impl<'r> ArReader<'r> {
     /// Checks the global magic of `inner`, a file of `file_size` bytes.
-    pub fn new(inner: &'r mut dyn Read, file_size: u64) -> Result<ArReader<'r>, TarError> {
+    pub fn new(inner: &'r mut (dyn Read + Send), file_size: u64) -> Result<ArReader<'r>, TarError> {
         let mut magic = [0u8; 8];
         inner
             .read_exact(&mut magic)
@@ -104,7 +104,7 @@ impl<'r> ArReader<'r> {
 
     /// The data of the member just announced (`size` bytes); call [`ArReader::end_member`]
     /// after it was read.
-    pub fn body(&mut self, size: u64) -> std::io::Take<&mut (dyn Read + 'r)> {
+    pub fn body(&mut self, size: u64) -> std::io::Take<&mut (dyn Read + Send + 'r)> {
         (&mut *self.inner).take(size)
     }
 

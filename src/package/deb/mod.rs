@@ -20,6 +20,7 @@ use crate::package::extract::tar::{read_tar, TarError};
 use crate::package::extract::{Options, Report};
 use crate::package::manifest::{Manifest, PathEntry};
 use crate::package::native::{NativeOrigin, DEPENDS_FIELDS};
+use crate::package::pump::pump;
 use crate::package::read::{finished, in_member, sink_to_tar, StreamCtx, Streamed};
 use crate::package::sink::{Begin, Sink};
 use crate::package::source::{decoder, RatioGuard};
@@ -32,7 +33,11 @@ use std::sync::Arc;
 pub const NATIVE_BIN: [&str; 4] = ["usr/bin", "usr/sbin", "bin", "sbin"];
 
 /// Streams a .deb into `sink`.
-pub fn stream(ctx: &StreamCtx, raw: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+pub fn stream(
+    ctx: &StreamCtx,
+    raw: &mut (dyn Read + Send),
+    sink: &mut dyn Sink,
+) -> Result<Streamed> {
     if ctx.opts.strip_components > 0 {
         return Err(Error::BadFlag {
             flag: "--strip-components",
@@ -51,7 +56,7 @@ pub fn stream(ctx: &StreamCtx, raw: &mut dyn Read, sink: &mut dyn Sink) -> Resul
 
 fn read_deb(
     ctx: &StreamCtx,
-    raw: &mut dyn Read,
+    raw: &mut (dyn Read + Send),
     sink: &mut dyn Sink,
     tripped: &mut Vec<Arc<AtomicBool>>,
     manifest_out: &mut Option<Manifest>,
@@ -174,7 +179,7 @@ fn read_data(
         .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string())))?;
     let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
     tripped.push(guarded.tripped.clone());
-    let r = read_tar(guarded, &opts, &mut target);
+    let r = std::thread::scope(|s| read_tar(pump(s, guarded), &opts, &mut target));
     let (report, _) = finished(r, &mut target).map_err(|e| in_member(&m.name, e))?;
     let unseen = target.unseen_md5sums();
     let files = std::mem::take(&mut target.files);

@@ -15,6 +15,7 @@ use crate::package::deb::control_tar::check_sniffed;
 use crate::package::extract::tar::TarError;
 use crate::package::extract::Report;
 use crate::package::manifest::Manifest;
+use crate::package::pump::pump;
 use crate::package::read::{in_member, sink_to_tar, StreamCtx, Streamed};
 use crate::package::sink::{Begin, Sink};
 use crate::package::source::{decoder, RatioGuard};
@@ -24,7 +25,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Streams an .rpm into `sink`.
-pub fn stream(ctx: &StreamCtx, raw: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+pub fn stream(
+    ctx: &StreamCtx,
+    raw: &mut (dyn Read + Send),
+    sink: &mut dyn Sink,
+) -> Result<Streamed> {
     if ctx.opts.strip_components > 0 {
         return Err(Error::BadFlag {
             flag: "--strip-components",
@@ -43,7 +48,7 @@ pub fn stream(ctx: &StreamCtx, raw: &mut dyn Read, sink: &mut dyn Sink) -> Resul
 
 /// Hashes the raw payload bytes as they are read.
 struct Hashed<'a> {
-    inner: &'a mut dyn Read,
+    inner: &'a mut (dyn Read + Send),
     hasher: Sha256,
 }
 
@@ -57,7 +62,7 @@ impl Read for Hashed<'_> {
 
 fn read_rpm(
     ctx: &StreamCtx,
-    raw: &mut dyn Read,
+    raw: &mut (dyn Read + Send),
     sink: &mut dyn Sink,
     tripped: &Arc<AtomicBool>,
     manifest_out: &mut Option<Manifest>,
@@ -83,12 +88,14 @@ fn read_rpm(
                 .map_err(|e| in_member("payload", TarError::Stream(e.to_string())))?;
             let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
             let flag = guarded.tripped.clone();
-            let r = payload::stream(
-                cpio::CpioReader::new(guarded),
-                &d.listing,
-                &ctx.opts.limits,
-                sink,
-            );
+            let r = std::thread::scope(|s| {
+                payload::stream(
+                    cpio::CpioReader::new(pump(s, guarded)),
+                    &d.listing,
+                    &ctx.opts.limits,
+                    sink,
+                )
+            });
             tripped.store(flag.load(Ordering::Relaxed), Ordering::Relaxed);
             r.map_err(|e| in_member("payload", e))?
         };
