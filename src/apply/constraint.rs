@@ -2,8 +2,7 @@
 //! (`*`), a prefix (`8.2.*`), or Debian-style relations joined by commas
 //! (`>= 7.59, << 8`; `<<`, `<=`, `=`, `>=`, `>>`), compared in Debian version order.
 
-use crate::package::version::compare;
-use std::cmp::Ordering;
+pub use crate::package::version::Op;
 
 /// One parsed constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,21 +13,6 @@ pub enum Constraint {
     Prefix(String),
     /// Every relation holds (a bare version is `= version`).
     Relations(Vec<(Op, String)>),
-}
-
-/// A Debian version relation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `<<`.
-    Lt,
-    /// `<=`.
-    Le,
-    /// `=`.
-    Eq,
-    /// `>=`.
-    Ge,
-    /// `>>`.
-    Gt,
 }
 
 impl Constraint {
@@ -79,16 +63,7 @@ impl Constraint {
                         .strip_prefix(p.as_str())
                         .is_some_and(|r| r.starts_with('.'))
             }
-            Constraint::Relations(rels) => rels.iter().all(|(op, v)| {
-                let o = compare(version, v);
-                match op {
-                    Op::Lt => o == Ordering::Less,
-                    Op::Le => o != Ordering::Greater,
-                    Op::Eq => o == Ordering::Equal,
-                    Op::Ge => o != Ordering::Less,
-                    Op::Gt => o == Ordering::Greater,
-                }
-            }),
+            Constraint::Relations(rels) => rels.iter().all(|(op, v)| op.holds(version, v)),
         }
     }
 }

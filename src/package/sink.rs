@@ -81,10 +81,7 @@ pub trait Sink {
         data: &mut dyn Read,
         sha256: [u8; 32],
     ) -> Result<(), SinkError> {
-        if size > 0 && self.try_link_pooled(path, exec, size, &sha256)? {
-            return Ok(());
-        }
-        self.file(path, exec, size, data, Some(sha256))
+        pooled_else_file(self, path, exec, size, data, sha256)
     }
     /// A symlink whose target stays inside the package.
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
@@ -92,4 +89,20 @@ pub trait Sink {
     fn hardlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
     /// Every member was delivered: finish background work and report its errors.
     fn finish(&mut self) -> Result<(), SinkError>;
+}
+
+/// [`Sink::try_link_pooled`], and [`Sink::file`] when the sink does not hold the content:
+/// what [`Sink::file_or_pooled`] does unless a sink decides later.
+pub fn pooled_else_file<S: Sink + ?Sized>(
+    sink: &mut S,
+    path: &str,
+    exec: bool,
+    size: u64,
+    data: &mut dyn Read,
+    sha256: [u8; 32],
+) -> Result<(), SinkError> {
+    if size > 0 && sink.try_link_pooled(path, exec, size, &sha256)? {
+        return Ok(());
+    }
+    sink.file(path, exec, size, data, Some(sha256))
 }

@@ -3,6 +3,58 @@
 
 use std::cmp::Ordering;
 
+/// A Debian version relation operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `<<`
+    Lt,
+    /// `<=` (and the obsolete `<`)
+    Le,
+    /// `=`
+    Eq,
+    /// `>=` (and the obsolete `>`)
+    Ge,
+    /// `>>`
+    Gt,
+}
+
+impl Op {
+    /// A .deb's operator (dpkg still reads the obsolete `<` and `>` as `<=` and `>=`).
+    pub fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<<" => Op::Lt,
+            "<=" | "<" => Op::Le,
+            "=" => Op::Eq,
+            ">=" | ">" => Op::Ge,
+            ">>" => Op::Gt,
+            _ => return None,
+        })
+    }
+
+    /// The operator as dpkg writes it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Op::Lt => "<<",
+            Op::Le => "<=",
+            Op::Eq => "=",
+            Op::Ge => ">=",
+            Op::Gt => ">>",
+        }
+    }
+
+    /// Whether `have` satisfies `self want`.
+    pub fn holds(self, have: &str, want: &str) -> bool {
+        let o = compare(have, want);
+        match self {
+            Op::Lt => o == Ordering::Less,
+            Op::Le => o != Ordering::Greater,
+            Op::Eq => o == Ordering::Equal,
+            Op::Ge => o != Ordering::Less,
+            Op::Gt => o == Ordering::Greater,
+        }
+    }
+}
+
 /// Compares two version strings the way `dpkg --compare-versions` does.
 pub fn compare(a: &str, b: &str) -> Ordering {
     let (ea, ua, ra) = split(a);

@@ -230,10 +230,7 @@ impl Sink for EntryWriter {
         sha256: [u8; 32],
     ) -> Result<(), SinkError> {
         if size > SMALL_FILE || self.repair {
-            if size > 0 && self.try_link_pooled(path, exec, size, &sha256)? {
-                return Ok(());
-            }
-            return self.file(path, exec, size, data, Some(sha256));
+            return crate::package::sink::pooled_else_file(self, path, exec, size, data, sha256);
         }
         self.place_file(path, exec, size, data, Some(sha256), true)
     }

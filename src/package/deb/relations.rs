@@ -3,59 +3,8 @@
 //! available packages come from (a profile, the host's dpkg) is the caller's business.
 //! berth checks dependencies; it never solves or installs them.
 
-use crate::package::version::compare;
-use std::cmp::Ordering;
+pub use crate::package::version::Op;
 use std::fmt;
-
-/// A version operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `<<`
-    Lt,
-    /// `<=` (and the obsolete `<`)
-    Le,
-    /// `=`
-    Eq,
-    /// `>=` (and the obsolete `>`)
-    Ge,
-    /// `>>`
-    Gt,
-}
-
-impl Op {
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "<<" => Op::Lt,
-            "<=" | "<" => Op::Le,
-            "=" => Op::Eq,
-            ">=" | ">" => Op::Ge,
-            ">>" => Op::Gt,
-            _ => return None,
-        })
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            Op::Lt => "<<",
-            Op::Le => "<=",
-            Op::Eq => "=",
-            Op::Ge => ">=",
-            Op::Gt => ">>",
-        }
-    }
-
-    /// Whether `have` satisfies `self want`.
-    pub fn holds(self, have: &str, want: &str) -> bool {
-        let o = compare(have, want);
-        match self {
-            Op::Lt => o == Ordering::Less,
-            Op::Le => o != Ordering::Greater,
-            Op::Eq => o == Ordering::Equal,
-            Op::Ge => o != Ordering::Less,
-            Op::Gt => o == Ordering::Greater,
-        }
-    }
-}
 
 /// One relation: `name[:arch] [(op version)]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
