@@ -322,6 +322,15 @@ fn depends_are_met_by_the_generation_and_the_hosts_installed_packages() {
     let (code, _, err) = run_with_status(&env, &full, &["use", "--strict", "q", "libdemo", "app"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning"), "{err}");
+    // Dropping what app depends on is said like `use` says it (and still done).
+    let (code, _, err) = run_with_status(&env, &full, &["drop", "q", "libdemo"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("warning:").count(), 2, "{err}");
+    for dep in ["libdemo (>= 1.0)", "demo-api (>= 2)"] {
+        assert!(err.contains(dep), "{dep}: {err}");
+    }
+    let gen = std::fs::read_link(env.root().join("profiles/q")).unwrap();
+    assert!(gen.ends_with("2"), "{gen:?}");
 }
 
 #[test]

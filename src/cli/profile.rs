@@ -33,7 +33,7 @@ health check switches back to the previous generation and exits 9.")]
     Use(UseArgs),
     /// Make a new generation without some packages
     #[command(
-        after_help = "Examples:\n  berth drop site-a php\n  berth drop site-a php@8.2.7     # only if that is the version site-a holds"
+        after_help = "Examples:\n  berth drop site-a php\n  berth drop site-a php@8.2.7     # only if that is the version site-a holds\n\nA .deb left in the profile whose Depends the drop breaks gets a warning, as at `use`."
     )]
     Drop(DropArgs),
     /// Go back to the previous generation (or --to N); deletes nothing

@@ -194,21 +194,13 @@ impl<'a> Switcher<'a> {
                 });
             }
         }
-        let unmet = self.check_depends(profile, &packages, &entries)?;
         let spec = spec.or_else(|| current.as_ref().and_then(|(_, g)| g.spec.clone()));
-        let mut change = self.commit(
-            profile,
-            current,
-            Wanted {
-                packages,
-                prefer: pref,
-                spec,
-            },
-            &entries,
-            command,
-        )?;
-        change.unmet_depends = unmet;
-        Ok(change)
+        let wanted = Wanted {
+            packages,
+            prefer: pref,
+            spec,
+        };
+        self.commit_checked(profile, current, wanted, &entries, command)
     }
 
     /// `apply`: a generation holding exactly `packages` (each an installed entry) and made
@@ -230,18 +222,25 @@ impl<'a> Switcher<'a> {
             .as_ref()
             .map(|(_, g)| g.prefer.clone())
             .unwrap_or_default();
-        let unmet = self.check_depends(profile, &packages, &entries)?;
-        let mut change = self.commit(
-            profile,
-            current,
-            Wanted {
-                packages,
-                prefer,
-                spec,
-            },
-            &entries,
-            command,
-        )?;
+        let wanted = Wanted {
+            packages,
+            prefer,
+            spec,
+        };
+        self.commit_checked(profile, current, wanted, &entries, command)
+    }
+
+    /// [`Switcher::commit`] after the dependency check, whose findings the change reports.
+    fn commit_checked(
+        &self,
+        profile: &str,
+        current: Option<(u64, Generation)>,
+        wanted: Wanted,
+        entries: &[Entry],
+        command: &str,
+    ) -> Result<Change> {
+        let unmet = self.check_depends(profile, &wanted.packages, entries)?;
+        let mut change = self.commit(profile, current, wanted, entries, command)?;
         change.unmet_depends = unmet;
         Ok(change)
     }
@@ -286,17 +285,13 @@ impl<'a> Switcher<'a> {
         let entries = self
             .store
             .entries_named(packages.iter().map(|p| p.name.as_str()))?;
-        self.commit(
-            profile,
-            current,
-            Wanted {
-                packages,
-                prefer,
-                spec,
-            },
-            &entries,
-            command,
-        )
+        // Dropping a package can break what another member depends on: said like `use`.
+        let wanted = Wanted {
+            packages,
+            prefer,
+            spec,
+        };
+        self.commit_checked(profile, current, wanted, &entries, command)
     }
 
     /// `rollback` / `switch`: points the profile at an existing generation; never deletes.
