@@ -191,7 +191,8 @@ fn leftovers_of_an_interrupted_snapshot_or_restore_are_undone_by_the_next_switch
     put(".restore.tmp.notes", "the user's, not berth's");
     let (copy, moving, aside) = ("restore", "restoring", "replaced");
     // What each kill leaves: (names moved out of the data, files planted).
-    let cases: Vec<(&str, Vec<&str>, Vec<(String, &str)>)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(String, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             "killed while copying the snapshot, and while snapshotting and pruning",
             vec![],

@@ -279,7 +279,14 @@ fn clean_data_dir(data: &Dir, _lock: &LockedFile) -> Result<usize> {
     if copies.is_empty() && moving.is_empty() && replaced.is_empty() {
         return Ok(gone);
     }
-    if !moving.is_empty() {
+    if !moving.is_empty() && replaced.is_empty() {
+        // Not a state restore leaves (it removes the copy before the replaced data); with
+        // nothing to put back, the data directory is left as it is.
+        for m in &moving {
+            crate::fsutil::remove_tree(data, m)?;
+            gone += 1;
+        }
+    } else if !moving.is_empty() {
         // Killed while moving the copy in: every data name is a copy (the snapshot still
         // has them); take them out, which is the state before they were moved in.
         for n in data_names(data)? {
