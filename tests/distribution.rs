@@ -93,6 +93,7 @@ ask berth install --
 ask berth completions ''
 ask berth repo pu
 ask berth --root /tmp rollb
+ask berth hook
 "#,
         script.display()
     );
@@ -138,6 +139,10 @@ ask berth --root /tmp rollb
     assert_eq!(shells, ["bash", "zsh", "fish"]);
     assert_eq!(answer("berth repo pu"), ["publish"]);
     assert_eq!(answer("berth --root /tmp rollb"), ["rollback"]);
+    assert!(
+        answer("berth hook").iter().all(|w| w.is_empty()),
+        "hidden hook-env offered: {r}"
+    );
     assert!(!env.root().exists(), "completions made a root");
 }
 
@@ -165,7 +170,7 @@ fn zsh_and_fish_load_their_completions_and_fish_completes() {
             "fish -n berth.fish:\n{r}"
         );
         let ask = format!(
-            "source {}; complete -C 'berth ins'; echo ==; complete -C 'berth install --sha'; echo ==; complete -C 'berth man --d'",
+            "source {}; complete -C 'berth ins'; echo ==; complete -C 'berth install --sha'; echo ==; complete -C 'berth man --d'; echo ==; complete -C 'berth hook'; echo ==",
             file.display()
         );
         let r = dist::shell("fish", &["--no-config"], &ask, env.dir()).ok();
@@ -177,6 +182,42 @@ fn zsh_and_fish_load_their_completions_and_fish_completes() {
         assert_eq!(blocks[0], ["install"], "{r}");
         assert_eq!(blocks[1], ["--sha256"], "{r}");
         assert_eq!(blocks[2], ["--dir"], "{r}");
+        assert!(blocks[3].is_empty(), "hidden hook-env offered: {r}");
+    }
+}
+
+/// Hidden commands (`hook-env`, the plumbing the `activate` hook calls) appear in no
+/// shell's completion script, while every visible command does.
+#[test]
+fn completions_leave_out_hidden_commands() {
+    fn hidden(cmd: &clap::Command, out: &mut Vec<String>) {
+        for c in cmd.get_subcommands() {
+            if c.is_hide_set() {
+                out.push(c.get_name().to_string());
+            }
+            hidden(c, out);
+        }
+    }
+    let mut names = Vec::new();
+    hidden(&tree(), &mut names);
+    assert!(names.contains(&"hook-env".to_string()), "{names:?}");
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = env.ok(&["completions", shell]);
+        for n in &names {
+            assert!(
+                !script.contains(n.as_str()),
+                "{shell} completions offer the hidden `{n}`"
+            );
+        }
+        assert!(script.contains("install"), "{shell}: no install");
+        for c in visible(&tree()) {
+            assert!(
+                script.contains(c.get_name()),
+                "{shell} completions lack `{}`",
+                c.get_name()
+            );
+        }
     }
 }
 

@@ -190,3 +190,99 @@ fn a_seek_table_that_does_not_match_its_frames_is_refused() {
     env.install(&off, &[]);
     berth(&env, &["verify"]).ok();
 }
+
+/// Members under 16 KiB share frames: a frame that holds a changed member is decoded, and
+/// the unchanged members in it whose listed content is pooled are linked from the pool
+/// without hashing their data (`trust_pool`). v2 changes a few small files (same size,
+/// larger, smaller) in frames shared with unchanged ones: every file of v2's entry must
+/// have v2's bytes (the skipped data must not shift what follows), the unchanged ones must
+/// be v1's pool objects, and both entries must verify.
+#[test]
+fn small_members_in_shared_frames_link_unchanged_and_write_changed_ones() {
+    let env = Env::new();
+    let changed = [3usize, 4, 5, 60, 61, 119];
+    let src = |version: &str| {
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("share/big.bin".into(), random(7, 200_000)),
+            ("share/big-text".into(), bytes("big", 40_000)),
+            ("bin/tool*".into(), b"#!/bin/sh\necho tool\n".to_vec()),
+        ];
+        for i in 0..120usize {
+            // 1 byte to just under OWN_FRAME (16 KiB), so frames hold a few to dozens.
+            let size = 1 + (i * 7919) % 16_383;
+            let mut body = bytes(&format!("f{i}"), size);
+            if version == "2" && changed.contains(&i) {
+                body = match i % 3 {
+                    0 => bytes(&format!("f{i} v2"), size),
+                    1 => bytes(&format!("f{i} v2"), size + 1000),
+                    _ => bytes(&format!("f{i} v2"), size / 2),
+                };
+            }
+            files.push((format!("share/small/f{i:03}"), body));
+        }
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        env.source("frames", version, &refs)
+    };
+    let (src1, src2) = (src("1"), src("2"));
+    let (p1, p2) = (env.pack(&src1), env.pack(&src2));
+    // The test is about shared frames: each changed file shares its frame with unchanged ones.
+    let frames = member_frames(&std::fs::read(&p2).unwrap());
+    let small = |i: usize| format!("share/small/f{i:03}");
+    for &c in &changed {
+        let f = frames[&small(c)];
+        assert!(
+            (0..120)
+                .filter(|i| !changed.contains(i))
+                .any(|i| frames[&small(i)] == f),
+            "{} is alone in frame {f}: {frames:?}",
+            small(c)
+        );
+    }
+    assert!(
+        frames.values().max().unwrap() > &5,
+        "several frames: {frames:?}"
+    );
+    env.install(&p1, &[]);
+    env.install(&p2, &[]);
+    let entry = |v: &str| {
+        let prefix = format!("frames-{v}-");
+        env.store().join(
+            children(&env.store())
+                .into_iter()
+                .find(|n| n.starts_with(&prefix))
+                .unwrap(),
+        )
+    };
+    let (e1, e2) = (entry("1"), entry("2"));
+    for (src, e, what) in [(&src1, &e1, "v1"), (&src2, &e2, "v2")] {
+        let mut want = content_listing(src);
+        want.remove("berth.toml");
+        let mut got = content_listing(e);
+        got.retain(|k, _| !k.starts_with(".berth"));
+        assert_same(&want, &got, &format!("{what}'s entry"));
+    }
+    let ino = |p: PathBuf| std::fs::metadata(p).unwrap().ino();
+    let pool = pool_inodes(env.root());
+    let dev = std::fs::metadata(&e1).unwrap().dev();
+    for i in 0..120 {
+        let (a, b) = (ino(e1.join(small(i))), ino(e2.join(small(i))));
+        if changed.contains(&i) {
+            assert_ne!(a, b, "{} changed in v2", small(i));
+        } else {
+            assert_eq!(a, b, "{} is v1's object", small(i));
+        }
+        assert!(
+            pool.contains(&(dev, b)),
+            "{} of v2 is in the pool",
+            small(i)
+        );
+    }
+    for big in ["share/big.bin", "share/big-text", "bin/tool"] {
+        assert_eq!(ino(e1.join(big)), ino(e2.join(big)), "{big}");
+    }
+    berth(&env, &["verify", "frames@1"]).ok();
+    berth(&env, &["verify", "frames@2"]).ok();
+}

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::crash::stale_temp_name;
 use common::Env;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -167,5 +168,146 @@ fn rollback_with_data_without_a_snapshot_is_refused_and_changes_nothing() {
     assert!(
         err.starts_with("error: profile n has no generation 7"),
         "{err}"
+    );
+}
+
+/// A snapshot or restore killed midway (SIGKILL) leaves berth's temporary directories in
+/// `var/<profile>/` and its `.snapshots/`. The next switch of the profile undoes such a
+/// restore (the data is as it was before it, whichever step it was killed in), removes the
+/// leftovers before it takes its own snapshot, and leaves the user's files alone, even one
+/// whose name looks temporary.
+#[test]
+fn leftovers_of_an_interrupted_snapshot_or_restore_are_undone_by_the_next_switch() {
+    let env = Env::new();
+    with_backup(&env, "c", 3);
+    let var = data(&env, "c");
+    let put = |rel: &str, text: &str| {
+        let p = var.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    put("db/main.db", "current");
+    put("app/conf", "current conf");
+    put(".restore.tmp.notes", "the user's, not berth's");
+    let (copy, moving, aside) = ("restore", "restoring", "replaced");
+    // What each kill leaves: (names moved out of the data, files planted).
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(String, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (
+            "killed while copying the snapshot, and while snapshotting and pruning",
+            vec![],
+            vec![
+                (
+                    format!("{}/db/main.db", stale_temp_name(copy, 1)),
+                    "snapshot",
+                ),
+                (
+                    format!(".snapshots/{}/db/main.db", stale_temp_name("9", 2)),
+                    "half",
+                ),
+                (
+                    format!(".snapshots/{}/app/conf", stale_temp_name("1", 3)),
+                    "pruned",
+                ),
+            ],
+        ),
+        (
+            "killed while moving the current data aside",
+            vec!["db"],
+            vec![
+                (
+                    format!("{}/db/main.db", stale_temp_name(aside, 4)),
+                    "current",
+                ),
+                (
+                    format!("{}/db/main.db", stale_temp_name(copy, 5)),
+                    "snapshot",
+                ),
+                (format!("{}/app/conf", stale_temp_name(copy, 5)), "snapshot"),
+            ],
+        ),
+        (
+            "killed while moving the copy in",
+            vec!["db", "app"],
+            vec![
+                ("db/main.db".to_string(), "snapshot"),
+                (
+                    format!("{}/app/conf", stale_temp_name(moving, 6)),
+                    "snapshot",
+                ),
+                (
+                    format!("{}/db/main.db", stale_temp_name(aside, 7)),
+                    "current",
+                ),
+                (
+                    format!("{}/app/conf", stale_temp_name(aside, 7)),
+                    "current conf",
+                ),
+            ],
+        ),
+        (
+            "killed while removing the data a finished restore replaced",
+            vec![],
+            vec![(format!("{}/db/main.db", stale_temp_name(aside, 8)), "older")],
+        ),
+    ];
+    for (i, (what, moved, planted)) in cases.into_iter().enumerate() {
+        for m in moved {
+            std::fs::remove_dir_all(var.join(m)).unwrap();
+        }
+        for (rel, text) in &planted {
+            put(rel, text);
+        }
+        let from = env.current("c").unwrap();
+        let to = if i % 2 == 0 { "tool@2" } else { "tool@1" };
+        let r = env.run(&["use", "c", to]).ok();
+        assert_eq!(
+            common::children(&var),
+            [".restore.tmp.notes", ".snapshots", "app", "db"],
+            "{what}: {r}"
+        );
+        for (rel, text) in [
+            ("db/main.db", "current"),
+            ("app/conf", "current conf"),
+            (".restore.tmp.notes", "the user's, not berth's"),
+        ] {
+            assert_eq!(
+                std::fs::read_to_string(var.join(rel)).unwrap(),
+                text,
+                "{what}: {rel}"
+            );
+        }
+        // The data was put back before the switch's own snapshot was taken.
+        let snap = var.join(".snapshots").join(from.to_string());
+        assert_eq!(
+            std::fs::read_to_string(snap.join("db/main.db")).unwrap(),
+            "current",
+            "{what}"
+        );
+        let snaps = common::children(&var.join(".snapshots"));
+        assert!(
+            snaps.iter().all(|n| n.parse::<u64>().is_ok()),
+            "{what}: {snaps:?}"
+        );
+    }
+    // `rollback --with-data` cleans up before it restores, too.
+    std::fs::remove_dir_all(var.join("db")).unwrap();
+    put(
+        &format!("{}/db/main.db", stale_temp_name(aside, 9)),
+        "current",
+    );
+    put(
+        &format!("{}/db/main.db", stale_temp_name(copy, 10)),
+        "snapshot",
+    );
+    put("db2/new", "made after the last switch");
+    env.run(&["rollback", "c", "--with-data"]).ok();
+    assert_eq!(
+        common::children(&var),
+        [".restore.tmp.notes", ".snapshots", "app", "db"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(var.join("db/main.db")).unwrap(),
+        "current"
     );
 }

@@ -115,6 +115,80 @@ fn pack_output_option_takes_a_file_or_a_directory() {
     );
 }
 
+/// `-o DIR/` or `-o DIR/NAME` names DIR as a directory: when it is missing, one line names
+/// it with a `mkdir -p` hint, exit 3 (not found), before any work and with nothing written.
+#[test]
+fn pack_output_into_missing_directory_is_not_found_with_a_mkdir_hint() {
+    let env = Env::new();
+    let src = env.source("nodir", "1.0", &sample_files("1.0"));
+    let before = snapshot(env.dir(), None);
+    for (out, missing) in [
+        ("dist/", "dist"),
+        ("dist/x.berth", "dist"),
+        ("dist/deeper/", "dist/deeper"),
+        ("dist/deeper/x.berth", "dist/deeper"),
+    ] {
+        let out = env.dir().join(out);
+        let missing = env.dir().join(missing);
+        let r = env
+            .run(&["pack", src.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .code(3);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{r}");
+        assert_eq!(
+            lines[0],
+            format!(
+                "error: output directory {} does not exist",
+                missing.display()
+            ),
+            "{r}"
+        );
+        assert!(
+            lines[1].starts_with("hint: ")
+                && lines[1].contains(&format!("mkdir -p {}", missing.display())),
+            "{r}"
+        );
+        assert!(!r.stderr.contains("os error"), "{r}");
+        assert_eq!(
+            snapshot(env.dir(), None),
+            before,
+            "pack wrote something: {r}"
+        );
+    }
+}
+
+/// An existing regular file is an output file (replaced by the package), but never a
+/// directory to write into: `-o FILE/` and `-o FILE/NAME` are a usage error naming it.
+#[test]
+fn pack_output_at_a_regular_file_replaces_it_but_cannot_be_a_directory() {
+    let env = Env::new();
+    let src = env.source("atfile", "1.0", &sample_files("1.0"));
+    let file = env.dir().join("existing");
+    std::fs::write(&file, b"not a package").unwrap();
+    for out in ["existing/", "existing/x.berth", "existing/sub/x.berth"] {
+        let out = env.dir().join(out);
+        let r = env
+            .run(&["pack", src.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .code(2);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{r}");
+        assert_eq!(
+            lines[0],
+            format!(
+                "error: {} is not a directory, so nothing can be written into it",
+                file.display()
+            ),
+            "{r}"
+        );
+        assert!(lines[1].starts_with("hint: "), "{r}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"not a package");
+    }
+    env.run(&["pack", src.to_str().unwrap(), "-o", file.to_str().unwrap()])
+        .ok();
+    let out = env.install(&file, &[]);
+    assert_eq!(out["name"], "atfile", "{out}");
+}
+
 #[test]
 fn pack_level_changes_compression_not_content() {
     let env = Env::new();

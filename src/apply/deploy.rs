@@ -150,6 +150,9 @@ fn before_switch(
     notes: &RefCell<Vec<String>>,
 ) -> Result<()> {
     let root = store.root();
+    // What a snapshot or restore killed midway left in var/<profile>/ goes first, whatever
+    // this switch does.
+    snapshot::clean_leftovers(root, lock, profile)?;
     let spec = spec_of(profiles, to, profile)?;
     if with_data {
         snapshot::require(root, profile, to.number)?;

@@ -86,7 +86,7 @@ pub fn list(root: &Root, profile: &str) -> Result<Vec<u64>> {
 /// no data directory.
 pub fn take(
     root: &Root,
-    _lock: &LockedFile,
+    lock: &LockedFile,
     profile: &str,
     generation: u64,
     keep: u32,
@@ -95,6 +95,7 @@ pub fn take(
         tracing::info!("{profile} has no {VAR}/{profile}/ yet: no data snapshot");
         return Ok(None);
     };
+    clean_data_dir(&data, lock)?;
     let snaps = data.ensure_dir(SNAPSHOTS, 0o700)?;
     let name = generation.to_string();
     let tmp = temp_name(&name);
@@ -164,7 +165,13 @@ pub fn require(root: &Root, profile: &str, generation: u64) -> Result<()> {
 
 /// Puts the snapshot of `generation` back as `var/<profile>/`'s content (everything but
 /// `.snapshots/`); the snapshot itself stays. The caller saves the current data first.
-pub fn restore(root: &Root, _lock: &LockedFile, profile: &str, generation: u64) -> Result<Method> {
+///
+/// Three directories beside the data carry the state, so that [`clean_leftovers`] can undo
+/// a restore killed at any instant: the copy of the snapshot is built as `.restore.tmp.…`,
+/// the current data is moved into `.replaced.tmp.…`, then the copy is renamed
+/// `.restoring.tmp.…` (from here on the data directory holds only the copy's entries) and
+/// its entries are moved in; the copy's directory goes first, the replaced data last.
+pub fn restore(root: &Root, lock: &LockedFile, profile: &str, generation: u64) -> Result<Method> {
     require(root, profile, generation)?;
     let Some(data) = data_dir(root, profile)? else {
         return Err(Error::io(
@@ -173,9 +180,10 @@ pub fn restore(root: &Root, _lock: &LockedFile, profile: &str, generation: u64) 
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ));
     };
+    clean_data_dir(&data, lock)?;
     let snap = data.open_dir(&format!("{SNAPSHOTS}/{generation}"))?;
     // The copy is made beside the data first, so a failure leaves the data as it was.
-    let fresh = temp_name("restore");
+    let fresh = temp_name(COPYING);
     let mut copier = Copier::new();
     let made = (|| {
         data.create_dir(&fresh, 0o700)?;
@@ -187,23 +195,24 @@ pub fn restore(root: &Root, _lock: &LockedFile, profile: &str, generation: u64) 
         let _ = crate::fsutil::remove_tree(&data, &fresh);
     }
     made?;
-    let old = temp_name("replaced");
+    let old = temp_name(REPLACED);
     data.create_dir(&old, 0o700)?;
     let old_dir = data.open_dir(&old)?;
-    for e in data.entries()? {
-        let Some(n) = e.name_str() else { continue };
-        if n == SNAPSHOTS || is_temp(n) {
-            continue;
-        }
-        data.rename(n, &old_dir, n)?;
+    for n in data_names(&data)? {
+        data.rename(&n, &old_dir, &n)?;
     }
-    let fresh_dir = data.open_dir(&fresh)?;
+    old_dir.fsync()?;
+    data.fsync()?;
+    let moving = temp_name(MOVING_IN);
+    data.rename(&fresh, &data, &moving)?;
+    data.fsync()?;
+    let fresh_dir = data.open_dir(&moving)?;
     for e in fresh_dir.entries()? {
         let Some(n) = e.name_str() else { continue };
         fresh_dir.rename(n, &data, n)?;
     }
     data.fsync()?;
-    crate::fsutil::remove_tree(&data, &fresh)?;
+    crate::fsutil::remove_tree(&data, &moving)?;
     crate::fsutil::remove_tree(&data, &old)?;
     tracing::info!(
         "data of {profile} restored from {} ({} files)",
@@ -211,6 +220,127 @@ pub fn restore(root: &Root, _lock: &LockedFile, profile: &str, generation: u64) 
         copier.files
     );
     Ok(copier.method())
+}
+
+/// The stems of restore's temporary directories in `var/<profile>/` (see [`restore`]).
+const COPYING: &str = "restore";
+const MOVING_IN: &str = "restoring";
+const REPLACED: &str = "replaced";
+
+/// The names in the data directory that are the profile's data: all but `.snapshots/` and
+/// berth's temporary names (which snapshots and restores leave alone).
+fn data_names(data: &Dir) -> Result<Vec<String>> {
+    Ok(data
+        .entries()?
+        .into_iter()
+        .filter_map(|e| e.name_str().map(str::to_string))
+        .filter(|n| n != SNAPSHOTS && !is_temp(n))
+        .collect())
+}
+
+/// Removes what a snapshot or restore of `profile` killed midway (SIGKILL, power loss) left
+/// in `var/<profile>/`, and undoes such a restore: the data is put back as it was before
+/// it. Takes only names berth's own temporary-name scheme made, with restore's stems in
+/// the data directory and generation numbers in `.snapshots/`; never the user's files.
+/// Returns how many leftovers went. Needs the lock: only its holder snapshots or restores.
+pub fn clean_leftovers(root: &Root, lock: &LockedFile, profile: &str) -> Result<usize> {
+    match data_dir(root, profile)? {
+        Some(data) => clean_data_dir(&data, lock),
+        None => Ok(0),
+    }
+}
+
+fn clean_data_dir(data: &Dir, _lock: &LockedFile) -> Result<usize> {
+    let mut gone = 0;
+    if let Some(snaps) = data.open_dir_opt(SNAPSHOTS)? {
+        for e in snaps.entries()? {
+            let Some(n) = e.name_str() else { continue };
+            // A half-built snapshot, one replaced by a newer of its generation, or one
+            // being pruned: `.<generation>.tmp.<pid>.<n>`.
+            if crate::fsutil::temp_stem(n).is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit())) {
+                tracing::info!(
+                    "removing {}, left by an interrupted snapshot",
+                    snaps.join(n).display()
+                );
+                crate::fsutil::remove_tree(&snaps, n)?;
+                gone += 1;
+            }
+        }
+    }
+    let named = |stem: &str| -> Result<Vec<String>> {
+        Ok(data
+            .entries()?
+            .into_iter()
+            .filter_map(|e| e.name_str().map(str::to_string))
+            .filter(|n| crate::fsutil::temp_stem(n) == Some(stem))
+            .collect())
+    };
+    let (mut copies, moving, replaced) = (named(COPYING)?, named(MOVING_IN)?, named(REPLACED)?);
+    if copies.is_empty() && moving.is_empty() && replaced.is_empty() {
+        return Ok(gone);
+    }
+    if !moving.is_empty() && replaced.is_empty() {
+        // Not a state restore leaves (it removes the copy before the replaced data); with
+        // nothing to put back, the data directory is left as it is.
+        for m in &moving {
+            crate::fsutil::remove_tree(data, m)?;
+            gone += 1;
+        }
+    } else if !moving.is_empty() {
+        // Killed while moving the copy in: every data name is a copy (the snapshot still
+        // has them); take them out, which is the state before they were moved in.
+        for n in data_names(data)? {
+            crate::fsutil::remove_tree(data, &n)?;
+        }
+        data.fsync()?;
+        for m in moving {
+            let back = temp_name(COPYING);
+            data.rename(&m, data, &back)?;
+            copies.push(back);
+        }
+        data.fsync()?;
+    }
+    let mut kept = Vec::new();
+    if !copies.is_empty() {
+        // Killed before the copy was moved in: whatever of the data was moved aside goes
+        // back; nothing of the copy is in the data directory.
+        tracing::warn!(
+            "{}: a restore of a data snapshot was interrupted; putting the data back as it was",
+            data.path().display()
+        );
+        for r in &replaced {
+            let aside = data.open_dir(r)?;
+            for e in aside.entries()? {
+                let Some(n) = e.name_str() else { continue };
+                if data.stat(n)?.is_some() {
+                    // Made again since the kill (a running service): keep both, and the
+                    // copy too, so that the next run tries again rather than delete.
+                    tracing::warn!(
+                        "{} is kept: {} exists too; move the one you want into place by hand",
+                        aside.join(n).display(),
+                        data.join(n).display()
+                    );
+                    kept.push(r.clone());
+                    continue;
+                }
+                aside.rename(n, data, n)?;
+            }
+        }
+        data.fsync()?;
+        if kept.is_empty() {
+            for c in &copies {
+                crate::fsutil::remove_tree(data, c)?;
+                gone += 1;
+            }
+        }
+    }
+    // Without a copy, the restore had finished and was removing the data it replaced.
+    for r in replaced.iter().filter(|r| !kept.contains(r)) {
+        crate::fsutil::remove_tree(data, r)?;
+        gone += 1;
+    }
+    data.fsync()?;
+    Ok(gone)
 }
 
 /// Moves the finished snapshot `tmp` to `name`: a rename, or an exchange with an older

@@ -39,6 +39,13 @@ impl Error {
                 s("check the path; relative paths are taken from the current directory")
             }
             InputNotRegular { .. } => s("download or copy the package into a regular file first"),
+            OutputDirMissing { dir } => Some(format!(
+                "create it with `mkdir -p {}`, or give an existing directory",
+                dir.display()
+            )),
+            OutputNotADirectory { .. } => s(
+                "give an existing directory, or a file name in one (-o DIR/NAME.berth)",
+            ),
             Unsafe { .. } | Manifest { .. } | ManifestValue { .. } => {
                 s("the package is unsafe or corrupt; nothing was installed")
             }
@@ -148,6 +155,7 @@ impl Error {
             | Exec { .. }
             | Internal { .. } => exit::FAILURE,
             BadOutputPath { .. }
+            | OutputNotADirectory { .. }
             | InvalidName { .. }
             | NeedNameVersion { .. }
             | FlagMismatch { .. }
@@ -157,6 +165,7 @@ impl Error {
             | AmbiguousPackage { .. }
             | DuplicateReference { .. } => exit::USAGE,
             InputNotFound { .. }
+            | OutputDirMissing { .. }
             | UnknownPackage { .. }
             | UnknownProfile { .. }
             | NoSuchGeneration { .. }

@@ -151,6 +151,10 @@ pub enum Error {
     },
     #[error("{}: not a usable output path", .path.display())]
     BadOutputPath { path: PathBuf },
+    #[error("output directory {} does not exist", .dir.display())]
+    OutputDirMissing { dir: PathBuf },
+    #[error("{} is not a directory, so nothing can be written into it", .path.display())]
+    OutputNotADirectory { path: PathBuf },
     #[error("timed out after {secs}s waiting for the lock on {} (held by {holder})", .path.display())]
     LockTimeout {
         path: PathBuf,

@@ -9,7 +9,7 @@ pub mod temp;
 pub mod tree;
 
 pub use dir::{set_file_mtime, start_writeback, Dir, DirEntry, Kind, Stat, MAX_METADATA};
-pub use temp::{is_temp, temp_name};
+pub use temp::{is_temp, temp_name, temp_stem};
 pub use tree::{remove_tree, walk};
 
 use crate::error::{Error, Result};

@@ -18,6 +18,17 @@ pub fn is_temp(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp.")
 }
 
+/// The stem of a name [`temp_name`] made (`.<stem>.tmp.<pid>.<n>`), and nothing for any
+/// other name: stricter than [`is_temp`], for cleaners that share a directory with the
+/// user's own files and must take only berth's.
+pub fn temp_stem(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?;
+    let (stem, tail) = rest.rsplit_once(".tmp.")?;
+    let (pid, n) = tail.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (!stem.is_empty() && digits(pid) && digits(n)).then_some(stem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +39,17 @@ mod tests {
         assert_ne!(a, b);
         assert!(is_temp(&a) && is_temp(&b));
         assert!(!is_temp("x") && !is_temp(".berth") && !is_temp("a.tmp.1"));
+        assert_eq!(temp_stem(&temp_name("restore")), Some("restore"));
+        assert_eq!(temp_stem(&temp_name("12")), Some("12"));
+        for other in [
+            ".restore.tmp.x",
+            ".restore.tmp.1",
+            ".restore.tmp.1.",
+            ".tmp.1.2",
+            "restore.tmp.1.2",
+            ".a.tmp.1.2b",
+        ] {
+            assert_eq!(temp_stem(other), None, "{other}");
+        }
     }
 }

@@ -47,6 +47,9 @@ pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
         });
     }
     let manifest = Manifest::load(&src.join("berth.toml"))?;
+    if let Some(o) = out {
+        check_output(o)?;
+    }
     let mut paths = Vec::new();
     walk(src, src, &mut paths)?;
     check_like_install(src, &paths)?;
@@ -69,6 +72,38 @@ pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
         files: list.file_count(),
         bytes: list.bytes(),
     })
+}
+
+/// Refuses, before any work, an output whose directory is missing or is not a directory:
+/// `-o dist/` (or `-o dist/x.berth`) names `dist` as a directory that must exist.
+fn check_output(out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Ok(());
+    }
+    let names_dir = out.as_os_str().as_encoded_bytes().ends_with(b"/");
+    let dir = match out.parent() {
+        _ if names_dir => out.components().as_path(),
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::OutputNotADirectory {
+            path: dir.to_path_buf(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::OutputDirMissing {
+            dir: dir.to_path_buf(),
+        }),
+        // ENOTDIR: some ancestor is a file; name the one that is.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Err(Error::OutputNotADirectory {
+            path: dir
+                .ancestors()
+                .find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+                .unwrap_or(dir)
+                .to_path_buf(),
+        }),
+        Err(e) => Err(Error::io("stat", dir, e)),
+    }
 }
 
 /// Puts every path through the install rules (names, case collisions, depth, link

@@ -302,3 +302,9 @@ pub fn assert_no_leftovers(env: &Env, what: &str) {
         .collect();
     assert!(temp.is_empty(), "{what}: temporary profile links: {temp:?}");
 }
+
+/// A name berth's temporary-name scheme makes (`.<stem>.tmp.<pid>.<n>`, src/fsutil/temp.rs),
+/// as a berth process killed midway leaves it: the pid is one no running process has.
+pub fn stale_temp_name(stem: &str, n: u64) -> String {
+    format!(".{stem}.tmp.4194999.{n}")
+}

@@ -230,3 +230,24 @@ pub fn frame_of_member(bytes: &[u8], member: &str) -> SeekFrame {
     }
     panic!("no frame starts with member {member}");
 }
+
+/// The frame (an index into [`seek_frames`]) that holds each member's tar header, by path:
+/// which members of a seekable `.berth` share a frame.
+pub fn member_frames(bytes: &[u8]) -> std::collections::BTreeMap<String, usize> {
+    let mut starts = Vec::new();
+    let mut at = 0u64;
+    for f in seek_frames(bytes).expect("a seek table") {
+        starts.push(at);
+        at += f.decompressed;
+    }
+    let data = zstd::decode_all(bytes).unwrap();
+    let mut archive = tar::Archive::new(data.as_slice());
+    let mut out = std::collections::BTreeMap::new();
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        let pos = e.raw_header_position();
+        let frame = starts.partition_point(|&s| s <= pos) - 1;
+        out.insert(e.path().unwrap().to_string_lossy().into_owned(), frame);
+    }
+    out
+}
