@@ -32,7 +32,13 @@ members=$(dpkg-deb -c "$deb" | wc -l)
 "$B" -q --root "$W/runs/check" install "$deb" 2>/dev/null
 rm -rf "$W/runs/check"
 clean="find $W/runs -mindepth 1 -maxdepth 1 -exec rm -rf {} +"
-between_rounds() { eval "$clean"; sync; sleep 3; }
+# ext4 does not hand out an inode freed in the last 60 s: after a big deletion, every file
+# created scans past the freed ones (`recently_deleted` in perf), which doubled the time of
+# whatever ran next, whichever tool it was. So nothing is deleted while the benchmark runs:
+# old outputs go first, then a sync and 65 s; new ones (each at a new path) pile up under
+# runs/ until the end.
+eval "$clean"; sync; sleep 65
+between_rounds() { sync; sleep 3; }
 rm -f "$W"/json/deb-*.json
 c_berth="$B -q --root $W/runs/b\$(date +%s%N) install $deb 2>/dev/null"
 c_dpkg="dpkg-deb -x $deb $W/runs/d\$(date +%s%N)"

@@ -24,11 +24,14 @@ mkdir -p "$W/runs" "$W/json"
 [ -f "$W/v2.berth" ] && [ ! "$B" -nt "$W/v2.berth" ] || "$B" -q pack "$W/v2" -o "$W/v2.berth"
 [ -f "$W/v1.tar.zst" ] || tar -C "$W/v1" --exclude=./berth.toml -I zstd -cf "$W/v1.tar.zst" .
 [ -d "$W/template" ] || "$B" -q --root "$W/template" install "$W/v1.berth"
-# Deleting big trees just before a timed run slows that run by an order of magnitude on
-# these machines, so nothing is deleted while a round runs: outputs pile up under runs/
-# (each at a new path) and go between rounds, followed by a sync and a pause.
 clean="find $W/runs -mindepth 1 -maxdepth 1 -exec rm -rf {} +"
-between_rounds() { eval "$clean"; sync; sleep 5; }
+# ext4 does not hand out an inode freed in the last 60 s: after a big deletion, every file
+# created scans past the freed ones (`recently_deleted` in perf), which doubled the time of
+# whatever ran next, whichever tool it was. So nothing is deleted while the benchmark runs:
+# old outputs go first, then a sync and 65 s; new ones (each at a new path) pile up under
+# runs/ until the end.
+eval "$clean"; sync; sleep 65
+between_rounds() { sync; sleep 3; }
 rm -f "$W"/json/install-*.json
 c_berth1="$B -q --root $W/runs/b\$(date +%s%N) install $W/v1.berth"
 c_tar1="d=$W/runs/t\$(date +%s%N); mkdir \$d && tar -I zstd -xf $W/v1.tar.zst -C \$d"

@@ -61,7 +61,13 @@ rm -rf "$W/template"
 "$B" -q --root "$W/template" update
 
 clean="find $W/runs -mindepth 1 -maxdepth 1 -exec rm -rf {} +"
-between_rounds() { eval "$clean"; sync; sleep 5; }
+# ext4 does not hand out an inode freed in the last 60 s: after a big deletion, every file
+# created scans past the freed ones (`recently_deleted` in perf), which doubled the time of
+# whatever ran next, whichever tool it was. So nothing is deleted while the benchmark runs:
+# old outputs go first, then a sync and 65 s; new ones (each at a new path) pile up under
+# runs/ until the end.
+eval "$clean"; sync; sleep 65
+between_rounds() { sync; sleep 3; }
 rm -f "$W"/json/repo-*.json
 p_berth="d=$W/runs/b\$(date +%s%N); cp -a $W/template \$d && echo \$d > $W/cur; sync"
 c_berth="$B -q --root \$(cat $W/cur) install bench@1.0.0"
