@@ -244,3 +244,36 @@ fn env_of_an_unknown_profile_or_a_bad_name_is_refused() {
     let r = env.run(&["activate", "tcsh"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// `hook-env` asks whether the profile exists through the root's dir handle: with
+/// `<root>/profiles` replaced by a link to an outside directory (standing for `/etc`) that
+/// holds a link of the profile's name, the profile is not found (a one-line warning, exit
+/// 0: a hook never breaks the shell), nothing outside is put on PATH, and the outside
+/// directory is untouched.
+#[test]
+fn hook_env_never_follows_a_symlinked_profiles_dir() {
+    use common::harden::{assert_same, listing};
+    let env = fixture();
+    let hook = |env: &Env| {
+        let mut c = env.cmd(&["hook-env", "bash"]);
+        c.env("BERTH_PROFILE", "pa").env("PATH", "/usr/bin:/bin");
+        common::Run::of(&mut c).ok()
+    };
+    let bin = env.root().join("profiles/pa/bin");
+    let r = hook(&env);
+    assert!(r.stdout.contains(&bin.display().to_string()), "{r}");
+    let etc = env.dir().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::os::unix::fs::symlink(env.dir().join("a"), etc.join("pa")).unwrap();
+    let profiles = env.root().join("profiles");
+    std::fs::rename(&profiles, env.dir().join("aside-profiles")).unwrap();
+    std::os::unix::fs::symlink(&etc, &profiles).unwrap();
+    let before = listing(&etc);
+    let r = hook(&env);
+    assert!(!r.stdout.contains("profiles/pa"), "{r}");
+    assert!(
+        r.stderr.contains("berth: profile pa") && r.stderr.contains("does not exist"),
+        "{r}"
+    );
+    assert_same(&before, &listing(&etc), "after hook-env");
+}

@@ -544,3 +544,84 @@ mod attacks;
 /// The attack tests.
 #[path = "repo/stream.rs"]
 mod stream;
+
+/// A symlink planted in the cache (the cached file, its sha256 directory, or `cache/`
+/// itself, pointing at a directory standing for `/etc`) is never followed by an install of
+/// a cached package: the outside target is untouched, and the install either downloads a
+/// fresh copy without following the link or refuses naming the link (exit 1).
+#[test]
+fn symlinks_planted_in_the_cache_are_never_followed() {
+    use common::harden::{assert_same, listing};
+    for part in ["file", "sha-dir", "cache"] {
+        let fx = Fx::new();
+        let url = format!("file://{}/", fx.repo().display());
+        fx.add(&[&url]);
+        fx.ok(&["update"]);
+        fx.env.json(&["install", "myapp@1.5.0"]);
+        fx.ok(&["remove", "myapp@1.5.0"]);
+        let sha = fx.index()["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["version"] == "1.5.0")
+            .unwrap()["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sha_dir = fx.env.root().join("cache").join(&sha);
+        let names: Vec<_> = std::fs::read_dir(&sha_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{part}: one cached file: {names:?}");
+        let cached = sha_dir.join(&names[0]);
+        // The outside directory holds what the link's place held: the same bytes, so a
+        // followed link would pass every size and hash check.
+        let etc = fx.env.dir().join(format!("etc-{part}"));
+        let (link, target) = match part {
+            "file" => (cached.clone(), etc.join(&names[0])),
+            "sha-dir" => (sha_dir.clone(), etc.clone()),
+            _ => (fx.env.root().join("cache"), etc.clone()),
+        };
+        let inside = if part == "cache" {
+            etc.join(&sha)
+        } else {
+            etc.clone()
+        };
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::copy(&cached, inside.join(&names[0])).unwrap();
+        if part == "file" {
+            std::fs::remove_file(&link).unwrap();
+        } else {
+            let aside = fx.env.dir().join(format!("aside-{part}"));
+            std::fs::rename(&link, &aside).unwrap();
+        }
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let before = listing(&etc);
+        let r = fx.env.run(&["--json", "install", "myapp@1.5.0"]);
+        assert_same(&before, &listing(&etc), &format!("{part}: after install"));
+        if part == "file" {
+            // Not followed: the link is replaced by a fresh, verified download.
+            let row = r.ok().json();
+            assert_eq!(row[0]["downloaded"], true, "{part}");
+            assert!(
+                std::fs::symlink_metadata(&link).unwrap().is_file(),
+                "{part}"
+            );
+            assert_eq!(fx.installed(), ["myapp@1.5.0"], "{part}");
+        } else {
+            let r = r.code(1);
+            let want = format!(
+                "{} is a symlink; berth refuses to follow it",
+                link.display()
+            );
+            assert!(
+                r.all().contains(&want),
+                "{part}: does not name the link:\n{}",
+                r.all()
+            );
+            assert_eq!(std::fs::read_link(&link).unwrap(), target, "{part}");
+            assert!(fx.installed().is_empty(), "{part}: {:?}", fx.installed());
+        }
+    }
+}

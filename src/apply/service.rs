@@ -228,6 +228,7 @@ pub fn install(
     })?;
     let unit = unit_name(profile);
     let path = dir.join(&unit);
+    // The host's unit directory (`--unit-dir`, /etc/systemd/system), not under the root.
     let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str());
     if changed {
         crate::fsutil::write_user_file(&path, text.as_bytes(), 0o644)?;

@@ -181,6 +181,8 @@ fn store_outside_layers(overlays: &[Overlay], store: &Path) -> Result<(), Error>
 /// The names at the top of an entry (without `.berth`), and whether each is a directory.
 fn top_names(entry: &Path) -> Result<Vec<(String, bool)>, Error> {
     let mut out = Vec::new();
+    // By path like the overlay lowerdirs it plans: `entry` was loaded through the store's
+    // dir handle (`load_entries`); read-only, before the namespace is entered.
     for ent in std::fs::read_dir(entry).ctx("read directory", entry)? {
         let ent = ent.ctx("read directory", entry)?;
         let Some(name) = ent.file_name().to_str().map(str::to_string) else {

@@ -172,6 +172,12 @@ impl Source {
             }
             Err(e) => return Err(Error::io("open", path, e)),
         };
+        Source::from_file(file, path)
+    }
+
+    /// [`Source::open`] for a file already opened (a cached download reached through the
+    /// root's dir handle); `path` names it in messages.
+    pub fn from_file(file: File, path: &Path) -> Result<Source> {
         let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
         let ft = meta.file_type();
         if !ft.is_file() {

@@ -146,11 +146,13 @@ pub fn apply_code(shell: Shell, change: &PathChange) -> String {
 /// The `bin/` of `profile` through its link, when the profile exists (a link in
 /// `<root>/profiles/`); `None` otherwise.
 pub fn profile_bin(root: &Path, profile: &str) -> Option<PathBuf> {
-    let link = berth_shim::profile_link(root, profile);
-    std::fs::symlink_metadata(&link)
-        .ok()
-        .filter(|m| m.file_type().is_symlink())
-        .map(|_| link.join(berth_shim::BIN_DIR))
+    use crate::fsutil::{dir::kind_of, Dir, Kind};
+    // Through the root's dir handle: a link planted at `profiles/` (or a profile name with
+    // `..`) must not make the check look outside the root.
+    let rel = format!("{}/{profile}", berth_shim::PROFILES_DIR);
+    let st = Dir::open_path(root).ok()?.stat(&rel).ok()??;
+    (kind_of(&st) == Kind::Symlink)
+        .then(|| berth_shim::profile_link(root, profile).join(berth_shim::BIN_DIR))
 }
 
 #[cfg(test)]

@@ -253,15 +253,15 @@ pub struct ForInstall {
 
 /// Resolves `reference` (`name` or `name@version`), refuses an expired index (freeze), and
 /// hands the package to `install` while it downloads: `install` gets the file being written
-/// (with its [`Growth`]) and reads it as it arrives, or `None` when a verified cached copy is
-/// used (the copy is `ForInstall::fetched`). The download runs on its own thread, so
+/// (with its [`Growth`]) and reads it as it arrives, or the verified cached copy, opened through
+/// the root's dir handle (named by `ForInstall::fetched`). The download runs on its own thread, so
 /// download, hashing and extraction overlap; it still ends in `cache/` only when its size
 /// and sha256 match. The caller holds the root's lock and must verify the sha256 of what it
 /// read before committing anything.
 pub fn for_install<T>(
     paths: &Paths,
     reference: &str,
-    install: impl FnOnce(&ForInstall, Option<Growing>) -> Result<T>,
+    install: impl FnOnce(&ForInstall, Artifact) -> Result<T>,
 ) -> Result<(ForInstall, T)> {
     let (repo, known, package) = super::resolve::resolve(paths, reference)?;
     let policy = trust::Policy {
@@ -272,12 +272,18 @@ pub fn for_install<T>(
     trust::check_expiry(&known.index, &known.state.url, &policy)?;
     let d = match prepare(paths, &package)? {
         Prepared::Cached(fetched) => {
+            // Reopened through the cache's dir handle, never by its path string: a link
+            // planted in the root must not lead the install outside it.
+            let dir = paths.dir(&format!("{}/{}", super::CACHE_DIR, package.sha256))?;
+            let Some(file) = dir.open_file(package.file_name())? else {
+                return Err(crate::Error::InputNotFound { path: fetched.path });
+            };
             let fi = ForInstall {
                 repo: repo.name,
                 package,
                 fetched,
             };
-            let t = install(&fi, None)?;
+            let t = install(&fi, Artifact::Cached(file))?;
             return Ok((fi, t));
         }
         Prepared::Fresh(d) => d,
@@ -316,7 +322,7 @@ pub fn for_install<T>(
         });
         let t = install(
             &fi,
-            Some(Growing {
+            Artifact::Growing(Growing {
                 file: reader,
                 growth: growth.clone(),
             }),
@@ -349,6 +355,14 @@ pub fn for_install<T>(
             Ok((fi, t))
         }
     }
+}
+
+/// What the installer reads: a verified cached copy, or a download in progress.
+pub enum Artifact {
+    /// The verified cached copy, opened through the root's dir handle.
+    Cached(std::fs::File),
+    /// A download still being written.
+    Growing(Growing),
 }
 
 /// A download in progress, for the installer.

@@ -30,8 +30,11 @@ pub fn by_name(
         req.read.strip_components = p.strip_components;
         req.read.sha256 = Some(p.sha256.clone());
         match growing {
-            None => store.install(lock, &req, progress),
-            Some(g) => {
+            cache::Artifact::Cached(file) => {
+                let source = Source::from_file(file, &req.path)?;
+                store.install_source(lock, &req, source, progress)
+            }
+            cache::Artifact::Growing(g) => {
                 let source = Source::open_growing(g.file, &req.path, p.size, g.growth)?;
                 store.install_source(lock, &req, source, progress)
             }

@@ -248,6 +248,7 @@ pub fn verify_file<'k>(
         .key
         .verify_stream(&sig)
         .map_err(|e| verify_error(e, &url))?;
+    // The user's own artifact (`install FILE --signature`), not under the root.
     let mut f = std::fs::File::open(path).ctx("open", path)?;
     let mut sha = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 << 10];
