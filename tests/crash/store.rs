@@ -106,16 +106,19 @@ fn install_again(env: &Env, args: &[&str], what: &str) -> Duration {
 fn fresh_root_rounds(pkg: &Path, tally: &mut Tally) {
     let probe = Env::new();
     let args = ["-q", "install", pkg.to_str().unwrap()];
-    let full = timed(&probe, &args);
+    // The probe can be slow (cold caches, a filesystem still freeing the previous test's
+    // files): a kill that finds the install finished lowers the span, as in the rounds below.
+    let mut span = Span(timed(&probe, &args));
     let mut moments = Moments::new(7, FRESH_KILLS);
     let mut round = 0;
     while tally.hits("fresh install") < FRESH_KILLS {
         assert!(round < 3 * FRESH_KILLS, "{}", tally.summary());
         let env = Env::new();
-        let at = KillAt::After(full.mul_f64(moments.fraction(round)));
+        let at = KillAt::After(span.at(moments.fraction(round)));
         let k = kill_at(&env, &args, at);
         tally.add("fresh install", k);
-        let what = format!("fresh-root install killed at {:?} of {full:?}", k.at);
+        span.observe(k);
+        let what = format!("fresh-root install killed at {:?} of {:?}", k.at, span.0);
         if env.root().exists() {
             assert_sound(&env, &what);
         }
