@@ -200,7 +200,7 @@ impl<'a> Switcher<'a> {
             prefer: pref,
             spec,
         };
-        self.commit_checked(profile, current, wanted, &entries, command)
+        self.commit(profile, current, wanted, &entries, command)
     }
 
     /// `apply`: a generation holding exactly `packages` (each an installed entry) and made
@@ -227,22 +227,7 @@ impl<'a> Switcher<'a> {
             prefer,
             spec,
         };
-        self.commit_checked(profile, current, wanted, &entries, command)
-    }
-
-    /// [`Switcher::commit`] after the dependency check, whose findings the change reports.
-    fn commit_checked(
-        &self,
-        profile: &str,
-        current: Option<(u64, Generation)>,
-        wanted: Wanted,
-        entries: &[Entry],
-        command: &str,
-    ) -> Result<Change> {
-        let unmet = self.check_depends(profile, &wanted.packages, entries)?;
-        let mut change = self.commit(profile, current, wanted, entries, command)?;
-        change.unmet_depends = unmet;
-        Ok(change)
+        self.commit(profile, current, wanted, &entries, command)
     }
 
     /// `drop`: a new generation without the named packages.
@@ -291,7 +276,7 @@ impl<'a> Switcher<'a> {
             prefer,
             spec,
         };
-        self.commit_checked(profile, current, wanted, &entries, command)
+        self.commit(profile, current, wanted, &entries, command)
     }
 
     /// `rollback` / `switch`: points the profile at an existing generation; never deletes.
@@ -345,6 +330,9 @@ impl<'a> Switcher<'a> {
         entries: &[Entry],
         command: &str,
     ) -> Result<Change> {
+        // Checked first, so a strict refusal changes nothing; the findings ride on the
+        // change, "unchanged" included.
+        let unmet = self.check_depends(profile, &wanted.packages, entries)?;
         let Wanted {
             mut packages,
             mut prefer,
@@ -354,7 +342,9 @@ impl<'a> Switcher<'a> {
         prefer.retain(|p| packages.iter().any(|g| &g.name == p));
         if let Some((n, g)) = &current {
             if g.packages == packages && g.prefer == prefer && g.spec == spec {
-                return self.unchanged(profile, *n);
+                let mut change = self.unchanged(profile, *n)?;
+                change.unmet_depends = unmet;
+                return Ok(change);
             }
         }
         let members = packages
@@ -378,7 +368,9 @@ impl<'a> Switcher<'a> {
         self.call_before(current.as_ref().map(|(n, _)| *n), &gen)?;
         build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;
         let d = current.as_ref().map(|(_, g)| diff(g, &gen));
-        self.activate(profile, current.map(|(n, _)| n), number, true, d)
+        let mut change = self.activate(profile, current.map(|(n, _)| n), number, true, d)?;
+        change.unmet_depends = unmet;
+        Ok(change)
     }
 
     /// Shims first (add only), then the one rename that switches, then drop stale shims: at
