@@ -1,5 +1,5 @@
 //! What one fuzz input goes through, shared by the cargo-fuzz targets (nightly) and the
-//! stable replay test (`tests/fuzz_replay.rs`): the whole package reader (format sniffing,
+//! stable replay test (`tests/it/fuzz_replay.rs`): the whole package reader (format sniffing,
 //! every decoder, the ratio guard, the tar reader, the `.berth` list checks, the stream
 //! verified to its end) into a sink that checks what the reader promises, and the manifest
 //! and file-list parsers with a round trip. A panic anywhere is a finding; so is an error

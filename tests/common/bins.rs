@@ -6,11 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The berth binary under test.
-pub fn berth_bin() -> PathBuf {
-    PathBuf::from(super::BERTH)
-}
-
 /// Where the probe is compiled: cargo's scratch directory for tests when this user may
 /// write there, else the temporary directory (an unprivileged run of binaries built by
 /// root may not write into root's target directory). Named by user so two users never

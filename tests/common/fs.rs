@@ -5,7 +5,6 @@ use sha2::Digest;
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Writes a file, creating its parents, with mode 0755 (`exec`) or 0644.
 pub fn write_file(path: &Path, content: &[u8], exec: bool) {
@@ -38,21 +37,6 @@ pub fn children(dir: &Path) -> Vec<String> {
     };
     v.sort();
     v
-}
-
-/// Runs an external command (tar, gzip …) and panics unless it succeeds.
-#[track_caller]
-pub fn sh(cwd: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Adds u+w to every directory and file under `path` (so tests may tamper or delete, and

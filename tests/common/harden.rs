@@ -3,6 +3,7 @@
 //! (types, modes, sizes, link counts, contents, link targets), tarballs made by the real
 //! tools, and the root-only guard.
 
+use super::tools::tool;
 use super::Env;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -229,22 +230,6 @@ pub fn assert_same(
         .map(|(k, v)| format!("{k}: {v} -> {}", after[k]))
         .collect();
     panic!("{what}: the root changed\n gone: {gone:?}\n new: {new:?}\n changed: {changed:?}");
-}
-
-/// Runs an external tool in `cwd`, returning stdout; panics unless it succeeds.
-#[track_caller]
-pub fn tool(cwd: &Path, program: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// A plain tar (GNU tar, as operators make them) of `files` under a top directory `top`,

@@ -1,7 +1,7 @@
 //! The one test harness: a temporary root per test, the real `berth` binary run with one
 //! clean environment, and the builders and readers in the files beside this one (`tar`,
 //! `pkg`, `fs`, `root`, `bins`, `refuse`, `apply`, `crash`, `harden`, `isolate`, `native`,
-//! `nginx`, `dist`).
+//! `nginx`, `dist`), and the rule for what a test needs from the machine (`tools`).
 //!
 //! Every berth command a test runs goes through [`clean_env`]: the variables berth reads
 //! from the caller's environment (`BERTH_ROOT`, `BERTH_PROFILE`, `RUST_LOG`, `XDG_DATA_HOME`)
@@ -25,12 +25,14 @@ pub mod pkg;
 pub mod refuse;
 pub mod root;
 pub mod tar;
+pub mod tools;
 
 pub use self::tar::*;
 pub use apply::one_error_line;
 pub use bins::*;
 pub use fs::*;
 pub use pkg::*;
+pub use tools::{have, tool, tool_text};
 
 pub mod nginx;
 
@@ -60,9 +62,10 @@ pub fn berth_without_root() -> Command {
 }
 
 /// Whether this process may do what only root may (chown, another user's files …). When
-/// not, prints a loud SKIP line and returns false, so the caller returns; but in CI's root
-/// pass (`CI=true` without `BERTH_TEST_UNPRIVILEGED`) a missing root is a failure, so a
-/// misconfigured CI cannot skip silently.
+/// not, prints a loud SKIP line, logs the skip for `./test.sh`'s count (see [`tools`]) and
+/// returns false, so the caller returns; but in CI's root pass (`CI=true` without
+/// `BERTH_TEST_UNPRIVILEGED`) a missing root is a failure, so a misconfigured CI cannot skip
+/// silently.
 #[track_caller]
 pub fn is_root_or_skip(what: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -73,6 +76,7 @@ pub fn is_root_or_skip(what: &str) -> bool {
         panic!("{what} needs root, and CI=true without BERTH_TEST_UNPRIVILEGED");
     }
     eprintln!("SKIP (needs root): {what}");
+    tools::log_skip(tools::NEED_ROOT, what);
     false
 }
 
@@ -193,10 +197,16 @@ impl Env {
     /// A berth command with `--root`, run from the scratch directory with stdin closed and
     /// the clean environment of [`clean_env`].
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_at(&self.root, args)
+    }
+
+    /// [`Env::cmd`] on another root than `<scratch>/root`: a relative path (resolved from
+    /// the scratch directory), a path holding `:`, a root under /var/tmp …
+    pub fn cmd_at(&self, root: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
         let mut c = Command::new(BERTH);
         clean_env(&mut c);
         c.arg("--root")
-            .arg(&self.root)
+            .arg(root)
             .args(args)
             .current_dir(self.dir())
             .stdin(Stdio::null());
@@ -206,6 +216,11 @@ impl Env {
     /// Runs berth with `--root` and `args`.
     pub fn run(&self, args: &[&str]) -> Run {
         Run::of(&mut self.cmd(args))
+    }
+
+    /// Runs berth on another root than `<scratch>/root` (see [`Env::cmd_at`]).
+    pub fn run_at(&self, root: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Run {
+        Run::of(&mut self.cmd_at(root, args))
     }
 
     /// Runs berth, expects exit 0, returns stdout.

@@ -1,49 +1,11 @@
 //! Helpers of the native-package tests: real .deb files built with `dpkg-deb --build`,
 //! real .rpm files built with `rpmbuild`, an `ar` reader and writer and a small ustar
-//! writer to take packages apart and put hostile ones together, a fake dpkg status file,
-//! and the rule for a tool or a download that is missing (loud SKIP, or a failure in CI).
+//! writer to take packages apart and put hostile ones together, and a fake dpkg status
+//! file. (A tool that is missing: the one rule of `tools.rs`.)
 
+use super::tools::tool_text;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Whether the tests run in CI (where nothing may be skipped).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// True when `tool` is on PATH; otherwise a loud SKIP line (a failure in CI).
-pub fn have(tool: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            !in_ci(),
-            "{test}: `{tool}` is missing in CI (.ci/run installs it)"
-        );
-        println!("SKIP ({tool} is not installed): {test}; apt-get install dpkg-dev rpm");
-        eprintln!("SKIP ({tool} is not installed): {test}");
-    }
-    found
-}
-
-/// Runs a program and panics unless it succeeds; returns stdout.
-#[track_caller]
-pub fn run(cwd: &Path, program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn write(path: &Path, content: &[u8], mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -117,7 +79,7 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, d: &Deb) -> PathBuf {
             0o755,
         );
     }
-    let sums = run(
+    let sums = tool_text(
         &tree,
         "sh",
         &["-c", "find usr -type f | sort | xargs md5sum"],
@@ -133,7 +95,7 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, d: &Deb) -> PathBuf {
             d.compression
         }
     );
-    run(
+    tool_text(
         dir,
         "dpkg-deb",
         &[
@@ -188,7 +150,7 @@ echo 'color = blue' > %{{buildroot}}/etc/{name}/{name}.conf\n\
     } else {
         r.payload
     };
-    run(
+    tool_text(
         dir,
         "rpmbuild",
         &[
@@ -313,6 +275,26 @@ impl Tar {
     }
 }
 
+/// Debian's `hello` (see [`debian_hello`]), or None when it cannot be fetched: then, as
+/// root, the rule of a missing tool (a failure unless `BERTH_TEST_ALLOW_MISSING=1`); in the
+/// unprivileged pass, which reuses root's download when it can read it, a counted root skip
+/// (only root can `apt-get update`).
+#[track_caller]
+pub fn debian_hello_or_skip(test: &str) -> Option<PathBuf> {
+    let why = match debian_hello() {
+        Ok(deb) => return Some(deb),
+        Err(why) => format!(
+            "cannot fetch hello with `apt-get download hello` ({why}): run `apt-get update` first"
+        ),
+    };
+    let unprivileged = std::env::var_os("BERTH_TEST_UNPRIVILEGED").is_some();
+    // (As root, or outside the unprivileged pass: the rule of a missing tool.)
+    if !unprivileged || super::is_root_or_skip(&format!("{test}: {why}")) {
+        super::tools::unavailable(test, &why);
+    }
+    None
+}
+
 /// A `hello_*.deb` from the configured Debian mirror (`apt-get download`), kept in cargo's
 /// scratch directory so later runs (and CI's unprivileged pass, which may not reach the
 /// mirror) reuse it; the reason when there is none.
@@ -328,7 +310,7 @@ pub fn debian_hello() -> Result<std::path::PathBuf, String> {
         return Ok(p);
     }
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let out = std::process::Command::new("apt-get")
+    let out = Command::new("apt-get")
         .args(["download", "hello"])
         .current_dir(&cache)
         .output()

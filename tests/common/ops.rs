@@ -1,4 +1,4 @@
-//! Helpers for the operations around a switch (tests/health.rs, service.rs, snapshot.rs):
+//! Helpers for the operations around a switch (tests/it/health.rs, service.rs, snapshot.rs):
 //! profile files recorded with `use --spec`, a small real HTTP service packaged in
 //! versions (one of them broken), its restart command, a guard that kills what the restart
 //! command started (also when the test panics), and an HTTP client (curl).
@@ -145,14 +145,6 @@ impl Drop for Service {
             );
         }
     }
-}
-
-/// Whether `systemd-analyze` is installed (`.ci/run` installs systemd).
-pub fn have_systemd_analyze() -> bool {
-    Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// `systemd-analyze verify UNIT`: exit status and what it printed.

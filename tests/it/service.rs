@@ -1,0 +1,233 @@
+//! `berth service install|remove`: the systemd unit of a profile, checked with the real
+//! `systemd-analyze verify`, and the refusals of bad input.
+
+use crate::common;
+
+use crate::common::have;
+use crate::common::ops::systemd_verify;
+use crate::common::Env;
+
+fn profile_with_service(env: &Env, profile: &str, service: &str) {
+    env.script_package("tool", "1", "tool");
+    let spec = env.spec_file(
+        &format!("{profile}.toml"),
+        &format!("profile = \"{profile}\"\n[service]\n{service}"),
+    );
+    env.use_with_spec(profile, &["tool@1"], &spec).ok();
+}
+
+#[test]
+fn plain_and_isolated_units_pass_systemd_analyze_verify() {
+    let env = Env::new();
+    profile_with_service(
+        &env,
+        "plain",
+        "exec = \"tool serve --name 'my site' 100%\"\nhealth = \"true\"\n",
+    );
+    let spec = env.spec_file(
+        "iso.toml",
+        "profile = \"iso\"\n[service]\nexec = \"tool serve\"\nisolate = true\nuser = \"nobody\"\n\
+         capabilities = [\"NET_BIND_SERVICE\"]\n",
+    );
+    env.use_with_spec("iso", &["tool@1"], &spec).ok();
+    let units = env.dir().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let root = std::fs::canonicalize(env.root()).unwrap();
+    let berth = std::fs::canonicalize(common::BERTH).unwrap();
+    for (p, isolate) in [("plain", false), ("iso", true)] {
+        let v = env.json(&[
+            "service",
+            "install",
+            p,
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ]);
+        assert_eq!(v["unit"], format!("berth-{p}.service"));
+        assert_eq!(v["changed"], true);
+        assert_eq!(v["isolate"], isolate);
+        let path = units.join(format!("berth-{p}.service"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let exec = text.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        let expected = if isolate {
+            format!(
+                "ExecStart={} --root {} run --isolate --user nobody --cap NET_BIND_SERVICE iso -- tool serve",
+                berth.display(),
+                root.display()
+            )
+        } else {
+            format!(
+                "ExecStart={} --root {} run plain -- tool serve --name \"my site\" 100%%",
+                berth.display(),
+                root.display()
+            )
+        };
+        assert_eq!(exec, expected);
+        assert!(text.contains("Restart=on-failure\n"));
+        assert!(text.contains(&format!("Environment=BERTH_PROFILE={p}\n")));
+        assert!(text.contains("NoNewPrivileges=yes\n"));
+        assert_eq!(
+            text.contains("ProtectSystem=full\n"),
+            !isolate,
+            "isolate needs its own mounts: {text}"
+        );
+        if have("systemd-analyze", "verify the unit") {
+            let (ok, out) = systemd_verify(&path);
+            assert!(
+                ok,
+                "systemd-analyze verify {}:\n{out}\n{text}",
+                path.display()
+            );
+        }
+        // Again: unchanged.
+        let v = env.json(&[
+            "service",
+            "install",
+            p,
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ]);
+        assert_eq!(v["changed"], false);
+    }
+    let out = env.ok(&[
+        "service",
+        "remove",
+        "plain",
+        "--unit-dir",
+        units.to_str().unwrap(),
+    ]);
+    assert!(out.starts_with("plain: removed "), "{out}");
+    assert!(!units.join("berth-plain.service").exists());
+    assert!(units.join("berth-iso.service").exists());
+    let err = env.fails(
+        &[
+            "service",
+            "remove",
+            "plain",
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(
+        err.starts_with("error: no unit berth-plain.service in "),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_to_service_install_is_refused_in_one_line() {
+    let env = Env::new();
+    let units = env.dir().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let u = units.to_str().unwrap();
+    // No root yet, then an unknown profile.
+    let err = env.fails(&["service", "install", "nope", "--unit-dir", u], 3);
+    assert!(err.starts_with("error: no profile named `nope`"), "{err}");
+    env.script_package("tool", "1", "tool");
+    env.ok(&["use", "bare", "tool@1"]);
+    let err = env.fails(&["service", "install", "other", "--unit-dir", u], 3);
+    assert!(err.starts_with("error: no profile named `other`"), "{err}");
+    // A profile never given a profile file, and one whose file has no [service].
+    let err = env.fails(&["service", "install", "bare", "--unit-dir", u], 3);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        "error: profile bare has no [service] in the profile file of generation 1 (it was not made from a profile file)"
+    );
+    assert!(err
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("hint: add a [service] section"));
+    let spec = env.spec_file("n.toml", "profile = \"noservice\"\n[backup]\nkeep = 2\n");
+    env.use_with_spec("noservice", &["tool@1"], &spec).ok();
+    let err = env.fails(&["service", "install", "noservice", "--unit-dir", u], 3);
+    assert!(
+        err.starts_with(
+            "error: profile noservice has no [service] in the profile file of generation 1\n"
+        ),
+        "{err}"
+    );
+    // Bad unit directories.
+    let spec = env.spec_file("s.toml", "profile = \"s\"\n[service]\nexec = \"tool\"\n");
+    env.use_with_spec("s", &["tool@1"], &spec).ok();
+    let missing = env.dir().join("missing");
+    let err = env.fails(
+        &[
+            "service",
+            "install",
+            "s",
+            "--unit-dir",
+            missing.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "error: unit directory {}: no such directory",
+            missing.display()
+        )
+    );
+    let file = env.spec_file("afile", "x");
+    let err = env.fails(
+        &[
+            "service",
+            "install",
+            "s",
+            "--unit-dir",
+            file.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(err.contains("not a directory"), "{err}");
+    // Hostile profile names.
+    let err = env.fails(&["service", "install", "../etc", "--unit-dir", u], 2);
+    assert!(
+        err.starts_with("error: invalid profile name `../etc`"),
+        "{err}"
+    );
+    let err = env.fails(&["service", "remove", "../etc", "--unit-dir", u], 2);
+    assert!(
+        err.starts_with("error: invalid profile name `../etc`"),
+        "{err}"
+    );
+    assert!(common::children(&units).is_empty(), "nothing written");
+}
+
+#[test]
+fn use_spec_refuses_bad_profile_files_and_changes_nothing() {
+    let env = Env::new();
+    env.script_package("tool", "1", "tool");
+    env.ok(&["use", "p", "tool@1"]);
+    let before = common::snapshot(env.root(), None);
+    let other = env.spec_file("o.toml", "profile = \"q\"\n");
+    let r = env.use_with_spec("p", &["tool@1"], &other).code(2);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: {}: the profile file is for profile `q`, not `p`",
+            other.display()
+        )),
+        "{r}"
+    );
+    let typo = env.spec_file("t.toml", "profile = \"p\"\n[servise]\nexec = \"x\"\n");
+    let r = env.use_with_spec("p", &["tool@1"], &typo).code(6);
+    assert!(
+        r.stderr
+            .starts_with(&format!("error: {}:2:", typo.display())),
+        "{r}"
+    );
+    let bad_timeout = env.spec_file(
+        "b.toml",
+        "profile = \"p\"\n[service]\nexec = \"x\"\nhealth_timeout = \"soon\"\n",
+    );
+    let r = env.use_with_spec("p", &["tool@1"], &bad_timeout).code(6);
+    assert!(r.stderr.contains("service.health_timeout `soon`"), "{r}");
+    let missing = env.dir().join("missing.toml");
+    let r = env.use_with_spec("p", &["tool@1"], &missing).code(3);
+    assert!(
+        r.stderr
+            .starts_with(&format!("error: {}: no such file", missing.display())),
+        "{r}"
+    );
+    assert_eq!(common::snapshot(env.root(), None), before);
+}
