@@ -38,4 +38,5 @@ mod service;
 mod shims;
 mod snapshot;
 mod snapshots_cli;
+mod snapshots_ops;
 mod store_cli;
