@@ -39,7 +39,7 @@ struct Report {
 }
 
 /// Runs `check`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     // A root others can write is one of the problems check reports (and --repair
     // tightens), so check opens it where every other command refuses to.
     let root = crate::root::Root::create_unchecked(ctx.root_path())?;
@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
     }
     if report.ok {
-        Ok(0)
+        Ok(())
     } else {
         Err(Error::IntegrityFailed {
             what: "check",

@@ -95,7 +95,7 @@ struct Row {
 }
 
 /// Runs `install`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let per_file =
         a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some() || a.signature.is_some();
     if a.files.len() > 1 && per_file {
@@ -139,7 +139,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if ctx.json {
         output::json(&rows);
     }
-    Ok(0)
+    Ok(())
 }
 
 fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {

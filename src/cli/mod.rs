@@ -13,6 +13,7 @@ mod install;
 mod man;
 mod output;
 mod pack;
+mod pick;
 mod profile;
 mod remove;
 mod repo;
@@ -208,8 +209,9 @@ impl Ctx {
     }
 }
 
-/// Runs a parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> Result<i32> {
+/// Runs a parsed command line. A command's other exit codes come from its error
+/// (`Error::exit_code`), so success is the only value left to return.
+pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         root_path: crate::root::locate(cli.global.root.as_deref()),
         insecure: cli.global.insecure_permissions,

@@ -1,6 +1,7 @@
 //! Profile commands: `use`, `drop`, `rollback`, `switch`, `diff`, `profiles` (and the
 //! dispatch of `generations`, `default`, `which`, `run`, which live in their own modules).
 
+use super::pick::view_with_profile;
 use super::{output, Ctx};
 use crate::apply::deploy::{self, SwitchOp};
 use crate::error::{Error, Result};
@@ -142,7 +143,7 @@ pub struct DiffArgs {
 }
 
 /// Runs a profile command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Use(a) => {
             let spec = match &a.spec {
@@ -224,7 +225,7 @@ fn read_spec(path: &std::path::Path, profile: &str) -> Result<String> {
     Ok(text)
 }
 
-fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<i32> {
+fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<()> {
     let l = ctx.lock()?;
     let change = deploy::switch(&l.store, &l.lock, profile, op, strict, &command_line())?;
     drop(l);
@@ -257,23 +258,10 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
     for w in &change.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(0)
+    Ok(())
 }
 
-/// The profiles of the root, or "no such profile" when there is no root yet.
-pub fn view_with_profile(ctx: &Ctx, profile: &str) -> Result<(super::View, u64)> {
-    crate::package::name::check_name("profile name", profile)?;
-    let Some(v) = ctx.view()? else {
-        return Err(Error::UnknownProfile {
-            profile: profile.to_string(),
-            existing: vec![],
-        });
-    };
-    let n = v.profiles.existing(profile)?;
-    Ok((v, n))
-}
-
-fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
+fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<()> {
     let (v, current) = view_with_profile(ctx, &a.profile)?;
     let profiles = &v.profiles;
     let numbers = profiles.numbers(&a.profile)?;
@@ -327,10 +315,10 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
             println!("  {l}");
         }
     }
-    Ok(0)
+    Ok(())
 }
 
-fn profiles(ctx: &Ctx) -> Result<i32> {
+fn profiles(ctx: &Ctx) -> Result<()> {
     #[derive(Serialize)]
     struct Row {
         profile: String,
@@ -383,5 +371,5 @@ fn profiles(ctx: &Ctx) -> Result<i32> {
             &table,
         );
     }
-    Ok(0)
+    Ok(())
 }

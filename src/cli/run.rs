@@ -3,7 +3,7 @@
 //! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s: it does not
 //! stay as a parent.
 
-use super::which::choose;
+use super::pick::choose;
 use super::Ctx;
 use crate::apply::state as apply_state;
 use crate::error::Result;
@@ -63,9 +63,9 @@ pub struct Args {
 }
 
 /// Runs `run`. Returns only on failure: on success the command replaces berth.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (profile, _why) = choose(ctx.root_path(), a.profile.as_deref())?;
-    let (view, number) = super::profile::view_with_profile(ctx, &profile)?;
+    let (view, number) = super::pick::view_with_profile(ctx, &profile)?;
     let gen = view.profiles.read(&profile, number)?;
     let names: Vec<String> = gen.packages.iter().map(|p| p.entry_dir()).collect();
     let entries = plan::load_entries(&view.store, &names, &gen.prefer)?;
@@ -141,7 +141,7 @@ fn plain(
     privs: Option<&Privileges>,
     command: Vec<OsString>,
     service: Option<ServiceCommand>,
-) -> Result<i32> {
+) -> Result<()> {
     let link = profiles.link_path(profile);
     let old = std::env::var_os(crate::env::PATH);
     let path = profiles.path_env(profile, old.as_deref())?;
@@ -171,7 +171,7 @@ fn isolated(
     privs: &Privileges,
     command: Vec<OsString>,
     service: Option<ServiceCommand>,
-) -> Result<i32> {
+) -> Result<()> {
     let root = &view.root;
     let mode = Mode::for_caller();
     let binds = apply_state::binds(root, profile, entries);

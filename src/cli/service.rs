@@ -51,15 +51,15 @@ pub struct RemoveArgs {
 }
 
 /// Runs a `service` command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Install(a) => install(ctx, a),
         Command::Remove(a) => remove(ctx, a),
     }
 }
 
-fn install(ctx: &Ctx, a: InstallArgs) -> Result<i32> {
-    let (view, n) = super::profile::view_with_profile(ctx, &a.profile)?;
+fn install(ctx: &Ctx, a: InstallArgs) -> Result<()> {
+    let (view, n) = super::pick::view_with_profile(ctx, &a.profile)?;
     let gen = view.profiles.read(&a.profile, n)?;
     let origin = view
         .profiles
@@ -85,15 +85,15 @@ fn install(ctx: &Ctx, a: InstallArgs) -> Result<i32> {
             if done.isolate { "isolated" } else { "plain" }
         );
     }
-    Ok(0)
+    Ok(())
 }
 
-fn remove(ctx: &Ctx, a: RemoveArgs) -> Result<i32> {
+fn remove(ctx: &Ctx, a: RemoveArgs) -> Result<()> {
     let path = service::remove(&a.profile, &a.unit_dir)?;
     if ctx.json {
         output::json(&serde_json::json!({ "profile": a.profile, "removed": path }));
     } else if !ctx.quiet {
         println!("{}: removed {}", a.profile, path.display());
     }
-    Ok(0)
+    Ok(())
 }
