@@ -15,7 +15,6 @@ use crate::profile::{Change, GenPackage, Generation, Profiles};
 use crate::root::{Root, DIR_MODE, ETC};
 use crate::store::{Entry, Store};
 use serde::Serialize;
-use std::path::Path;
 
 /// Suffix of a new shipped copy written beside an operator's edit.
 pub const DIST: &str = ".berth-dist";
@@ -308,8 +307,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
     let root = store.root();
     let etc = etc_dir_opt(root, profile)?;
     let mut out = Vec::new();
-    if let Some(text) = &gen.spec {
-        let spec = ProfileSpec::parse(text, Path::new("generation.toml spec"))?;
+    if let Some(spec) = ProfileSpec::recorded(&Profiles::new(root), profile, gen)? {
         for (rel, c) in &spec.config {
             let (shipped, disk, dist) = match &etc {
                 Some(etc) => (

@@ -27,11 +27,6 @@ pub fn unit_name(profile: &str) -> String {
     format!("berth-{profile}.service")
 }
 
-/// The `[service]` of a profile file's text, if it has one. `origin` names it in messages.
-pub fn service_of(spec_text: Option<&str>, origin: &Path) -> Result<Option<ProfileSpec>> {
-    spec_text.map(|t| ProfileSpec::parse(t, origin)).transpose()
-}
-
 /// What [`render`] needs.
 #[derive(Debug, Clone)]
 pub struct UnitInput<'a> {

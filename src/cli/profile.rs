@@ -4,6 +4,7 @@
 use super::pick::view_with_profile;
 use super::{output, Ctx};
 use crate::apply::deploy::{self, SwitchOp};
+use crate::apply::spec::ProfileSpec;
 use crate::error::{Error, Result};
 use crate::profile::diff::diff;
 use crate::profile::Target;
@@ -147,7 +148,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Use(a) => {
             let spec = match &a.spec {
-                Some(path) => Some(read_spec(path, &a.profile)?),
+                Some(path) => Some(ProfileSpec::read_for(path, &a.profile)?),
                 None => None,
             };
             with_switcher(
@@ -199,30 +200,6 @@ pub fn command_line() -> String {
         .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Reads and validates a profile file given with `use --spec` (a file of the user's, not
-/// under the root); it must be for `profile`.
-fn read_spec(path: &std::path::Path, profile: &str) -> Result<String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::InputNotFound {
-                path: path.to_path_buf(),
-            })
-        }
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    let spec = crate::apply::spec::ProfileSpec::parse(&text, path)?;
-    if spec.profile != profile {
-        return Err(crate::apply::deploy_error::Error::SpecForOtherProfile {
-            path: path.to_path_buf(),
-            inner: spec.profile,
-            profile: profile.to_string(),
-        }
-        .into());
-    }
-    Ok(text)
 }
 
 fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<()> {

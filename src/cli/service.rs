@@ -3,6 +3,7 @@
 use super::{output, Ctx};
 use crate::apply::deploy_error::Error as DeployError;
 use crate::apply::service;
+use crate::apply::spec::ProfileSpec;
 use crate::error::Result;
 use std::path::PathBuf;
 
@@ -61,11 +62,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
 fn install(ctx: &Ctx, a: InstallArgs) -> Result<()> {
     let (view, n) = super::pick::view_with_profile(ctx, &a.profile)?;
     let gen = view.profiles.read(&a.profile, n)?;
-    let origin = view
-        .profiles
-        .generation_path(&a.profile, n)
-        .join(crate::profile::generation::GENERATION_TOML);
-    let Some(spec) = service::service_of(gen.spec.as_deref(), &origin)? else {
+    let Some(spec) = ProfileSpec::recorded(&view.profiles, &a.profile, &gen)? else {
         return Err(DeployError::NoService {
             profile: a.profile,
             generation: n,
