@@ -3,7 +3,7 @@
 //! the hold that keeps gc off the entries while the command runs. Composes profile, isolate
 //! and apply's state; the cli only parses the request and reports the error.
 
-use crate::apply::state as apply_state;
+use crate::apply::{layout, state as apply_state};
 use crate::error::Result;
 use crate::isolate::hold::{self, Hold};
 use crate::isolate::launch::{self, Source};
@@ -155,7 +155,7 @@ fn isolated(
     let root = store.root();
     let profile = req.profile.as_str();
     let mode = Mode::for_caller();
-    let binds = apply_state::binds(root, profile, entries);
+    let binds = layout::binds(root, profile, entries);
     let plan = plan::plan(
         entries,
         binds,

@@ -215,7 +215,7 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
         .unwrap_or(Path::new("."));
     let tdir = Dir::open_path(base).map_err(|e| crate::Error::io("open", base, e))?;
     let etc = match root {
-        Some(r) => conffile::etc_dir_opt(r, &profile)?,
+        Some(r) => super::layout::etc_dir_opt(r, &profile)?,
         None => None,
     };
     let mut renders = Vec::new();
