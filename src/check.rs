@@ -1,16 +1,31 @@
-//! `berth check`: composes each module's own checks (the root's top level, the store, the
-//! profiles) into one report, and each module's own repairs. It knows none of their names.
+//! `berth check`: composes each module's own checks (the store, the profiles, and what
+//! apply, repo and isolate leave in `etc/`, `var/`, `cache/` and `run/`) into one report,
+//! and each module's own repairs; the root's top level it checks against the names it
+//! assembles from each owner. It knows none of their names itself.
 
 use crate::error::Result;
 use crate::fsutil::is_temp;
 use crate::lock::LockedFile;
 use crate::problem::{Kind, Problem};
 use crate::profile::Profiles;
-use crate::root::{Root, KNOWN_NAMES};
+use crate::root::Root;
 use crate::store::verify::Depth;
 use crate::store::Store;
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// Every name berth itself may create at the top of a root, assembled from each owner
+/// (the root's own, the store's and the profiles', repo's, apply's and isolate's);
+/// `check` reports anything else, and opening a root checks the owner and mode of these.
+pub fn known_names() -> Vec<&'static str> {
+    [
+        crate::root::ROOT_NAMES,
+        crate::repo::ROOT_NAMES,
+        crate::apply::layout::ROOT_NAMES,
+        crate::isolate::ROOT_NAMES,
+    ]
+    .concat()
+}
 
 /// How much was looked at.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -35,6 +50,9 @@ pub fn check(root: &Root, lock: &LockedFile, depth: Depth) -> Result<(Vec<Proble
     out.extend(p);
     let (p, pc) = profiles.check(lock, &entry_names)?;
     out.extend(p);
+    out.extend(crate::apply::check::check(root, lock)?);
+    out.extend(crate::repo::check::check(root, lock)?);
+    out.extend(crate::isolate::hold::check(root, lock)?);
     out.sort_by(|a, b| (a.kind.to_string(), &a.path).cmp(&(b.kind.to_string(), &b.path)));
     let checked = Checked {
         profiles: pc.profiles,
@@ -81,6 +99,9 @@ pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Ve
     }
     let in_store = |p: &&Problem| p.path.starts_with(root.path().join(crate::root::STORE));
     let (s, o): (Vec<Problem>, Vec<Problem>) = rest.into_iter().partition(|p| in_store(&p));
+    done.extend(crate::apply::check::repair(root, lock, &o)?);
+    done.extend(crate::repo::check::repair(root, lock, &o)?);
+    done.extend(crate::isolate::hold::repair(root, lock, &o)?);
     done.extend(profiles.repair(lock, &o)?);
     done.extend(store.repair(lock, &s)?);
     Ok(done)
@@ -94,12 +115,13 @@ fn check_top(root: &Root) -> Result<Vec<Problem>> {
     if let Some(p) = crate::root::permission_problem(&st, me) {
         out.push(Problem::permissions(root.path(), p));
     }
+    let known = known_names();
     for ent in root.dir().entries()? {
         let name = ent.name.to_string_lossy().into_owned();
         let path = root.path().join(&name);
         if is_temp(&name) {
             out.push(Problem::leftover(path, "temporary file"));
-        } else if !KNOWN_NAMES.contains(&name.as_str()) {
+        } else if !known.contains(&name.as_str()) {
             out.push(Problem::stray(path, "file in the root"));
         } else if ent.kind == crate::fsutil::Kind::Symlink {
             out.push(Problem::new(

@@ -24,7 +24,12 @@ use crate::root::{Root, DIR_MODE};
 use crate::store::Entry;
 use std::path::{Path, PathBuf};
 
-pub use crate::root::{ETC, VAR};
+/// Operator-edited configuration, per profile.
+pub const ETC: &str = "etc";
+/// Service data, per profile.
+pub const VAR: &str = "var";
+/// The names this module owns at the top of a root (for `check`).
+pub const ROOT_NAMES: &[&str] = &[ETC, VAR];
 /// Where a profile's templates' last renderings live, below `etc/<profile>/`.
 pub const SHIPPED: &str = ".berth/shipped";
 /// The directory of data snapshots below `var/<profile>/`.

@@ -6,6 +6,7 @@
 //! [`deploy`] is the one way a profile switches, with what surrounds it: [`hooks`],
 //! [`snapshot`]s of the data, the [`service`] restart and its [`health`] check.
 
+pub mod check;
 pub mod conffile;
 pub mod constraint;
 pub mod converge;

@@ -22,6 +22,7 @@ mod service;
 mod verify;
 mod which;
 
+use crate::check::known_names;
 use crate::error::Result;
 use crate::lock::LockedFile;
 use crate::profile::Profiles;
@@ -182,7 +183,7 @@ pub struct Locked {
 impl Ctx {
     /// The root as it is, for a command that only reads (`None` when there is no root yet).
     pub fn view(&self) -> Result<Option<View>> {
-        let Some(root) = Root::open(&self.root_path, self.insecure)? else {
+        let Some(root) = Root::open(&self.root_path, self.insecure, &known_names())? else {
             return Ok(None);
         };
         Ok(Some(View {
@@ -199,7 +200,7 @@ impl Ctx {
 
     /// Creates the root if needed and takes its lock for a mutation.
     pub fn lock(&self) -> Result<Locked> {
-        let root = Root::create(&self.root_path, self.insecure)?;
+        let root = Root::create(&self.root_path, self.insecure, &known_names())?;
         let lock = LockedFile::acquire(root.dir(), self.lock_timeout)?;
         Ok(Locked {
             store: Store::create(&root, &lock)?,
