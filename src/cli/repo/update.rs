@@ -100,7 +100,13 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<()> {
             );
         }
     }
-    if failures.len() == 1 && rows.len() == 1 {
+    failed(failures, rows.len())
+}
+
+/// The error of an update where some repositories failed (none when none did): a single
+/// repository's own, else one naming each with the most serious one's exit code.
+fn failed(mut failures: Vec<(String, crate::Error)>, tried: usize) -> Result<()> {
+    if failures.len() == 1 && tried == 1 {
         return Err(failures.remove(0).1);
     }
     if failures.is_empty() {
