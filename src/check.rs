@@ -40,6 +40,51 @@ pub struct Checked {
     pub objects: usize,
 }
 
+/// What `berth check` found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// No problem remains.
+    pub ok: bool,
+    /// How much was looked at.
+    pub checked: Checked,
+    /// The problems that remain.
+    pub problems: Vec<Problem>,
+    /// What `--repair` removed or fixed.
+    pub repaired: Vec<PathBuf>,
+}
+
+/// `berth check` on the root at `path`: opened even when others can write it (that is one
+/// of the problems it reports, and `repair` tightens it), under its lock (waiting at most
+/// `lock_timeout`), so staging and trash are leftovers rather than work in progress.
+pub fn check_root(
+    path: &std::path::Path,
+    lock_timeout: Option<std::time::Duration>,
+    depth: Depth,
+    repair_too: bool,
+) -> Result<Report> {
+    let root = Root::create_unchecked(path)?;
+    let lock = LockedFile::acquire(root.dir(), lock_timeout)?;
+    Store::create(&root, &lock)?;
+    let (mut problems, mut checked) = check(&root, &lock, depth)?;
+    let repaired = if repair_too {
+        repair(&root, &lock, &problems)?
+    } else {
+        vec![]
+    };
+    if repair_too && !problems.is_empty() {
+        // What is left is what a fresh check finds: a repair can uncover a problem (a
+        // planted link removed from the pool leaves its entry's object missing), and
+        // one that looked repairable may have stayed.
+        (problems, checked) = check(&root, &lock, depth)?;
+    }
+    Ok(Report {
+        ok: problems.is_empty(),
+        checked,
+        problems,
+        repaired,
+    })
+}
+
 /// Runs every check. The caller holds the lock, so staging and trash are leftovers, not
 /// work in progress.
 pub fn check(root: &Root, lock: &LockedFile, depth: Depth) -> Result<(Vec<Problem>, Checked)> {
