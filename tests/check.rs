@@ -274,7 +274,7 @@ fn check_reports_a_partial_download_in_the_cache_and_repair_removes_it() {
 }
 
 #[test]
-fn check_reports_interrupted_snapshots_and_config_writes_and_a_linked_profile_dir() {
+fn check_reports_interrupted_snapshots_restores_and_config_writes_and_strays_in_etc_and_var() {
     let (t, _) = healthy();
     let snap = t.root().join("var/site/.snapshots/.3.tmp.12.0");
     std::fs::create_dir_all(&snap).unwrap();
@@ -283,13 +283,25 @@ fn check_reports_interrupted_snapshots_and_config_writes_and_a_linked_profile_di
     std::fs::create_dir_all(&conf).unwrap();
     let write = conf.join(".app.conf.tmp.12.1");
     std::fs::write(&write, b"half").unwrap();
+    let copy = t.root().join("var/site/.restore.tmp.12.2");
+    std::fs::create_dir_all(&copy).unwrap();
     let link = t.root().join("etc/elsewhere");
     std::os::unix::fs::symlink("/tmp", &link).unwrap();
+    let file = t.root().join("var/notes");
+    std::fs::write(&file, b"mine").unwrap();
     let v = failing(&t, &["--quick"]);
-    assert_eq!(kinds(&v), vec!["leftover", "leftover", "stray"]);
+    assert_eq!(
+        kinds(&v),
+        vec!["leftover", "leftover", "leftover", "stray", "stray"]
+    );
     let v = failing(&t, &["--quick", "--repair"]);
-    assert_eq!(kinds(&v), vec!["stray"]);
-    assert_eq!(paths(&v), vec![link.to_str().unwrap().to_string()]);
-    assert!(!snap.exists() && !write.exists());
+    assert_eq!(kinds(&v), vec!["stray", "stray"]);
+    let mut want = vec![
+        link.to_str().unwrap().to_string(),
+        file.to_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(paths(&v), want);
+    assert!(!snap.exists() && !write.exists() && !copy.exists());
     assert!(t.root().join("var/site/.snapshots").exists());
 }
