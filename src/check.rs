@@ -1,16 +1,31 @@
-//! `berth check`: composes each module's own checks (the root's top level, the store, the
-//! profiles) into one report, and each module's own repairs. It knows none of their names.
+//! `berth check`: composes each module's own checks (the store, the profiles, and what
+//! apply, repo and isolate leave in `etc/`, `var/`, `cache/` and `run/`) into one report,
+//! and each module's own repairs; the root's top level it checks against the names it
+//! assembles from each owner. It knows none of their names itself.
 
 use crate::error::Result;
 use crate::fsutil::is_temp;
 use crate::lock::LockedFile;
 use crate::problem::{Kind, Problem};
 use crate::profile::Profiles;
-use crate::root::{Root, KNOWN_NAMES};
+use crate::root::Root;
 use crate::store::verify::Depth;
 use crate::store::Store;
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// Every name berth itself may create at the top of a root, assembled from each owner
+/// (the root's own, the store's and the profiles', repo's, apply's and isolate's);
+/// `check` reports anything else, and opening a root checks the owner and mode of these.
+pub fn known_names() -> Vec<&'static str> {
+    [
+        crate::root::ROOT_NAMES,
+        crate::repo::ROOT_NAMES,
+        crate::apply::layout::ROOT_NAMES,
+        crate::isolate::ROOT_NAMES,
+    ]
+    .concat()
+}
 
 /// How much was looked at.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -25,6 +40,51 @@ pub struct Checked {
     pub objects: usize,
 }
 
+/// What `berth check` found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// No problem remains.
+    pub ok: bool,
+    /// How much was looked at.
+    pub checked: Checked,
+    /// The problems that remain.
+    pub problems: Vec<Problem>,
+    /// What `--repair` removed or fixed.
+    pub repaired: Vec<PathBuf>,
+}
+
+/// `berth check` on the root at `path`: opened even when others can write it (that is one
+/// of the problems it reports, and `repair` tightens it), under its lock (waiting at most
+/// `lock_timeout`), so staging and trash are leftovers rather than work in progress.
+pub fn check_root(
+    path: &std::path::Path,
+    lock_timeout: Option<std::time::Duration>,
+    depth: Depth,
+    repair_too: bool,
+) -> Result<Report> {
+    let root = Root::create_unchecked(path)?;
+    let lock = LockedFile::acquire(root.dir(), lock_timeout)?;
+    Store::create(&root, &lock)?;
+    let (mut problems, mut checked) = check(&root, &lock, depth)?;
+    let repaired = if repair_too {
+        repair(&root, &lock, &problems)?
+    } else {
+        vec![]
+    };
+    if repair_too && !problems.is_empty() {
+        // What is left is what a fresh check finds: a repair can uncover a problem (a
+        // planted link removed from the pool leaves its entry's object missing), and
+        // one that looked repairable may have stayed.
+        (problems, checked) = check(&root, &lock, depth)?;
+    }
+    Ok(Report {
+        ok: problems.is_empty(),
+        checked,
+        problems,
+        repaired,
+    })
+}
+
 /// Runs every check. The caller holds the lock, so staging and trash are leftovers, not
 /// work in progress.
 pub fn check(root: &Root, lock: &LockedFile, depth: Depth) -> Result<(Vec<Problem>, Checked)> {
@@ -35,6 +95,9 @@ pub fn check(root: &Root, lock: &LockedFile, depth: Depth) -> Result<(Vec<Proble
     out.extend(p);
     let (p, pc) = profiles.check(lock, &entry_names)?;
     out.extend(p);
+    out.extend(crate::apply::check::check(root, lock)?);
+    out.extend(crate::repo::check::check(root, lock)?);
+    out.extend(crate::isolate::hold::check(root, lock)?);
     out.sort_by(|a, b| (a.kind.to_string(), &a.path).cmp(&(b.kind.to_string(), &b.path)));
     let checked = Checked {
         profiles: pc.profiles,
@@ -81,6 +144,9 @@ pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Ve
     }
     let in_store = |p: &&Problem| p.path.starts_with(root.path().join(crate::root::STORE));
     let (s, o): (Vec<Problem>, Vec<Problem>) = rest.into_iter().partition(|p| in_store(&p));
+    done.extend(crate::apply::check::repair(root, lock, &o)?);
+    done.extend(crate::repo::check::repair(root, lock, &o)?);
+    done.extend(crate::isolate::hold::repair(root, lock, &o)?);
     done.extend(profiles.repair(lock, &o)?);
     done.extend(store.repair(lock, &s)?);
     Ok(done)
@@ -94,12 +160,13 @@ fn check_top(root: &Root) -> Result<Vec<Problem>> {
     if let Some(p) = crate::root::permission_problem(&st, me) {
         out.push(Problem::permissions(root.path(), p));
     }
+    let known = known_names();
     for ent in root.dir().entries()? {
         let name = ent.name.to_string_lossy().into_owned();
         let path = root.path().join(&name);
         if is_temp(&name) {
             out.push(Problem::leftover(path, "temporary file"));
-        } else if !KNOWN_NAMES.contains(&name.as_str()) {
+        } else if !known.contains(&name.as_str()) {
             out.push(Problem::stray(path, "file in the root"));
         } else if ent.kind == crate::fsutil::Kind::Symlink {
             out.push(Problem::new(

@@ -15,6 +15,34 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
+/// The generations the rules prune, per profile, reported in `report` and returned also
+/// as one set (what no longer counts as a root).
+#[allow(clippy::type_complexity)]
+fn plan_pruning(
+    profiles: &Profiles,
+    rules: Rules,
+    report: &mut Report,
+) -> Result<(Vec<(String, Vec<u64>)>, BTreeSet<(String, u64)>)> {
+    let mut prune: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut gone = BTreeSet::new();
+    for p in profiles.list()? {
+        let numbers = profiles.prunable(&p, rules)?;
+        for n in &numbers {
+            let created = profiles.read(&p, *n).map(|g| g.created).unwrap_or_default();
+            report.generations.push(PrunedGeneration {
+                profile: p.clone(),
+                number: *n,
+                created,
+            });
+            gone.insert((p.clone(), *n));
+        }
+        if !numbers.is_empty() {
+            prune.push((p, numbers));
+        }
+    }
+    Ok((prune, gone))
+}
+
 /// What to collect.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -120,23 +148,7 @@ pub fn run(
         dry_run: opts.dry_run,
         ..Report::default()
     };
-    let mut prune: Vec<(String, Vec<u64>)> = Vec::new();
-    let mut gone = BTreeSet::new();
-    for p in profiles.list()? {
-        let numbers = profiles.prunable(&p, rules)?;
-        for n in &numbers {
-            let created = profiles.read(&p, *n).map(|g| g.created).unwrap_or_default();
-            report.generations.push(PrunedGeneration {
-                profile: p.clone(),
-                number: *n,
-                created,
-            });
-            gone.insert((p.clone(), *n));
-        }
-        if !numbers.is_empty() {
-            prune.push((p, numbers));
-        }
-    }
+    let (prune, gone) = plan_pruning(profiles, rules, &mut report)?;
     let gen_leftovers = crate::profile::leftovers::find(profiles)?;
     let gen_bytes = measure_generations(profiles, &prune, &gen_leftovers)?;
     let live = roots(store, profiles, &gone)?;

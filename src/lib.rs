@@ -19,6 +19,7 @@ pub mod profile;
 pub mod progress;
 pub mod repo;
 pub mod root;
+pub mod run;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -18,7 +18,7 @@ fn main() {
     };
     init_tracing(cli.global.verbose, cli.global.quiet, color);
     let code = match berth::cli::run(cli) {
-        Ok(code) => code,
+        Ok(()) => 0,
         Err(e) => {
             let prefix = if color {
                 "\x1b[1;31merror\x1b[0m"

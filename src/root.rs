@@ -1,4 +1,5 @@
-//! Where a berth root lives, the names of its top-level parts, and opening it safely: one
+//! Where a berth root lives, the names of the top-level parts below it (store, profiles),
+//! and opening it safely: one
 //! handle on the root directory that every module resolves its own parts beneath (never
 //! through a symlink), after checking that nobody but the user running berth can change it.
 
@@ -18,17 +19,13 @@ pub const PROFILES: &str = berth_shim::PROFILES_DIR;
 pub const SHIMS: &str = "shims";
 /// The shim binary every shim links to (owned by `profile`).
 pub const LIBEXEC: &str = "libexec";
-/// Operator-edited configuration, per profile (owned by `apply`).
-pub const ETC: &str = "etc";
-/// Service data, per profile (owned by `apply`).
-pub const VAR: &str = "var";
-/// Holds of running isolated processes (owned by `isolate`).
-pub const RUN: &str = "run";
 /// The profile shims use when nothing else says (owned by `profile`).
 pub const DEFAULT_PROFILE: &str = berth_shim::DEFAULT_PROFILE_FILE;
 
-/// Every name berth itself may create at the top of a root; `check` reports anything else.
-pub const KNOWN_NAMES: &[&str] = &[
+/// The names at the top of a root that the store and the profiles own, and the lock. The
+/// other modules that keep files in the root (repo, apply, isolate) name theirs beside
+/// them; `check` assembles the whole list.
+pub const ROOT_NAMES: &[&str] = &[
     crate::lock::LOCK_FILE,
     DEFAULT_PROFILE,
     STORE,
@@ -36,14 +33,6 @@ pub const KNOWN_NAMES: &[&str] = &[
     PROFILES,
     SHIMS,
     LIBEXEC,
-    ETC,
-    VAR,
-    RUN,
-    crate::repo::REPOS_TOML,
-    crate::repo::CONFIG_TOML,
-    crate::repo::STATE_DIR,
-    crate::repo::KEYS_DIR,
-    crate::repo::CACHE_DIR,
 ];
 
 /// Mode of every directory berth creates outside the store (entries are 0555).
@@ -81,12 +70,14 @@ pub fn locate(flag: Option<&Path>) -> PathBuf {
 }
 
 impl Root {
-    /// Opens an existing root (`None` when there is none yet), after the permission checks.
-    pub fn open(path: &Path, insecure: bool) -> Result<Option<Root>> {
+    /// Opens an existing root (`None` when there is none yet), after the permission checks
+    /// of the root and of its top-level parts named in `parts` (every module's names, which
+    /// `check::known_names` assembles: the root does not know the modules above it).
+    pub fn open(path: &Path, insecure: bool, parts: &[&str]) -> Result<Option<Root>> {
         let Some(root) = Root::open_unchecked(path)? else {
             return Ok(None);
         };
-        root.check_permissions(insecure)?;
+        root.check_permissions(insecure, parts)?;
         Ok(Some(root))
     }
 
@@ -124,13 +115,14 @@ impl Root {
         }))
     }
 
-    /// Opens the root, creating it (0755, with missing parents) when there is none.
-    pub fn create(path: &Path, insecure: bool) -> Result<Root> {
-        if let Some(r) = Root::open(path, insecure)? {
+    /// Opens the root, creating it (0755, with missing parents) when there is none; checks
+    /// as [`Root::open`] does.
+    pub fn create(path: &Path, insecure: bool, parts: &[&str]) -> Result<Root> {
+        if let Some(r) = Root::open(path, insecure, parts)? {
             return Ok(r);
         }
         crate::fsutil::create_user_dirs(path)?;
-        Root::open(path, insecure)?.ok_or_else(|| {
+        Root::open(path, insecure, parts)?.ok_or_else(|| {
             Error::io(
                 "open root",
                 path,
@@ -152,7 +144,7 @@ impl Root {
     /// The root and each of its known top-level parts must belong to the user running
     /// berth and be writable by nobody else: otherwise another local user could plant a
     /// link or a file that decides what a root-owned shim runs.
-    fn check_permissions(&self, insecure: bool) -> Result<()> {
+    fn check_permissions(&self, insecure: bool, parts: &[&str]) -> Result<()> {
         let me = rustix::process::geteuid().as_raw();
         let mut problems = Vec::new();
         let st = self.dir.stat_self()?;
@@ -161,7 +153,7 @@ impl Root {
         }
         for ent in self.dir.entries()? {
             let Some(name) = ent.name_str() else { continue };
-            if !KNOWN_NAMES.contains(&name) || ent.kind == Kind::Symlink {
+            if !parts.contains(&name) || ent.kind == Kind::Symlink {
                 continue;
             }
             if let Some(st) = self.dir.stat(name)? {

@@ -1,28 +1,26 @@
 //! Config files with dpkg's conffile rules. Each file has a "shipped" copy (what berth last
 //! put there: a package's copy in its store entry, or a template's last rendering kept in
-//! `<root>/etc/<profile>/.berth/shipped/`) and the file on disk the operator may edit. When
+//! `<root>/etc/<profile>/.berth/shipped/`; paths are `layout`'s) and the file on disk the operator may edit. When
 //! a new copy is shipped, the old shipped copy, the file on disk and the new one decide:
 //! untouched → replaced; only the operator changed it → kept; both changed → kept, and the
 //! new one written beside it as `<file>.berth-dist` (or, with `--conf new`, the new one
 //! taken and the operator's saved as `<file>.berth-old`). An operator's edit is never lost,
 //! neither by an upgrade nor by a rollback.
 
+use super::layout::{self, SHIPPED};
 use super::spec::ProfileSpec;
 use crate::error::{Error, Result};
 use crate::fsutil::{Dir, Kind};
 use crate::lock::LockedFile;
 use crate::profile::{Change, GenPackage, Generation, Profiles};
-use crate::root::{Root, DIR_MODE, ETC};
+use crate::root::DIR_MODE;
 use crate::store::{Entry, Store};
 use serde::Serialize;
-use std::path::Path;
 
 /// Suffix of a new shipped copy written beside an operator's edit.
 pub const DIST: &str = ".berth-dist";
 /// Suffix of an operator's copy saved when `--conf new` took the new one.
 pub const OLD: &str = ".berth-old";
-/// Where a profile's templates' last renderings live, below `<root>/etc/<profile>/`.
-pub const SHIPPED: &str = ".berth/shipped";
 /// Largest config file berth compares or copies.
 pub const MAX_CONFIG: u64 = 16 << 20;
 
@@ -124,18 +122,6 @@ fn ensure_parent(base: &Dir, rel: &str) -> Result<()> {
 /// Reads a config file beneath `base` (never through a symlink; capped), `None` when missing.
 pub fn read_file(base: &Dir, rel: &str) -> Result<Option<Vec<u8>>> {
     base.read(rel, MAX_CONFIG)
-}
-
-/// `<root>/etc/<profile>`, created when missing.
-pub fn etc_dir(root: &Root, profile: &str) -> Result<Dir> {
-    crate::package::name::check_name("profile name", profile)?;
-    root.dir().ensure_dir(&format!("{ETC}/{profile}"), DIR_MODE)
-}
-
-/// `<root>/etc/<profile>` if it exists.
-pub fn etc_dir_opt(root: &Root, profile: &str) -> Result<Option<Dir>> {
-    crate::package::name::check_name("profile name", profile)?;
-    root.dir().open_dir_opt(&format!("{ETC}/{profile}"))
 }
 
 /// Records `bytes` as the shipped copy of the template output `rel` (owner-only: a
@@ -250,8 +236,7 @@ fn merge_package_file(
         Some(o) => package_copy(store, o, path)?.map(|(b, _)| b),
         None => None,
     };
-    let etc = etc_dir(store.root(), profile)?;
-    let base = etc.ensure_dir(e.name(), DIR_MODE)?;
+    let base = layout::package_etc_dir(store.root(), profile, e.name())?;
     let disk = read_file(&base, path)?;
     let action = decide(old.as_deref(), disk.as_deref(), &new, false);
     carry_out(&base, path, action, disk.as_deref(), &new, mode)?;
@@ -306,10 +291,9 @@ impl FileStatus {
 /// and its packages' config files, with their state.
 pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<FileStatus>> {
     let root = store.root();
-    let etc = etc_dir_opt(root, profile)?;
+    let etc = layout::etc_dir_opt(root, profile)?;
     let mut out = Vec::new();
-    if let Some(text) = &gen.spec {
-        let spec = ProfileSpec::parse(text, Path::new("generation.toml spec"))?;
+    if let Some(spec) = ProfileSpec::recorded(&Profiles::new(root), profile, gen)? {
         for (rel, c) in &spec.config {
             let (shipped, disk, dist) = match &etc {
                 Some(etc) => (
@@ -322,7 +306,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
             out.push(row(
                 rel.clone(),
                 format!("template {}", c.template),
-                root.path().join(ETC).join(profile).join(rel),
+                layout::etc_path(root, profile).join(rel),
                 shipped,
                 disk,
                 dist,
@@ -350,11 +334,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
             out.push(row(
                 format!("{}/{}", e.name(), c.path),
                 format!("package {}", e.spec()),
-                root.path()
-                    .join(ETC)
-                    .join(profile)
-                    .join(e.name())
-                    .join(&c.path),
+                layout::package_config_path(root, profile, e.name(), &c.path),
                 shipped,
                 disk,
                 dist,

@@ -90,7 +90,7 @@ pub fn run(
         .iter()
         .any(|s| matches!(s, Step::Config { .. } | Step::TakePending { .. }));
     if needs_etc {
-        let etc = conffile::etc_dir(root, &plan.profile)?;
+        let etc = super::layout::etc_dir(root, &plan.profile)?;
         for r in &plan.renders {
             if r.action.writes() {
                 conffile::carry_out(&etc, &r.path, r.action, r.disk.as_deref(), &r.bytes, r.mode)?;

@@ -121,17 +121,6 @@ fn move_link<'a>(
     Ok(change)
 }
 
-/// The profile file a generation records, parsed (none when it records none).
-fn spec_of(profiles: &Profiles, gen: &Generation, profile: &str) -> Result<Option<ProfileSpec>> {
-    let origin = profiles
-        .generation_path(profile, gen.number)
-        .join(crate::profile::generation::GENERATION_TOML);
-    gen.spec
-        .as_deref()
-        .map(|t| ProfileSpec::parse(t, &origin))
-        .transpose()
-}
-
 /// How long hooks may run before they are killed (the health timeout when longer).
 fn hook_limit(spec: &ProfileSpec) -> Duration {
     Duration::from_secs(300).max(spec.health_timeout())
@@ -153,7 +142,7 @@ fn before_switch(
     // What a snapshot or restore killed midway left in var/<profile>/ goes first, whatever
     // this switch does.
     snapshot::clean_leftovers(root, lock, profile)?;
-    let spec = spec_of(profiles, to, profile)?;
+    let spec = ProfileSpec::recorded(profiles, profile, to)?;
     if with_data {
         snapshot::require(root, profile, to.number)?;
     }
@@ -321,7 +310,7 @@ fn after_switch(
 ) -> Result<Change> {
     let profile = change.profile.clone();
     let gen = profiles.read(&profile, change.to)?;
-    let Some(spec) = spec_of(profiles, &gen, &profile)? else {
+    let Some(spec) = ProfileSpec::recorded(profiles, &profile, &gen)? else {
         return Ok(change);
     };
     let env = SwitchEnv::new(profiles, &profile, change.from, change.to)?;
@@ -409,7 +398,7 @@ fn switch_back(
         None,
     )?;
     tracing::info!("{profile}: switched back to generation {from}");
-    let old = spec_of(profiles, &profiles.read(profile, from)?, profile)?;
+    let old = ProfileSpec::recorded(profiles, profile, &profiles.read(profile, from)?)?;
     let spec = old
         .as_ref()
         .filter(|s| s.service.is_some())

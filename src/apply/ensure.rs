@@ -3,11 +3,12 @@
 //! `<root>/var/<profile>/` are created, or their owner, group and mode corrected, but never
 //! emptied; every step goes through the root's handle, never through a symlink.
 
+use super::layout;
 use super::spec::{self, DirSpec, UserSpec};
 use super::Error;
 use crate::error::Result;
 use crate::fsutil::{Dir, Kind};
-use crate::root::{Root, DIR_MODE, VAR};
+use crate::root::{Root, DIR_MODE};
 use serde::Serialize;
 
 /// Whether the user exists (the passwd database, as `getent passwd` sees it).
@@ -102,6 +103,24 @@ fn gid_of(name: &str) -> Option<u32> {
         .map(|g| g.gid.as_raw())
 }
 
+/// The group a `[[dir]]` gets: its own, else the invoker's when it names no owner, else
+/// the owner's primary group (or, for a user the plan creates, the group of its name).
+fn group_of(d: &DirSpec, ids: Option<(u32, u32)>, my_group: String, owner: &str) -> String {
+    match (&d.group, &d.owner) {
+        (Some(g), _) => g.clone(),
+        (None, None) => my_group,
+        (None, Some(_)) => match ids {
+            Some((_, gid)) => nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+                .ok()
+                .flatten()
+                .map(|g| g.name)
+                .unwrap_or_else(|| gid.to_string()),
+            // useradd --system makes a group of the user's name.
+            None => owner.to_string(),
+        },
+    }
+}
+
 /// The change a `[[dir]]` needs, `None` when it is already so. `new_users` are users the
 /// plan creates first (their ids are not known yet).
 pub fn plan_dir(
@@ -132,19 +151,7 @@ pub fn plan_dir(
         }
         .into());
     }
-    let group = match (&d.group, &d.owner) {
-        (Some(g), _) => g.clone(),
-        (None, None) => my_group,
-        (None, Some(_)) => match ids {
-            Some((_, gid)) => nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-                .unwrap_or_else(|| gid.to_string()),
-            // useradd --system makes a group of the user's name.
-            None => owner.clone(),
-        },
-    };
+    let group = group_of(d, ids, my_group, &owner);
     let gid = gid_of(&group);
     if gid.is_none() && !(pending && group == owner) {
         return Err(Error::NoSuchOwner {
@@ -162,7 +169,10 @@ pub fn plan_dir(
         action,
     };
     let st = match root {
-        Some(r) => r.dir().stat(&format!("{VAR}/{profile}/{}", d.path))?,
+        Some(r) => layout::var_dir_opt(r, profile)?
+            .map(|v| v.stat(&d.path))
+            .transpose()?
+            .flatten(),
         None => None,
     };
     let Some(st) = st else {
@@ -171,7 +181,7 @@ pub fn plan_dir(
     if crate::fsutil::dir::kind_of(&st) != Kind::Dir {
         return Err(Error::WrongKind {
             path: root
-                .map(|r| r.path().join(VAR).join(profile).join(&d.path))
+                .map(|r| layout::var_path(r, profile).join(&d.path))
                 .unwrap_or_default(),
             why: "exists and is not a directory",
         }
@@ -196,9 +206,7 @@ pub fn ensure_dir(root: &Root, profile: &str, w: &DirWant) -> Result<()> {
         name: w.group.clone(),
     })?;
     let mode = u32::from_str_radix(&w.mode, 8).unwrap_or(DIR_MODE);
-    let base: Dir = root
-        .dir()
-        .ensure_dir(&format!("{VAR}/{profile}"), DIR_MODE)?;
+    let base: Dir = layout::var_dir(root, profile)?;
     let (parent, name) = match w.path.rsplit_once('/') {
         Some((p, n)) => (base.ensure_dir(p, DIR_MODE)?, n),
         None => (base.try_clone()?, w.path.as_str()),

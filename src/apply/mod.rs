@@ -1,11 +1,12 @@
 //! Declarative state of a profile outside the store. Only this module writes under
-//! `<root>/etc/` and `<root>/var/`: the config files and writable directories a profile's
-//! packages declare ([`state`]), and `berth apply`: the profile file ([`spec`]), its plan
+//! `<root>/etc/` and `<root>/var/`, whose paths [`layout`] alone builds: the config files
+//! and writable directories a profile's packages declare (seeded by [`state`]), and `berth apply`: the profile file ([`spec`]), its plan
 //! ([`plan`]) and how it is carried out ([`converge`]), config files with dpkg's conffile
 //! rules ([`conffile`]), templates ([`template`]), users and directories ([`ensure`]).
 //! [`deploy`] is the one way a profile switches, with what surrounds it: [`hooks`],
 //! [`snapshot`]s of the data, the [`service`] restart and its [`health`] check.
 
+pub mod check;
 pub mod conffile;
 pub mod constraint;
 pub mod converge;
@@ -15,6 +16,7 @@ pub mod ensure;
 mod error;
 pub mod health;
 pub mod hooks;
+pub mod layout;
 pub mod plan;
 pub mod service;
 pub mod snapshot;

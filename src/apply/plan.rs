@@ -153,16 +153,37 @@ pub struct Ground<'a> {
 /// Computes the plan for the profile file at `path` (already loaded as `text`/`spec`).
 pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Result<Plan> {
     let root = ground.store.map(Store::root);
+    let profile = spec.profile.clone();
+    let mut steps = Vec::new();
+    let packages = plan_versions(ground, path, &spec, &mut steps)?;
+    let new_users = plan_users(&spec, &mut steps)?;
+    plan_dirs(root, &spec, &new_users, &mut steps)?;
+    let renders = plan_templates(ground, path, &spec, &mut steps)?;
+    let generation = plan_switch(root, &spec, &packages, &text, &mut steps)?;
+    Ok(Plan {
+        profile,
+        text,
+        spec,
+        packages,
+        renders,
+        steps,
+        generation,
+    })
+}
+
+/// Versions: where each package comes from (installed, or a repository to install from).
+fn plan_versions(
+    ground: &Ground,
+    path: &Path,
+    spec: &ProfileSpec,
+    steps: &mut Vec<Step>,
+) -> Result<Vec<Source>> {
     let entries = match ground.store {
         Some(s) => s.entries()?,
         None => vec![],
     };
-    let profile = spec.profile.clone();
-    let mut steps = Vec::new();
-
-    // Versions.
-    let offers = match root {
-        Some(r) => repo_offers(r)?,
+    let offers = match ground.store {
+        Some(s) => repo_offers(s.root())?,
         None => vec![],
     };
     let mut packages = Vec::new();
@@ -183,8 +204,11 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
         }
         packages.push(source);
     }
+    Ok(packages)
+}
 
-    // Users.
+/// Users: the ones to create (only root can); returns their names.
+fn plan_users(spec: &ProfileSpec, steps: &mut Vec<Step>) -> Result<Vec<String>> {
     let mut new_users = Vec::new();
     for u in &spec.users {
         if !ensure::user_exists(&u.name) {
@@ -200,22 +224,40 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
             });
         }
     }
+    Ok(new_users)
+}
 
-    // Directories.
+/// Directories: the ones to create or fix (owner, group, mode).
+fn plan_dirs(
+    root: Option<&Root>,
+    spec: &ProfileSpec,
+    new_users: &[String],
+    steps: &mut Vec<Step>,
+) -> Result<()> {
     for d in &spec.dirs {
-        if let Some(w) = ensure::plan_dir(root, &profile, d, &new_users)? {
+        if let Some(w) = ensure::plan_dir(root, &spec.profile, d, new_users)? {
             steps.push(Step::Dir(w));
         }
     }
+    Ok(())
+}
 
-    // Templates.
+/// Templates: each rendered, and what dpkg's rules do with it; with `--conf new`, the
+/// package config files whose new copy waits as `.berth-dist` too.
+fn plan_templates(
+    ground: &Ground,
+    path: &Path,
+    spec: &ProfileSpec,
+    steps: &mut Vec<Step>,
+) -> Result<Vec<Render>> {
+    let profile = &spec.profile;
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tdir = Dir::open_path(base).map_err(|e| crate::Error::io("open", base, e))?;
-    let etc = match root {
-        Some(r) => conffile::etc_dir_opt(r, &profile)?,
+    let etc = match ground.store {
+        Some(s) => super::layout::etc_dir_opt(s.root(), profile)?,
         None => None,
     };
     let mut renders = Vec::new();
@@ -254,21 +296,32 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
     }
     if ground.take_new {
         if let (Some(store), Some(etc)) = (ground.store, &etc) {
-            for p in pending_package_files(store, &profile, etc)? {
+            for p in pending_package_files(store, profile, etc)? {
                 steps.push(Step::TakePending { path: p });
             }
         }
     }
+    Ok(renders)
+}
 
-    // The switch.
+/// The switch (and the service restart after it) when the set or the file changed;
+/// returns the generation the profile ends at.
+fn plan_switch(
+    root: Option<&Root>,
+    spec: &ProfileSpec,
+    packages: &[Source],
+    text: &str,
+    steps: &mut Vec<Step>,
+) -> Result<Option<u64>> {
+    let profile = &spec.profile;
     let current = match root {
-        Some(r) => Profiles::new(r).current_generation(&profile)?,
+        Some(r) => Profiles::new(r).current_generation(profile)?,
         None => None,
     };
     let next = match root {
         Some(r) => {
             Profiles::new(r)
-                .numbers(&profile)?
+                .numbers(profile)?
                 .last()
                 .copied()
                 .unwrap_or(0)
@@ -276,7 +329,7 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
         }
         None => 1,
     };
-    let (switch, generation) = switch_step(current.as_ref(), &packages, &text, next);
+    let (switch, generation) = switch_step(current.as_ref(), packages, text, next);
     if let Some(s) = switch {
         steps.push(s);
         if spec.service.is_some() {
@@ -285,15 +338,7 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
             });
         }
     }
-    Ok(Plan {
-        profile,
-        text,
-        spec,
-        packages,
-        renders,
-        steps,
-        generation,
-    })
+    Ok(generation)
 }
 
 /// Config files of the profile's packages whose new copy waits as `.berth-dist`

@@ -27,11 +27,6 @@ pub fn unit_name(profile: &str) -> String {
     format!("berth-{profile}.service")
 }
 
-/// The `[service]` of a profile file's text, if it has one. `origin` names it in messages.
-pub fn service_of(spec_text: Option<&str>, origin: &Path) -> Result<Option<ProfileSpec>> {
-    spec_text.map(|t| ProfileSpec::parse(t, origin)).transpose()
-}
-
 /// What [`render`] needs.
 #[derive(Debug, Clone)]
 pub struct UnitInput<'a> {
@@ -45,8 +40,9 @@ pub struct UnitInput<'a> {
     pub service: &'a ServiceSpec,
 }
 
-/// The unit file's text.
-pub fn render(i: &UnitInput<'_>) -> Result<String> {
+/// `ExecStart=`'s value: this berth's `run` of the profile with the `[service]`'s exec,
+/// isolation, user and capabilities, each word quoted for systemd.
+fn exec_start(i: &UnitInput<'_>) -> Result<String> {
     let s = i.service;
     let exec = crate::isolate::service::split(&s.exec).map_err(|why| DeployError::UnitValue {
         what: "[service] exec",
@@ -73,11 +69,17 @@ pub fn render(i: &UnitInput<'_>) -> Result<String> {
     argv.push(i.profile.to_string());
     argv.push("--".into());
     argv.extend(exec);
-    let exec_start = argv
+    Ok(argv
         .iter()
         .map(|w| quote(w))
         .collect::<Result<Vec<_>>>()?
-        .join(" ");
+        .join(" "))
+}
+
+/// The unit file's text.
+pub fn render(i: &UnitInput<'_>) -> Result<String> {
+    let s = i.service;
+    let exec_start = exec_start(i)?;
     let root = text("the root's path", i.root)?;
     let mut u = String::new();
     u.push_str(&format!(

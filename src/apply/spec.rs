@@ -9,6 +9,7 @@ use super::constraint::Constraint;
 use super::Error;
 use crate::error::Result;
 use crate::package::name::check_name;
+use crate::profile::{Generation, Profiles};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
@@ -151,6 +152,40 @@ pub struct HooksSpec {
 }
 
 impl ProfileSpec {
+    /// Reads a profile file given with `use --spec` (a file of the user's, not under the
+    /// root) and validates it; it must be for `profile`. Returns its text, recorded
+    /// verbatim.
+    pub fn read_for(path: &Path, profile: &str) -> Result<String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(crate::Error::InputNotFound {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(crate::Error::io("read", path, e)),
+        };
+        let spec = ProfileSpec::parse(&text, path)?;
+        if spec.profile != profile {
+            return Err(super::deploy_error::Error::SpecForOtherProfile {
+                path: path.to_path_buf(),
+                inner: spec.profile,
+                profile: profile.to_string(),
+            }
+            .into());
+        }
+        Ok(text)
+    }
+
+    /// The profile file generation `gen` of `profile` records, parsed (none when it records
+    /// none): the one place a recorded file is read back.
+    pub fn recorded(profiles: &Profiles, profile: &str, gen: &Generation) -> Result<Option<Self>> {
+        profiles
+            .recorded_spec(profile, gen)
+            .map(|(text, origin)| ProfileSpec::parse(text, &origin))
+            .transpose()
+    }
+
     /// Parses and validates profile file text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<ProfileSpec> {
         let spec: ProfileSpec = toml::from_str(text).map_err(|e| {

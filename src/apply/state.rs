@@ -1,61 +1,26 @@
-//! Config files (`[[config]]`) and writable directories (`[[writable]]`) of a profile's
-//! packages: `<root>/etc/<profile>/<package>/<path>` and `<root>/var/<profile>/<package>/<path>`.
-//! Each is seeded from the package's shipped copy the first time it is needed and never
-//! overwritten afterwards, so the operator's edits and the service's data survive every
-//! switch and rollback. Modes are explicit (not the umask); files are written atomically,
-//! and a seeded directory appears whole (built beside, then renamed). Everything is made
-//! beneath the root's handle, never through a symlink.
+//! Seeding a profile's packages' config files (`[[config]]`) and writable directories
+//! (`[[writable]]`) where `layout` puts them, the first time a run needs them. Seeding
+//! never overwrites: what exists is left as it is. Later changes belong elsewhere: a config
+//! file the operator never edited is replaced by a new package version's copy at the
+//! switch (`conffile::after_switch`, dpkg's rules; an edited one is kept), and a writable
+//! directory is never replaced or emptied, so the service's data survives every switch and
+//! rollback. Modes are explicit (not the umask); files are written atomically, and a
+//! seeded directory appears whole (built beside, then renamed). Everything is made beneath
+//! the root's handle, never through a symlink.
 
+use super::layout;
 use crate::error::{Error, Result};
 use crate::fsutil::{temp_name, Dir, Kind};
 use crate::isolate::plan::Bind;
 use crate::lock::LockedFile;
-use crate::root::{Root, DIR_MODE, ETC, VAR};
+use crate::root::{Root, DIR_MODE};
 use crate::store::{Entry, Store};
 use std::fs::File;
-use std::path::Path;
 
 /// Mode of config files (0755 when the shipped copy is executable).
 const FILE_MODE: u32 = 0o644;
 
-/// The binds for `entries` of `profile`: config files and writable directories, from the
-/// root onto their paths inside the namespace. Computes only; [`prepare`] creates them.
-pub fn binds(root: &Root, profile: &str, entries: &[Entry]) -> Vec<Bind> {
-    let mut out = Vec::new();
-    for e in entries {
-        for c in &e.manifest.config {
-            out.push(Bind {
-                source: root
-                    .path()
-                    .join(ETC)
-                    .join(profile)
-                    .join(e.name())
-                    .join(&c.path),
-                target: Path::new("/").join(&c.path),
-                dir: false,
-                what: "config",
-                package: e.spec(),
-            });
-        }
-        for w in &e.manifest.writable {
-            out.push(Bind {
-                source: root
-                    .path()
-                    .join(VAR)
-                    .join(profile)
-                    .join(e.name())
-                    .join(&w.path),
-                target: Path::new("/").join(&w.path),
-                dir: true,
-                what: "writable",
-                package: e.spec(),
-            });
-        }
-    }
-    out
-}
-
-/// Creates what [`binds`] names and does not exist yet, seeded from the packages. New
+/// Creates what [`layout::binds`] names and does not exist yet, seeded from the packages. New
 /// writable directories are given to `owner` (uid, gid) when set, so a service that runs
 /// as another user can write them. Returns the binds.
 pub fn prepare(
@@ -72,21 +37,20 @@ pub fn prepare(
             continue;
         }
         let pkg = store.open_entry(e)?;
-        let sub = format!("{profile}/{}", e.name());
         if !e.manifest.config.is_empty() {
-            let base = root.dir().ensure_dir(&format!("{ETC}/{sub}"), DIR_MODE)?;
+            let base = layout::package_etc_dir(root, profile, e.name())?;
             for c in &e.manifest.config {
                 prepare_file(&base, &c.path, &pkg, e)?;
             }
         }
         if !e.manifest.writable.is_empty() {
-            let base = root.dir().ensure_dir(&format!("{VAR}/{sub}"), DIR_MODE)?;
+            let base = layout::package_var_dir(root, profile, e.name())?;
             for w in &e.manifest.writable {
                 prepare_dir(&base, &w.path, &pkg, e, owner)?;
             }
         }
     }
-    Ok(binds(root, profile, entries))
+    Ok(layout::binds(root, profile, entries))
 }
 
 fn wrong_kind(e: &Entry, what: &'static str, rel: &str, found: &'static str) -> Error {

@@ -52,7 +52,7 @@ pub enum Conf {
 }
 
 /// Runs `apply`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (text, spec) = plan::load(&a.file)?;
     let take_new = a.conf == Conf::New;
     let report = if a.dry_run {
@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     } else if !ctx.quiet {
         print(&report);
     }
-    Ok(0)
+    Ok(())
 }
 
 fn print(r: &Report) {

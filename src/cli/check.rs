@@ -1,12 +1,9 @@
 //! `berth check`.
 
 use super::{output, Ctx};
-use crate::check::{self, Checked};
+use crate::check;
 use crate::error::{Error, Result};
-use crate::problem::Problem;
 use crate::store::verify::Depth;
-use serde::Serialize;
-use std::path::PathBuf;
 
 /// Verify every invariant of the root: profiles, generations, entries, objects, shims
 #[derive(Debug, clap::Args)]
@@ -30,42 +27,10 @@ pub struct Args {
     pub repair: bool,
 }
 
-#[derive(Serialize)]
-struct Report {
-    ok: bool,
-    checked: Checked,
-    problems: Vec<Problem>,
-    repaired: Vec<PathBuf>,
-}
-
 /// Runs `check`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
-    // A root others can write is one of the problems check reports (and --repair
-    // tightens), so check opens it where every other command refuses to.
-    let root = crate::root::Root::create_unchecked(ctx.root_path())?;
-    // Under the lock, staging and trash are leftovers rather than work in progress.
-    let lock = crate::lock::LockedFile::acquire(root.dir(), ctx.lock_timeout)?;
-    crate::store::Store::create(&root, &lock)?;
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let depth = if a.quick { Depth::Quick } else { Depth::Full };
-    let (mut problems, mut checked) = check::check(&root, &lock, depth)?;
-    let repaired = if a.repair {
-        check::repair(&root, &lock, &problems)?
-    } else {
-        vec![]
-    };
-    if a.repair && !problems.is_empty() {
-        // What is left is what a fresh check finds: a repair can uncover a problem (a
-        // planted link removed from the pool leaves its entry's object missing), and
-        // one that looked repairable may have stayed.
-        (problems, checked) = check::check(&root, &lock, depth)?;
-    }
-    let remaining: Vec<Problem> = problems;
-    let report = Report {
-        ok: remaining.is_empty(),
-        checked,
-        problems: remaining,
-        repaired,
-    };
+    let report = check::check_root(ctx.root_path(), ctx.lock_timeout, depth, a.repair)?;
     if ctx.json {
         output::json(&report);
     } else {
@@ -106,7 +71,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
     }
     if report.ok {
-        Ok(0)
+        Ok(())
     } else {
         Err(Error::IntegrityFailed {
             what: "check",

@@ -100,10 +100,10 @@ fn without_hidden(cmd: &Command) -> Command {
 }
 
 /// Runs `completions`: prints the script on stdout.
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(&script(a.shell))
         .and_then(|()| out.flush())
         .map_err(|e| Error::io("write", "standard output", e))?;
-    Ok(0)
+    Ok(())
 }

@@ -41,7 +41,7 @@ pub struct DiffArgs {
 }
 
 /// Runs a `config` command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Status(a) => status(ctx, &a.profile),
         Command::Diff(a) => diff(ctx, &a.profile, a.file.as_deref()),
@@ -49,26 +49,26 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
 }
 
 fn files(ctx: &Ctx, profile: &str) -> Result<Vec<conffile::FileStatus>> {
-    let (v, n) = super::profile::view_with_profile(ctx, profile)?;
+    let (v, n) = super::pick::view_with_profile(ctx, profile)?;
     let gen = v.profiles.read(profile, n)?;
     conffile::status(&v.store, profile, &gen)
 }
 
-fn status(ctx: &Ctx, profile: &str) -> Result<i32> {
+fn status(ctx: &Ctx, profile: &str) -> Result<()> {
     let rows = files(ctx, profile)?;
     if ctx.json {
         output::json(&rows);
-        return Ok(0);
+        return Ok(());
     }
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| vec![r.file.clone(), r.state.to_string(), r.source.clone()])
         .collect();
     output::table(&["FILE", "STATE", "SHIPPED BY"], &table);
-    Ok(0)
+    Ok(())
 }
 
-fn diff(ctx: &Ctx, profile: &str, file: Option<&str>) -> Result<i32> {
+fn diff(ctx: &Ctx, profile: &str, file: Option<&str>) -> Result<()> {
     let rows = files(ctx, profile)?;
     if let Some(f) = file {
         if !rows.iter().any(|r| r.file == f) {
@@ -103,5 +103,5 @@ fn diff(ctx: &Ctx, profile: &str, file: Option<&str>) -> Result<i32> {
             print!("{d}");
         }
     }
-    Ok(0)
+    Ok(())
 }

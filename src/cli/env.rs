@@ -52,9 +52,9 @@ pub struct HookArgs {
 }
 
 /// Runs `env`.
-pub fn env(ctx: &Ctx, a: EnvArgs) -> Result<i32> {
-    let (profile, why) = super::which::choose(ctx.root_path(), a.profile.as_deref())?;
-    let (view, _) = super::profile::view_with_profile(ctx, &profile)?;
+pub fn env(ctx: &Ctx, a: EnvArgs) -> Result<()> {
+    let (profile, why) = super::pick::choose(ctx.root_path(), a.profile.as_deref())?;
+    let (view, _) = super::pick::view_with_profile(ctx, &profile)?;
     let path = view
         .profiles
         .path_env(&profile, std::env::var_os(crate::env::PATH).as_deref())?;
@@ -69,7 +69,7 @@ pub fn env(ctx: &Ctx, a: EnvArgs) -> Result<i32> {
             "chosen_by": why,
             "env": { crate::env::BERTH_PROFILE: profile, crate::env::PATH: path },
         }));
-        return Ok(0);
+        return Ok(());
     }
     for (k, v) in vars {
         match a.shell {
@@ -78,7 +78,7 @@ pub fn env(ctx: &Ctx, a: EnvArgs) -> Result<i32> {
             None => println!("{k}={}", env_file_value(v)),
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// A value for a systemd `EnvironmentFile=` (and `sh` alike): bare when it holds only safe
@@ -100,17 +100,17 @@ fn env_file_value(v: &str) -> String {
 }
 
 /// Runs `activate`.
-pub fn activate(ctx: &Ctx, a: ActivateArgs) -> Result<i32> {
+pub fn activate(ctx: &Ctx, a: ActivateArgs) -> Result<()> {
     let berth = std::env::current_exe().map_err(|e| crate::Error::io("find", "berth", e))?;
     let root = std::path::absolute(ctx.root_path())
         .map_err(|e| crate::Error::io("resolve", ctx.root_path(), e))?;
     print!("{}", activate::hook_script(a.shell, &berth, &root));
-    Ok(0)
+    Ok(())
 }
 
 /// Runs `hook-env`: never fails (a broken hook must not break the shell); problems are
 /// one-line warnings on stderr.
-pub fn hook_env(ctx: &Ctx, a: HookArgs) -> Result<i32> {
+pub fn hook_env(ctx: &Ctx, a: HookArgs) -> Result<()> {
     let root = ctx.root_path();
     let cwd = std::env::current_dir().unwrap_or_default();
     let env_profile = std::env::var_os(crate::env::BERTH_PROFILE);
@@ -138,5 +138,5 @@ pub fn hook_env(ctx: &Ctx, a: HookArgs) -> Result<i32> {
     let previous = std::env::var_os(activate::ADDED_VAR);
     let change = activate::change_path(&path, previous.as_deref(), bin.as_deref());
     print!("{}", activate::apply_code(a.shell, &change));
-    Ok(0)
+    Ok(())
 }

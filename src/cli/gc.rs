@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 /// Runs `gc`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let l = ctx.lock()?;
     let opts = Options {
         keep: a.keep,
@@ -51,10 +51,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let r = gc::run(&l.store, &l.profiles, &l.lock, opts, &ctx.progress)?;
     if ctx.json {
         output::json(&r);
-        return Ok(0);
+        return Ok(());
     }
     if ctx.quiet {
-        return Ok(0);
+        return Ok(());
     }
     let verb = if r.dry_run { "would remove" } else { "removed" };
     for g in &r.generations {
@@ -95,7 +95,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         if r.entries.len() == 1 { "y" } else { "ies" },
         r.objects
     );
-    Ok(0)
+    Ok(())
 }
 
 fn short(id: &str) -> &str {
@@ -119,7 +119,7 @@ struct PinRow {
 }
 
 /// Runs `pin`.
-pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<i32> {
+pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<()> {
     if a.packages.is_empty() {
         let pins = match ctx.view()? {
             Some(v) => v.store.pins()?,
@@ -132,7 +132,7 @@ pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<i32> {
                 println!("{p}");
             }
         }
-        return Ok(0);
+        return Ok(());
     }
     let l = ctx.lock()?;
     let entries = l.store.entries()?;
@@ -152,7 +152,7 @@ pub fn pin(ctx: &Ctx, a: PinArgs) -> Result<i32> {
     if ctx.json {
         output::json(&rows);
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Let gc delete pinned packages again.
@@ -166,7 +166,7 @@ pub struct UnpinArgs {
 }
 
 /// Runs `unpin`.
-pub fn unpin(ctx: &Ctx, a: UnpinArgs) -> Result<i32> {
+pub fn unpin(ctx: &Ctx, a: UnpinArgs) -> Result<()> {
     let l = ctx.lock()?;
     let entries = l.store.entries()?;
     let pins = l.store.pins()?;
@@ -195,7 +195,7 @@ pub fn unpin(ctx: &Ctx, a: UnpinArgs) -> Result<i32> {
     if ctx.json {
         output::json(&rows);
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Set how many generations gc keeps for one profile (overrides gc --keep).
@@ -222,7 +222,7 @@ struct KeepReport<'a> {
 }
 
 /// Runs `keep`.
-pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<i32> {
+pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<()> {
     let keep = if a.count.is_some() || a.unset {
         if a.count == Some(0) {
             return Err(Error::BadFlag {
@@ -256,5 +256,5 @@ pub fn keep(ctx: &Ctx, a: KeepArgs) -> Result<i32> {
             None => println!("{}: no policy; gc --keep applies", a.profile),
         }
     }
-    Ok(0)
+    Ok(())
 }

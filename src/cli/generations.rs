@@ -22,21 +22,21 @@ pub struct Args {
 }
 
 /// Runs `generations`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     match &a.delete {
         Some(range) => delete(ctx, &a.profile, range),
         None => list(ctx, &a.profile),
     }
 }
 
-fn list(ctx: &Ctx, profile: &str) -> Result<i32> {
+fn list(ctx: &Ctx, profile: &str) -> Result<()> {
     #[derive(Serialize)]
     struct Row {
         #[serde(flatten)]
         gen: crate::profile::Generation,
         current: bool,
     }
-    let (v, current) = super::profile::view_with_profile(ctx, profile)?;
+    let (v, current) = super::pick::view_with_profile(ctx, profile)?;
     let mut rows = Vec::new();
     for n in v.profiles.numbers(profile)? {
         rows.push(Row {
@@ -46,7 +46,7 @@ fn list(ctx: &Ctx, profile: &str) -> Result<i32> {
     }
     if ctx.json {
         output::json(&rows);
-        return Ok(0);
+        return Ok(());
     }
     let table: Vec<Vec<String>> = rows
         .iter()
@@ -66,10 +66,10 @@ fn list(ctx: &Ctx, profile: &str) -> Result<i32> {
         })
         .collect();
     output::table(&["", "GEN", "CREATED", "PACKAGES"], &table);
-    Ok(0)
+    Ok(())
 }
 
-fn delete(ctx: &Ctx, profile: &str, range: &str) -> Result<i32> {
+fn delete(ctx: &Ctx, profile: &str, range: &str) -> Result<()> {
     crate::package::name::check_name("profile name", profile)?;
     let l = ctx.lock()?;
     let out = crate::profile::prune::delete_range(&l.lock, &l.profiles, profile, range)?;
@@ -90,5 +90,5 @@ fn delete(ctx: &Ctx, profile: &str, range: &str) -> Result<i32> {
             println!("{profile} has no generations in {range}");
         }
     }
-    Ok(0)
+    Ok(())
 }

@@ -57,7 +57,7 @@ fn summary(e: &Entry) -> Summary {
 }
 
 /// Runs `list`.
-pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
+pub fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let all = match ctx.view()? {
         Some(v) => v.store.entries()?,
         None => vec![],
@@ -68,13 +68,13 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         .collect();
     if ctx.json {
         output::json(&entries.iter().map(summary).collect::<Vec<_>>());
-        return Ok(0);
+        return Ok(());
     }
     if entries.is_empty() {
         if !ctx.quiet {
             println!("no packages installed in {}", ctx.root_path().display());
         }
-        return Ok(0);
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
@@ -89,7 +89,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         })
         .collect();
     output::table(&["NAME", "VERSION", "ID", "SIZE", "INSTALLED"], &rows);
-    Ok(0)
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -116,7 +116,7 @@ struct Info {
 }
 
 /// Runs `info`.
-pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
+pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<()> {
     let Some(view) = ctx.view()? else {
         return Err(Error::UnknownPackage {
             reference: a.package.clone(),
@@ -139,10 +139,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             file_list,
             native,
         });
-        return Ok(0);
+        return Ok(());
     }
     print_info(&e, native.as_ref(), file_list);
-    Ok(0)
+    Ok(())
 }
 
 fn print_info(

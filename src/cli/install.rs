@@ -4,6 +4,7 @@ use super::{output, Ctx};
 use crate::error::{Error, Result};
 use crate::package::extract::Limits;
 use crate::package::ReadOptions;
+use crate::repo::install::{install_arg, Notice, Origin, Signature};
 use crate::store::install::{Outcome, Request};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -91,11 +92,11 @@ struct Row {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     scripts_not_run: Vec<String>,
     #[serde(flatten)]
-    source: Source,
+    source: Origin,
 }
 
 /// Runs `install`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let per_file =
         a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some() || a.signature.is_some();
     if a.files.len() > 1 && per_file {
@@ -139,10 +140,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     if ctx.json {
         output::json(&rows);
     }
-    Ok(0)
+    Ok(())
 }
 
-fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {
+fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin) -> Row {
     let e = outcome.entry();
     let (status, new_objects, dropped) = match outcome {
         Outcome::Installed {
@@ -213,33 +214,10 @@ fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Source) -> Row {
     row
 }
 
-/// Where one argument's bytes came from (part of the --json row).
-#[derive(Serialize, Default)]
-struct Source {
-    /// The repository it was resolved in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repository: Option<String>,
-    /// Whether it was downloaded (false: a verified cached copy was reused).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    downloaded: Option<bool>,
-    /// The key id that signed a local file (`--signature`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signed_by: Option<String>,
-    /// The store id the index gives.
-    #[serde(skip)]
-    store_id: Option<String>,
-}
-
-/// Installs one argument: an existing file (held to the signature policy), or a repository
-/// reference (resolved in the last good indexes, downloaded into the cache and installed as
-/// it arrives, size- and sha256-verified). Nothing reaches the store unless its sha256 is the
-/// one the signed index gives.
-fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Source, Outcome)> {
-    let files = crate::repo::Paths::new(l.store.root());
-    let by_name = !arg.is_file()
-        && crate::repo::resolve::looks_like_reference(&arg.to_string_lossy())
-        && !crate::repo::trust::Repos::load(&files)?.repos.is_empty();
-    let mut req = Request {
+/// Installs one argument (the policy and the local-or-repository decision are the
+/// repository module's) and says what it was told to.
+fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Origin, Outcome)> {
+    let req = Request {
         path: arg.to_path_buf(),
         read: ReadOptions {
             name: a.name.clone(),
@@ -256,61 +234,29 @@ fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(So
         },
         repair: a.repair,
     };
-    if !by_name {
-        use crate::repo::policy::{check_local, Verdict};
-        let verdict = check_local(&files, arg, a.signature.as_deref(), a.insecure)?;
-        if verdict == Verdict::Insecure {
-            eprintln!(
-                "warning: installing {} WITHOUT a signature (--insecure; config.toml requires signatures)",
-                arg.display()
-            );
-        }
-        let signed_by = match verdict {
-            Verdict::Signed { key_id, sha256 } => {
-                // The store refuses the file if it changed since it was verified.
-                req.read.sha256 = req.read.sha256.or(Some(sha256));
-                Some(key_id)
-            }
-            _ => None,
-        };
-        let outcome = l.store.install(&l.lock, &req, &ctx.progress)?;
-        return Ok((
-            Source {
-                signed_by,
-                ..Source::default()
-            },
-            outcome,
-        ));
-    }
-    if a.signature.is_some() || a.sha256.is_some() || a.name.is_some() || a.pkg_version.is_some() {
-        return Err(Error::BadFlag {
-            flag: "--signature/--sha256/--name/--version",
-            why: "they apply to local files; a repository's index already says them".into(),
-        });
-    }
-    let (got, outcome) = crate::repo::install::by_name(
-        &l.store,
-        &l.lock,
-        &arg.to_string_lossy(),
-        req,
-        &ctx.progress,
-    )?;
-    let p = &got.package;
-    if !ctx.json && !ctx.quiet {
-        match &got.fetched.url {
-            Some(url) => eprintln!(
-                "downloaded {} from {url} ({}, sha256 verified)",
-                p.reference(),
-                output::size(p.size)
-            ),
-            None => eprintln!("using cached {} (sha256 verified)", p.reference()),
-        }
-    }
-    let source = Source {
-        repository: Some(got.repo.clone()),
-        downloaded: Some(got.fetched.downloaded),
-        signed_by: None,
-        store_id: p.store_id.clone(),
+    let sig = Signature {
+        file: a.signature.as_deref(),
+        insecure: a.insecure,
     };
-    Ok((source, outcome))
+    let got = install_arg(&l.store, &l.lock, req, sig, &ctx.progress)?;
+    match &got.notice {
+        Some(Notice::Unsigned { file }) => eprintln!(
+            "warning: installing {} WITHOUT a signature (--insecure; config.toml requires signatures)",
+            file.display()
+        ),
+        Some(_) if ctx.json || ctx.quiet => {}
+        Some(Notice::Downloaded {
+            reference,
+            url,
+            size,
+        }) => eprintln!(
+            "downloaded {reference} from {url} ({}, sha256 verified)",
+            output::size(*size)
+        ),
+        Some(Notice::Cached { reference }) => {
+            eprintln!("using cached {reference} (sha256 verified)");
+        }
+        None => {}
+    }
+    Ok((got.origin, got.outcome))
 }

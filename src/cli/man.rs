@@ -37,7 +37,7 @@ struct Written {
 }
 
 /// Runs `man`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     if let Some(dir) = a.dir {
         crate::fsutil::create_user_dirs(&dir)?;
         let mut names = Vec::new();
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         } else if !ctx.quiet {
             println!("wrote {} pages to {}", names.len(), dir.display());
         }
-        return Ok(0);
+        return Ok(());
     }
     let tree = tree();
     let mut cmd = &tree;
@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     out.write_all(&page)
         .and_then(|()| out.flush())
         .map_err(|e| Error::io("write", "standard output", e))?;
-    Ok(0)
+    Ok(())
 }
 
 /// Every page as (file name, roff): berth(1), one per visible command (nested ones included,

@@ -13,6 +13,7 @@ mod install;
 mod man;
 mod output;
 mod pack;
+mod pick;
 mod profile;
 mod remove;
 mod repo;
@@ -21,6 +22,7 @@ mod service;
 mod verify;
 mod which;
 
+use crate::check::known_names;
 use crate::error::Result;
 use crate::lock::LockedFile;
 use crate::profile::Profiles;
@@ -181,7 +183,7 @@ pub struct Locked {
 impl Ctx {
     /// The root as it is, for a command that only reads (`None` when there is no root yet).
     pub fn view(&self) -> Result<Option<View>> {
-        let Some(root) = Root::open(&self.root_path, self.insecure)? else {
+        let Some(root) = Root::open(&self.root_path, self.insecure, &known_names())? else {
             return Ok(None);
         };
         Ok(Some(View {
@@ -198,7 +200,7 @@ impl Ctx {
 
     /// Creates the root if needed and takes its lock for a mutation.
     pub fn lock(&self) -> Result<Locked> {
-        let root = Root::create(&self.root_path, self.insecure)?;
+        let root = Root::create(&self.root_path, self.insecure, &known_names())?;
         let lock = LockedFile::acquire(root.dir(), self.lock_timeout)?;
         Ok(Locked {
             store: Store::create(&root, &lock)?,
@@ -208,8 +210,9 @@ impl Ctx {
     }
 }
 
-/// Runs a parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> Result<i32> {
+/// Runs a parsed command line. A command's other exit codes come from its error
+/// (`Error::exit_code`), so success is the only value left to return.
+pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         root_path: crate::root::locate(cli.global.root.as_deref()),
         insecure: cli.global.insecure_permissions,

@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Runs `pack`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let packed = crate::package::pack::pack(&a.dir, a.output.as_deref(), a.level)?;
     if ctx.json {
         output::json(&packed);
@@ -40,5 +40,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             packed.sha256
         );
     }
-    Ok(0)
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! Profile commands: `use`, `drop`, `rollback`, `switch`, `diff`, `profiles` (and the
 //! dispatch of `generations`, `default`, `which`, `run`, which live in their own modules).
 
+use super::pick::view_with_profile;
 use super::{output, Ctx};
 use crate::apply::deploy::{self, SwitchOp};
+use crate::apply::spec::ProfileSpec;
 use crate::error::{Error, Result};
 use crate::profile::diff::diff;
 use crate::profile::Target;
@@ -142,11 +144,11 @@ pub struct DiffArgs {
 }
 
 /// Runs a profile command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Use(a) => {
             let spec = match &a.spec {
-                Some(path) => Some(read_spec(path, &a.profile)?),
+                Some(path) => Some(ProfileSpec::read_for(path, &a.profile)?),
                 None => None,
             };
             with_switcher(
@@ -200,31 +202,7 @@ pub fn command_line() -> String {
         .join(" ")
 }
 
-/// Reads and validates a profile file given with `use --spec` (a file of the user's, not
-/// under the root); it must be for `profile`.
-fn read_spec(path: &std::path::Path, profile: &str) -> Result<String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::InputNotFound {
-                path: path.to_path_buf(),
-            })
-        }
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    let spec = crate::apply::spec::ProfileSpec::parse(&text, path)?;
-    if spec.profile != profile {
-        return Err(crate::apply::deploy_error::Error::SpecForOtherProfile {
-            path: path.to_path_buf(),
-            inner: spec.profile,
-            profile: profile.to_string(),
-        }
-        .into());
-    }
-    Ok(text)
-}
-
-fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<i32> {
+fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result<()> {
     let l = ctx.lock()?;
     let change = deploy::switch(&l.store, &l.lock, profile, op, strict, &command_line())?;
     drop(l);
@@ -257,23 +235,10 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
     for w in &change.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(0)
+    Ok(())
 }
 
-/// The profiles of the root, or "no such profile" when there is no root yet.
-pub fn view_with_profile(ctx: &Ctx, profile: &str) -> Result<(super::View, u64)> {
-    crate::package::name::check_name("profile name", profile)?;
-    let Some(v) = ctx.view()? else {
-        return Err(Error::UnknownProfile {
-            profile: profile.to_string(),
-            existing: vec![],
-        });
-    };
-    let n = v.profiles.existing(profile)?;
-    Ok((v, n))
-}
-
-fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
+fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<()> {
     let (v, current) = view_with_profile(ctx, &a.profile)?;
     let profiles = &v.profiles;
     let numbers = profiles.numbers(&a.profile)?;
@@ -327,10 +292,10 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
             println!("  {l}");
         }
     }
-    Ok(0)
+    Ok(())
 }
 
-fn profiles(ctx: &Ctx) -> Result<i32> {
+fn profiles(ctx: &Ctx) -> Result<()> {
     #[derive(Serialize)]
     struct Row {
         profile: String,
@@ -383,5 +348,5 @@ fn profiles(ctx: &Ctx) -> Result<i32> {
             &table,
         );
     }
-    Ok(0)
+    Ok(())
 }

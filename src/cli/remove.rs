@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// Runs `remove`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let l = ctx.lock()?;
     let freed = crate::gc::remove(&l.store, &l.profiles, &l.lock, &a.packages)?;
     if ctx.json {
@@ -33,5 +33,5 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             freed.objects
         );
     }
-    Ok(0)
+    Ok(())
 }

@@ -167,7 +167,7 @@ pub struct VerifyArgs {
 }
 
 /// Runs a repository command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     // Commands that change the root's repository files hold its lock; reading ones open it
     // as it is (no root yet: no repositories).
     let locked = || -> Result<(crate::cli::Locked, Paths)> {
@@ -191,7 +191,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
                     )
                 },
             );
-            Ok(0)
+            Ok(())
         }
         Command::Repo(RepoCommand::Publish(a)) => publish_cmd(ctx, a),
         Command::Repo(RepoCommand::Add(a)) => {
@@ -209,7 +209,7 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
             report(ctx, &serde_json::json!({"removed": a.name}), || {
                 format!("removed repository {}", a.name)
             });
-            Ok(0)
+            Ok(())
         }
         Command::Repo(RepoCommand::Verify(a)) => verify(ctx, a),
         Command::Update(a) => {
@@ -229,7 +229,7 @@ fn report<T: Serialize>(ctx: &Ctx, json: &T, human: impl FnOnce() -> String) {
     }
 }
 
-fn publish_cmd(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
+fn publish_cmd(ctx: &Ctx, a: PublishArgs) -> Result<()> {
     let one_file_flags = a.name.is_some() || a.pkg_version.is_some() || a.description.is_some();
     if a.files.len() > 1 && one_file_flags {
         return Err(crate::Error::BadFlag {
@@ -277,10 +277,10 @@ fn publish_cmd(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
             p.serial, p.channel, p.key_id, p.expires
         );
     }
-    Ok(0)
+    Ok(())
 }
 
-fn add(ctx: &Ctx, paths: &Paths, a: AddArgs) -> Result<i32> {
+fn add(ctx: &Ctx, paths: &Paths, a: AddArgs) -> Result<()> {
     trust::check_repo_name(&a.name)?;
     crate::repo::index::check_channel(&a.channel).map_err(|why| {
         crate::repo::Error::BadChannel {
@@ -320,7 +320,7 @@ fn add(ctx: &Ctx, paths: &Paths, a: AddArgs) -> Result<i32> {
             repo.channel
         )
     });
-    Ok(0)
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -334,7 +334,7 @@ struct ListRow {
     packages: usize,
 }
 
-fn list(ctx: &Ctx, paths: Option<&Paths>) -> Result<i32> {
+fn list(ctx: &Ctx, paths: Option<&Paths>) -> Result<()> {
     let mut rows = Vec::new();
     let known = match paths {
         Some(p) => resolve::known(p)?,
@@ -376,10 +376,10 @@ fn list(ctx: &Ctx, paths: Option<&Paths>) -> Result<i32> {
             &cells,
         );
     }
-    Ok(0)
+    Ok(())
 }
 
-fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32> {
+fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
     let keys = a
         .key
         .iter()
@@ -407,7 +407,7 @@ fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<i32> {
         );
     }
     if r.problems.is_empty() {
-        Ok(0)
+        Ok(())
     } else {
         Err(crate::repo::Error::RepoDamaged {
             path: r.path,

@@ -3,20 +3,11 @@
 //! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s: it does not
 //! stay as a parent.
 
-use super::which::choose;
+use super::pick::{choose, view_with_profile};
 use super::Ctx;
-use crate::apply::state as apply_state;
 use crate::error::Result;
-use crate::isolate::hold::{self, Hold};
-use crate::isolate::launch::{self, Source};
-use crate::isolate::namespace::{self, Mode};
-use crate::isolate::privileges::{self, Privileges};
-use crate::isolate::service::{self, ServiceCommand};
-use crate::isolate::{plan, Error as IsolateError};
-use crate::profile::{Generation, Profiles};
-use crate::store::Entry;
+use crate::run::Request;
 use std::ffi::OsString;
-use std::path::Path;
 
 /// Examples and notes for `berth run --help`.
 pub const AFTER_HELP: &str = "Examples:
@@ -63,148 +54,17 @@ pub struct Args {
 }
 
 /// Runs `run`. Returns only on failure: on success the command replaces berth.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (profile, _why) = choose(ctx.root_path(), a.profile.as_deref())?;
-    let (view, number) = super::profile::view_with_profile(ctx, &profile)?;
-    let gen = view.profiles.read(&profile, number)?;
-    let names: Vec<String> = gen.packages.iter().map(|p| p.entry_dir()).collect();
-    let entries = plan::load_entries(&view.store, &names, &gen.prefer)?;
-    if entries.is_empty() && (a.isolate || a.command.is_empty()) {
-        return Err(IsolateError::NoPackages {
-            profile,
-            generation: number,
-        }
-        .into());
-    }
-    let service = match a.command.is_empty() {
-        true => Some(service::find(&profile, &entries)?),
-        false => None,
+    let (view, generation) = view_with_profile(ctx, &profile)?;
+    let req = Request {
+        profile,
+        generation,
+        isolate: a.isolate,
+        user: a.user,
+        caps: a.caps,
+        command: a.command,
+        lock_timeout: ctx.lock_timeout,
     };
-    let user = match (&a.user, &service) {
-        (Some(u), _) => Some((u.as_str(), Source::Flag)),
-        (None, Some(s)) => s.user.as_deref().map(|u| (u, Source::Manifest)),
-        (None, None) => None,
-    };
-    let caps: (&[String], Source) = match (&a.caps, &service) {
-        (c, _) if !c.is_empty() => (c, Source::Flag),
-        (_, Some(s)) => (&s.capabilities, Source::Manifest),
-        _ => (&[], Source::Flag),
-    };
-    let privs = launch::privileges_for(user, caps, a.isolate)?;
-    if a.isolate {
-        isolated(
-            ctx, &view, &profile, &gen, &entries, &privs, a.command, service,
-        )
-    } else {
-        let drop_privs = a.user.is_some() || !a.caps.is_empty() || service.is_some();
-        plain(
-            &view.profiles,
-            &profile,
-            &entries,
-            drop_privs.then_some(&privs),
-            a.command,
-            service,
-        )
-    }
-}
-
-/// The service's command line: a program with a `/` that does not start with one is
-/// relative to the package root, which `root_of` gives.
-fn service_argv(s: &ServiceCommand, root_of: impl Fn(usize) -> OsString) -> Vec<OsString> {
-    let mut argv: Vec<OsString> = s.argv.iter().map(OsString::from).collect();
-    let prog = &s.argv[0];
-    if prog.contains('/') && !prog.starts_with('/') {
-        let mut p = root_of(s.package);
-        p.push("/");
-        p.push(prog);
-        argv[0] = p;
-    }
-    argv
-}
-
-fn identity_env(privs: &Privileges, env: &mut Vec<(OsString, OsString)>) {
-    if let Some(id) = &privs.identity {
-        if let Some(name) = &id.name {
-            env.push(("USER".into(), name.into()));
-            env.push(("LOGNAME".into(), name.into()));
-        }
-        if let Some(home) = &id.home {
-            env.push(("HOME".into(), home.into()));
-        }
-    }
-}
-
-fn plain(
-    profiles: &Profiles,
-    profile: &str,
-    entries: &[Entry],
-    privs: Option<&Privileges>,
-    command: Vec<OsString>,
-    service: Option<ServiceCommand>,
-) -> Result<i32> {
-    let link = profiles.link_path(profile);
-    let old = std::env::var_os(crate::env::PATH);
-    let path = profiles.path_env(profile, old.as_deref())?;
-    let command = match &service {
-        Some(s) => service_argv(s, |i| link.join("pkgs").join(entries[i].name()).into()),
-        None => command,
-    };
-    let mut env = vec![
-        (OsString::from(crate::env::PATH), path),
-        (crate::env::BERTH_PROFILE.into(), profile.into()),
-    ];
-    if let Some(p) = privs {
-        identity_env(p, &mut env);
-        privileges::apply(p, nix::unistd::geteuid().is_root())?;
-    }
-    Err(launch::exec(&command, &env, profile).into())
-}
-
-/// The isolated launch: everything it needs.
-#[allow(clippy::too_many_arguments)]
-fn isolated(
-    ctx: &Ctx,
-    view: &super::View,
-    profile: &str,
-    gen: &Generation,
-    entries: &[Entry],
-    privs: &Privileges,
-    command: Vec<OsString>,
-    service: Option<ServiceCommand>,
-) -> Result<i32> {
-    let root = &view.root;
-    let mode = Mode::for_caller();
-    let binds = apply_state::binds(root, profile, entries);
-    let plan = plan::plan(
-        entries,
-        binds,
-        &root.path().join(crate::root::STORE),
-        &hold::mount_point_dir(root),
-        Path::new("/"),
-    )?;
-    namespace::check_kernel(mode)?;
-    let l = ctx.lock()?;
-    hold::clean_stale(root, &l.lock)?;
-    let names: Vec<String> = entries.iter().map(|e| e.dir_name().to_string()).collect();
-    // Loaded before the lock: gc may have taken an entry since.
-    plan::load_entries(&l.store, &names, &[])?;
-    let owner = privs.identity.as_ref().map(|i| (i.uid, i.gid));
-    apply_state::prepare(root, &l.store, &l.lock, profile, entries, owner)?;
-    let hold = Hold::create(root, &l.lock, profile, gen.number, &names)?;
-    drop(l);
-    let command = match &service {
-        Some(s) => service_argv(s, |_| OsString::new()),
-        None => command,
-    };
-    let path = std::env::var_os(crate::env::PATH)
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    let mut env = vec![
-        (OsString::from(crate::env::PATH), path),
-        (crate::env::BERTH_PROFILE.into(), profile.into()),
-    ];
-    identity_env(privs, &mut env);
-    let err = launch::isolated(&plan, mode, privs, &command, &env, profile);
-    hold.release();
-    Err(err.into())
+    match crate::run::launch(&view.store, req)? {}
 }

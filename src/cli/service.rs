@@ -3,6 +3,7 @@
 use super::{output, Ctx};
 use crate::apply::deploy_error::Error as DeployError;
 use crate::apply::service;
+use crate::apply::spec::ProfileSpec;
 use crate::error::Result;
 use std::path::PathBuf;
 
@@ -51,21 +52,17 @@ pub struct RemoveArgs {
 }
 
 /// Runs a `service` command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Install(a) => install(ctx, a),
         Command::Remove(a) => remove(ctx, a),
     }
 }
 
-fn install(ctx: &Ctx, a: InstallArgs) -> Result<i32> {
-    let (view, n) = super::profile::view_with_profile(ctx, &a.profile)?;
+fn install(ctx: &Ctx, a: InstallArgs) -> Result<()> {
+    let (view, n) = super::pick::view_with_profile(ctx, &a.profile)?;
     let gen = view.profiles.read(&a.profile, n)?;
-    let origin = view
-        .profiles
-        .generation_path(&a.profile, n)
-        .join(crate::profile::generation::GENERATION_TOML);
-    let Some(spec) = service::service_of(gen.spec.as_deref(), &origin)? else {
+    let Some(spec) = ProfileSpec::recorded(&view.profiles, &a.profile, &gen)? else {
         return Err(DeployError::NoService {
             profile: a.profile,
             generation: n,
@@ -85,15 +82,15 @@ fn install(ctx: &Ctx, a: InstallArgs) -> Result<i32> {
             if done.isolate { "isolated" } else { "plain" }
         );
     }
-    Ok(0)
+    Ok(())
 }
 
-fn remove(ctx: &Ctx, a: RemoveArgs) -> Result<i32> {
+fn remove(ctx: &Ctx, a: RemoveArgs) -> Result<()> {
     let path = service::remove(&a.profile, &a.unit_dir)?;
     if ctx.json {
         output::json(&serde_json::json!({ "profile": a.profile, "removed": path }));
     } else if !ctx.quiet {
         println!("{}: removed {}", a.profile, path.display());
     }
-    Ok(0)
+    Ok(())
 }

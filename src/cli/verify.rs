@@ -26,7 +26,7 @@ struct Report {
 }
 
 /// Runs `verify`.
-pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
+pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let view = ctx.view()?;
     let entries = match &view {
         None if a.packages.is_empty() => vec![],
@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
         }
     }
     if report.ok {
-        Ok(0)
+        Ok(())
     } else {
         Err(Error::IntegrityFailed {
             what: "verify",

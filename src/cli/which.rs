@@ -1,6 +1,7 @@
 //! `berth which` and `berth default`: which file a shim would run, and the root's default
 //! profile.
 
+use super::pick::{choose, view_with_profile};
 use super::{output, Ctx};
 use crate::error::{Error, Result};
 use std::ffi::OsString;
@@ -23,7 +24,7 @@ pub struct WhichArgs {
 }
 
 /// Runs `default`.
-pub fn default(ctx: &Ctx, a: DefaultArgs) -> Result<i32> {
+pub fn default(ctx: &Ctx, a: DefaultArgs) -> Result<()> {
     let Some(p) = a.profile else {
         let d = ctx.view()?.and_then(|v| v.profiles.default_profile());
         if ctx.json {
@@ -34,7 +35,7 @@ pub fn default(ctx: &Ctx, a: DefaultArgs) -> Result<i32> {
                 None => println!("no default profile (set one with `berth default PROFILE`)"),
             }
         }
-        return Ok(0);
+        return Ok(());
     };
     crate::package::name::check_name("profile name", &p)?;
     let l = ctx.lock()?;
@@ -44,29 +45,13 @@ pub fn default(ctx: &Ctx, a: DefaultArgs) -> Result<i32> {
     } else if !ctx.quiet {
         println!("default profile: {p}");
     }
-    Ok(0)
-}
-
-/// The profile to use and the rule that chose it, as a shim would (or `--profile`).
-pub fn choose(root: &std::path::Path, flag: Option<&str>) -> Result<(String, String)> {
-    if let Some(p) = flag {
-        crate::package::name::check_name("profile name", p)?;
-        return Ok((p.to_string(), "--profile".to_string()));
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let env = std::env::var_os(crate::env::BERTH_PROFILE);
-    let c = berth_shim::resolve(root, env.as_deref(), &cwd)
-        .map_err(|e| Error::NoProfileChosen(e.to_string()))?;
-    for w in &c.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok((c.profile, c.source.to_string()))
+    Ok(())
 }
 
 /// Runs `which`.
-pub fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
+pub fn which(ctx: &Ctx, a: WhichArgs) -> Result<()> {
     let (profile, why) = choose(ctx.root_path(), a.profile.as_deref())?;
-    let (v, current) = super::profile::view_with_profile(ctx, &profile)?;
+    let (v, current) = view_with_profile(ctx, &profile)?;
     let cmd = OsString::from(&a.command);
     let r = v
         .profiles
@@ -90,5 +75,5 @@ pub fn which(ctx: &Ctx, a: WhichArgs) -> Result<i32> {
         println!("  via     {}", path.display());
         println!("  profile {profile} (generation {current}), chosen by {why}");
     }
-    Ok(0)
+    Ok(())
 }

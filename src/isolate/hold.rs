@@ -6,10 +6,12 @@
 //! hold files whose lock can be taken, and whose process is gone, are stale and removed by
 //! the next mutation. Holds are runtime state: written whole (by rename) but not fsynced.
 
+use super::RUN;
 use crate::error::{Error, Result};
 use crate::fsutil::{temp_name, Dir};
 use crate::lock::LockedFile;
-use crate::root::{Root, DIR_MODE, RUN};
+use crate::problem::Problem;
+use crate::root::{Root, DIR_MODE};
 use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -197,4 +199,53 @@ pub fn clean_stale(root: &Root, _lock: &LockedFile) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// What this module leaves in `run/`, checked (under the root's lock, so no hold is half
+/// made): a hold whose process has ended and a temporary file of an interrupted hold
+/// write are leftovers ([`clean_stale`] repairs them); anything else but `mnt/` is stray.
+pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
+    let mut out = Vec::new();
+    let Some(dir) = root.dir().open_dir_opt(RUN)? else {
+        return Ok(out);
+    };
+    let holds = hold_files(&dir)?;
+    for ent in dir.entries()? {
+        let name = ent.name.to_string_lossy().into_owned();
+        let path = root.path().join(RUN).join(&name);
+        if crate::fsutil::is_temp(&name) {
+            out.push(Problem::leftover(path, "temporary hold file"));
+        } else if let Some((_, record)) = holds.iter().find(|(n, _)| *n == name) {
+            if !is_live(&dir, &name, record.as_ref())? {
+                out.push(Problem::leftover(path, "hold of a process that has ended"));
+            }
+        } else if name != MNT || ent.kind != crate::fsutil::Kind::Dir {
+            out.push(Problem::stray(path, "file in run/"));
+        }
+    }
+    Ok(out)
+}
+
+/// Repairs what [`check`] reported as leftovers in `run/`; returns the paths that went.
+pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Vec<PathBuf>> {
+    let run = root.path().join(RUN);
+    let mine: Vec<&Problem> = problems
+        .iter()
+        .filter(|p| p.repairable && p.path.parent() == Some(run.as_path()))
+        .collect();
+    if mine.is_empty() {
+        return Ok(vec![]);
+    }
+    clean_stale(root, lock)?;
+    let Some(dir) = root.dir().open_dir_opt(RUN)? else {
+        return Ok(mine.into_iter().map(|p| p.path.clone()).collect());
+    };
+    let mut gone = Vec::new();
+    for p in mine {
+        let name = p.path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| matches!(dir.stat(&n), Ok(None))) {
+            gone.push(p.path.clone());
+        }
+    }
+    Ok(gone)
 }

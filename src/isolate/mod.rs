@@ -18,3 +18,10 @@ pub mod service;
 mod syscalls;
 
 pub use error::Error;
+
+/// Holds of running isolated processes (`hold`), at the top of the root: this module's
+/// only name there.
+pub const RUN: &str = "run";
+
+/// The names this module owns at the top of a root (for `check`).
+pub const ROOT_NAMES: &[&str] = &[RUN];

@@ -101,6 +101,21 @@ impl Profiles {
             .join(n.to_string())
     }
 
+    /// The profile file generation `gen` records, verbatim, and the path of the record it
+    /// is in (for messages); `None` when it records none. Parsing it is `apply`'s.
+    pub fn recorded_spec<'g>(
+        &self,
+        profile: &str,
+        gen: &'g Generation,
+    ) -> Option<(&'g str, PathBuf)> {
+        let text = gen.spec.as_deref()?;
+        Some((
+            text,
+            self.generation_path(profile, gen.number)
+                .join(GENERATION_TOML),
+        ))
+    }
+
     /// The path of `profiles/<profile>`: what shims, `run` and services go through.
     pub fn link_path(&self, profile: &str) -> PathBuf {
         berth_shim::profile_link(self.root.path(), profile)

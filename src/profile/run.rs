@@ -63,6 +63,14 @@ impl Profiles {
         Ok(path)
     }
 
+    /// A package's root through the profile link (`<root>/profiles/<profile>/pkgs/<name>`),
+    /// so a switch takes effect for the next command.
+    pub fn package_path(&self, profile: &str, package: &str) -> std::path::PathBuf {
+        self.link_path(profile)
+            .join(super::build::PKGS)
+            .join(package)
+    }
+
     /// A command that runs `program` in `profile`'s environment.
     pub fn command(&self, profile: &str, program: &OsStr) -> Result<Command> {
         let old = std::env::var_os(crate::env::PATH);

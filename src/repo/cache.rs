@@ -295,7 +295,7 @@ pub fn for_install<T>(
         });
     };
     let growth = Growth::new();
-    let mut fi = ForInstall {
+    let fi = ForInstall {
         repo: repo.name.clone(),
         package: package.clone(),
         fetched: Fetched {
@@ -336,7 +336,15 @@ pub fn for_install<T>(
         });
         (got, t)
     });
-    let fetched = d.finish(paths, got);
+    settle(fi, d.finish(paths, got), t)
+}
+
+/// The outcome of an install that read a download as it arrived, from both sides' results.
+fn settle<T>(
+    mut fi: ForInstall,
+    fetched: Result<Fetched>,
+    t: Result<T>,
+) -> Result<(ForInstall, T)> {
     match (fetched, t) {
         (Ok(f), Ok(t)) => {
             fi.fetched = f;

@@ -8,6 +8,7 @@
 //! downloads), `keys/*.pub` (extra keys trusted for `install --signature`) and `config.toml`.
 
 pub mod cache;
+pub mod check;
 mod error;
 pub mod fetch;
 pub mod index;
@@ -36,6 +37,8 @@ pub const STATE_DIR: &str = "repos";
 pub const CACHE_DIR: &str = "cache";
 /// `keys/`: extra public keys trusted for `install --signature`.
 pub const KEYS_DIR: &str = "keys";
+/// The names this module owns at the top of a root (for `check`).
+pub const ROOT_NAMES: &[&str] = &[REPOS_TOML, CONFIG_TOML, STATE_DIR, KEYS_DIR, CACHE_DIR];
 
 /// This module's files under a root, reached beneath the root's handle (never through a
 /// symlink), like every other module's.

@@ -61,7 +61,7 @@ mod tests {
     #[test]
     fn pins_list_is_empty_without_a_pins_directory_and_unpin_of_nothing_is_false() {
         let d = tempfile::tempdir().unwrap();
-        let root = Root::create(&d.path().join("r"), false).unwrap();
+        let root = Root::create(&d.path().join("r"), false, &[]).unwrap();
         let lock = LockedFile::acquire(root.dir(), None).unwrap();
         let store = Store::create(&root, &lock).unwrap();
         assert!(store.pins().unwrap().is_empty());

@@ -210,3 +210,94 @@ fn check_detects_a_missing_package_link_and_a_pin_of_nothing() {
         vec!["bad-package-link", "dangling-shim", "missing-entry"]
     );
 }
+
+/// The paths of the problems of a report, sorted.
+fn paths(v: &serde_json::Value) -> Vec<String> {
+    let mut p: Vec<String> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_string())
+        .collect();
+    p.sort();
+    p
+}
+
+#[test]
+fn check_reports_a_hold_of_an_ended_process_and_repair_removes_it() {
+    let (t, _) = healthy();
+    let run = t.root().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    // No process has this pid (above the kernel's pid_max), so the hold is stale.
+    let stale = run.join("4194999");
+    std::fs::write(
+        &stale,
+        "pid = 4194999\nstart = 1\nprofile = \"site\"\ngeneration = 1\nentries = []\n",
+    )
+    .unwrap();
+    let tmp = run.join(".4194999.tmp.1.2");
+    std::fs::write(&tmp, b"").unwrap();
+    let stray = run.join("notes");
+    std::fs::write(&stray, b"mine").unwrap();
+    let v = failing(&t, &["--quick"]);
+    assert_eq!(kinds(&v), vec!["leftover", "leftover", "stray"]);
+    let v = failing(&t, &["--quick", "--repair"]);
+    assert_eq!(kinds(&v), vec!["stray"]);
+    assert!(!stale.exists() && !tmp.exists());
+    assert!(stray.exists());
+}
+
+#[test]
+fn check_reports_a_partial_download_in_the_cache_and_repair_removes_it() {
+    let (t, _) = healthy();
+    let dir = t.root().join("cache").join("ab".repeat(32));
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join(".app-1.berth.tmp.77.0");
+    std::fs::write(&partial, b"half").unwrap();
+    let stray = t.root().join("cache/README");
+    std::fs::write(&stray, b"mine").unwrap();
+    let v = failing(&t, &["--quick"]);
+    assert_eq!(kinds(&v), vec!["leftover", "stray"]);
+    let mut want = vec![
+        partial.to_str().unwrap().to_string(),
+        stray.to_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(paths(&v), want);
+    let v = failing(&t, &["--quick", "--repair"]);
+    assert_eq!(kinds(&v), vec!["stray"]);
+    assert!(!partial.exists() && stray.exists());
+}
+
+#[test]
+fn check_reports_interrupted_snapshots_restores_and_config_writes_and_strays_in_etc_and_var() {
+    let (t, _) = healthy();
+    let snap = t.root().join("var/site/.snapshots/.3.tmp.12.0");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(snap.join("db"), b"half").unwrap();
+    let conf = t.root().join("etc/site/app");
+    std::fs::create_dir_all(&conf).unwrap();
+    let write = conf.join(".app.conf.tmp.12.1");
+    std::fs::write(&write, b"half").unwrap();
+    let copy = t.root().join("var/site/.restore.tmp.12.2");
+    std::fs::create_dir_all(&copy).unwrap();
+    let link = t.root().join("etc/elsewhere");
+    std::os::unix::fs::symlink("/tmp", &link).unwrap();
+    let file = t.root().join("var/notes");
+    std::fs::write(&file, b"mine").unwrap();
+    let v = failing(&t, &["--quick"]);
+    assert_eq!(
+        kinds(&v),
+        vec!["leftover", "leftover", "leftover", "stray", "stray"]
+    );
+    let v = failing(&t, &["--quick", "--repair"]);
+    assert_eq!(kinds(&v), vec!["stray", "stray"]);
+    let mut want = vec![
+        link.to_str().unwrap().to_string(),
+        file.to_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(paths(&v), want);
+    assert!(!snap.exists() && !write.exists() && !copy.exists());
+    assert!(t.root().join("var/site/.snapshots").exists());
+}

@@ -53,7 +53,7 @@ pub fn password() -> Option<String> {
 }
 
 /// Runs a key command.
-pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
+pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Generate(a) => {
             let g = keys::generate(&a.base, password())?;
@@ -104,5 +104,5 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<i32> {
             }
         }
     }
-    Ok(0)
+    Ok(())
 }

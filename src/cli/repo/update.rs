@@ -37,7 +37,7 @@ struct UpdateRow {
     error: Option<String>,
 }
 
-pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<i32> {
+pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<()> {
     let repos = Repos::load(paths)?;
     if repos.repos.is_empty() {
         return Err(crate::repo::Error::NoRepos.into());
@@ -100,11 +100,17 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<i32> {
             );
         }
     }
-    if failures.len() == 1 && rows.len() == 1 {
+    failed(failures, rows.len())
+}
+
+/// The error of an update where some repositories failed (none when none did): a single
+/// repository's own, else one naming each with the most serious one's exit code.
+fn failed(mut failures: Vec<(String, crate::Error)>, tried: usize) -> Result<()> {
+    if failures.len() == 1 && tried == 1 {
         return Err(failures.remove(0).1);
     }
     if failures.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     // Several repositories: name each failure, exit with the most serious one's code.
     let names = failures.iter().map(|(n, _)| n.clone()).collect();
@@ -119,7 +125,7 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<i32> {
     .into())
 }
 
-pub fn search(ctx: &Ctx, paths: Option<&Paths>, a: SearchArgs) -> Result<i32> {
+pub fn search(ctx: &Ctx, paths: Option<&Paths>, a: SearchArgs) -> Result<()> {
     let Some(paths) = paths else {
         return Err(crate::repo::Error::NoRepos.into());
     };
@@ -155,5 +161,5 @@ pub fn search(ctx: &Ctx, paths: Option<&Paths>, a: SearchArgs) -> Result<i32> {
             &cells,
         );
     }
-    Ok(0)
+    Ok(())
 }
