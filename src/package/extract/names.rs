@@ -2,8 +2,8 @@
 //! backslashes or control characters, case folding as a case-insensitive filesystem would,
 //! link targets that stay inside the package, and names made safe to print.
 
-use super::rules::NAME_MAX;
 use crate::error::Unsafe;
+use crate::fsutil::NAME_MAX;
 
 fn refuse<T>(why: Unsafe) -> Result<T, Unsafe> {
     Err(why)
