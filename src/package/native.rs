@@ -16,6 +16,9 @@ use super::deb::relations::{self, Alternatives, Available};
 use super::manifest::Manifest;
 use toml::{Table, Value};
 
+/// The directories whose executables a .deb or .rpm exports as commands.
+pub const NATIVE_BIN: [&str; 4] = ["usr/bin", "usr/sbin", "bin", "sbin"];
+
 /// The dependency fields of a .deb that `use` checks, in the order dpkg considers them.
 pub const DEPENDS_FIELDS: [&str; 2] = ["Pre-Depends", "Depends"];
 

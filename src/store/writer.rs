@@ -151,7 +151,7 @@ impl EntryWriter {
         data.take(size).read_to_end(&mut buf).map_err(|e| {
             SinkError::Fail(Error::BadArchive {
                 archive: Default::default(),
-                detail: format!("{path}: {e}"),
+                detail: format!("{path}: {e}").into(),
             })
         })?;
         if buf.len() as u64 != size {

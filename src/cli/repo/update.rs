@@ -110,6 +110,9 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<i32> {
     let names = failures.iter().map(|(n, _)| n.clone()).collect();
     for (n, e) in &failures {
         eprintln!("error: {n}: {e}");
+        if let Some(h) = e.hint() {
+            eprintln!("hint: {h}");
+        }
     }
     let code = trust::most_serious(failures.into_iter().map(|(_, e)| e).collect()).exit_code();
     Err(crate::repo::Error::UpdateFailed {
