@@ -12,7 +12,7 @@
 //! Package = "hello"
 //! ```
 
-use super::deb::relations::{self, Alternatives, Available};
+use super::deb::relations::{self, Alternatives, Available, RelationError};
 use super::manifest::Manifest;
 use toml::{Table, Value};
 
@@ -123,8 +123,8 @@ impl NativeOrigin {
     }
 
     /// The Pre-Depends and Depends of a .deb, parsed (a field that does not parse is an
-    /// error string; install refuses such packages, so only a hand-edited entry has one).
-    pub fn depends(&self) -> Vec<(&'static str, Result<Vec<Alternatives>, String>)> {
+    /// error; install refuses such packages, so only a hand-edited entry has one).
+    pub fn depends(&self) -> Vec<(&'static str, Result<Vec<Alternatives>, RelationError>)> {
         if self.format != "deb" {
             return vec![];
         }

@@ -207,8 +207,8 @@ fn text<'a>(member: &str, files: &'a ControlFiles, name: &str) -> Result<&'a str
 fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
     let bad =
         |file: &str, why: String| refuse(format!("{member}:./{file}"), Unsafe::BadControl(why));
-    let p: Paragraph =
-        control::parse_control(text(member, files, "control")?).map_err(|e| bad("control", e))?;
+    let p: Paragraph = control::parse_control(text(member, files, "control")?)
+        .map_err(|e| bad("control", e.to_string()))?;
     for f in DEPENDS_FIELDS.iter().chain(&["Provides"]) {
         if let Some(v) = p.get(f) {
             let parsed = if *f == "Provides" {
@@ -242,8 +242,8 @@ fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
             path: c.relative.clone(),
         })
         .collect();
-    let md5sums =
-        control::parse_md5sums(text(member, files, "md5sums")?).map_err(|e| bad("md5sums", e))?;
+    let md5sums = control::parse_md5sums(text(member, files, "md5sums")?)
+        .map_err(|e| bad("md5sums", e.to_string()))?;
     let origin = NativeOrigin {
         format: "deb".into(),
         architecture: p.get("Architecture").unwrap_or_default().to_string(),
