@@ -9,7 +9,7 @@ pub mod temp;
 pub mod tree;
 
 pub use dir::{Dir, DirEntry, Kind, Stat, MAX_METADATA};
-pub use ops::{set_file_mtime, start_writeback, STORE_MTIME};
+pub use ops::{set_file_mtime, start_writeback, umask, STORE_MTIME};
 pub use temp::{is_temp, temp_name, temp_stem};
 pub use tree::{remove_tree, walk};
 
@@ -22,16 +22,6 @@ pub const DIR_MODE: u32 = 0o755;
 pub const FILE_MODE: u32 = 0o644;
 /// The longest file name (one path component) Linux allows, in bytes.
 pub const NAME_MAX: usize = 255;
-
-/// The process umask (read once; it decides whether created modes need a chmod).
-pub fn umask() -> u32 {
-    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *MASK.get_or_init(|| {
-        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-        rustix::process::umask(m);
-        m.bits()
-    })
-}
 
 /// Writes a file the user named (outside the root: `pack`'s output, a key file)
 /// atomically and durably, through the same helper as everything in the root.

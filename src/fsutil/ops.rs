@@ -16,6 +16,16 @@ pub const STORE_MTIME: rustix::fs::Timespec = rustix::fs::Timespec {
     tv_nsec: 0,
 };
 
+/// The process umask (read once; it decides whether created modes need a chmod).
+pub fn umask() -> u32 {
+    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MASK.get_or_init(|| {
+        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        rustix::process::umask(m);
+        m.bits()
+    })
+}
+
 /// Sets the store's mtime on an open file.
 pub fn set_file_mtime(f: &File) -> io::Result<()> {
     let times = rustix::fs::Timestamps {
@@ -70,7 +80,7 @@ impl Dir {
             }
             Err(e) => return Err(self.lookup_error("create directory", rel, e.into())),
         }
-        if crate::fsutil::umask() & mode != 0 {
+        if umask() & mode != 0 {
             rustix::fs::chmodat(
                 &parent.fd,
                 name,
