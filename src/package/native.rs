@@ -12,8 +12,8 @@
 //! Package = "hello"
 //! ```
 
-use super::deb::relations::{self, Alternatives, Available, RelationError};
 use super::manifest::Manifest;
+use super::relations::{self, Alternatives, Available, RelationError};
 use toml::{Table, Value};
 
 /// The directories whose executables a .deb or .rpm exports as commands.

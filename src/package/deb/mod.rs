@@ -10,7 +10,6 @@ pub mod ar;
 pub mod control;
 pub mod control_tar;
 pub mod data;
-pub mod relations;
 
 use self::ar::{refuse, ArReader, Member};
 use self::control::{Conffile, Paragraph};
@@ -22,6 +21,7 @@ use crate::package::extract::{Options, Report};
 use crate::package::manifest::{Manifest, PathEntry};
 use crate::package::native::{NativeOrigin, DEPENDS_FIELDS, NATIVE_BIN};
 use crate::package::pump::pump;
+use crate::package::relations;
 use crate::package::sink::{Begin, Sink};
 use crate::package::stream::{
     check_sniffed, finished, in_member, sink_to_tar, StreamCtx, Streamed,
