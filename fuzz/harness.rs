@@ -100,7 +100,7 @@ impl Sink for CheckingSink {
             let k = data.read(&mut buf).map_err(|e| {
                 SinkError::Fail(berth::Error::BadArchive {
                     archive: Default::default(),
-                    detail: format!("{path}: {e}"),
+                    detail: format!("{path}: {e}").into(),
                 })
             })?;
             if k == 0 {

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::package::deb::control::parse_paragraphs;
-use crate::package::deb::relations::{parse_provides, Available};
+use crate::package::relations::{parse_provides, Available};
 use std::path::PathBuf;
 
 /// Where dpkg keeps its status.

@@ -35,10 +35,9 @@ pub const ROOT_NAMES: &[&str] = &[
     LIBEXEC,
 ];
 
-/// Mode of every directory berth creates outside the store (entries are 0555).
-pub const DIR_MODE: u32 = 0o755;
-/// Mode of every metadata file berth writes outside the store.
-pub const FILE_MODE: u32 = 0o644;
+// The modes belong to the ground (fsutil creates directories with them too); the root's
+// users keep naming them here.
+pub use crate::fsutil::{DIR_MODE, FILE_MODE};
 
 /// An open berth root.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The errors of what surrounds a switch (hooks, restart, health check, data snapshots) and
 //! of `berth service`: one enum, each variant with the fields a user needs to act on it.
 
+use crate::error::{exit, ModuleError};
 use std::path::PathBuf;
 
 /// Everything the operations around a switch can refuse or fail at.
@@ -88,9 +89,8 @@ fn snapshots_part(existing: &[u64]) -> String {
     }
 }
 
-impl Error {
-    /// What the user can do next.
-    pub fn hint(&self) -> Option<String> {
+impl ModuleError for Error {
+    fn hint(&self) -> Option<String> {
         use Error::*;
         Some(match self {
             PreSwitchFailed { .. } => {
@@ -112,9 +112,7 @@ impl Error {
         })
     }
 
-    /// The documented exit code.
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::exit;
+    fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
             PreSwitchFailed { .. } | Unhealthy { .. } => exit::DEPLOY,
@@ -123,5 +121,11 @@ impl Error {
             }
             UnitValue { .. } | SpecForOtherProfile { .. } => exit::USAGE,
         }
+    }
+}
+
+impl From<Error> for crate::Error {
+    fn from(e: Error) -> crate::Error {
+        crate::Error::module(e)
     }
 }

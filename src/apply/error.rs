@@ -2,7 +2,7 @@
 //! package satisfies, a template that does not render, a user or directory that cannot be
 //! made. Each names the file (with line and column where there is one) or the thing.
 
-use crate::error::exit;
+use crate::error::{exit, ModuleError};
 use std::path::PathBuf;
 
 /// What can go wrong converging a profile.
@@ -81,9 +81,8 @@ fn line_text(line: Option<usize>) -> String {
     line.map(|l| format!(":{l}")).unwrap_or_default()
 }
 
-impl Error {
-    /// What the user can do next.
-    pub fn hint(&self) -> Option<String> {
+impl ModuleError for Error {
+    fn hint(&self) -> Option<String> {
         use Error::*;
         let s = |t: &str| Some(t.to_string());
         match self {
@@ -107,8 +106,7 @@ impl Error {
         }
     }
 
-    /// The documented exit code.
-    pub fn exit_code(&self) -> i32 {
+    fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
             Syntax { .. }
@@ -120,5 +118,11 @@ impl Error {
             UserMissing { .. } => exit::NOT_PERMITTED,
             UserAdd { .. } | WrongKind { .. } => exit::FAILURE,
         }
+    }
+}
+
+impl From<Error> for crate::Error {
+    fn from(e: Error) -> crate::Error {
+        crate::Error::module(e)
     }
 }

@@ -1,6 +1,6 @@
 //! What each error offers the user as a next step, and the documented exit code it maps to.
 
-use super::{exit, Error};
+use super::{exit, Decode, Error};
 
 impl Error {
     /// What the user can do next, when there is something to say.
@@ -52,7 +52,10 @@ impl Error {
             CompressionRatio { .. } => s(
                 "nothing was installed; if you trust this archive, raise the limit with --max-ratio",
             ),
-            BadArchive { detail, .. } if detail.starts_with("the compressed data is corrupt") => s(
+            BadArchive {
+                detail: Decode::Corrupt(_),
+                ..
+            } => s(
                 "the file was damaged or altered (a broken download?); fetch it again and check it with --sha256; nothing was installed",
             ),
             BadArchive { .. } => s(
@@ -67,9 +70,7 @@ impl Error {
             ChecksumMismatch { .. } => {
                 s("the file is corrupt or not the one you meant; nothing was installed")
             }
-            NeedNameVersion { .. } => s(
-                "pass --name NAME --version VERSION, or name the file NAME-VERSION.tar.gz",
-            ),
+            NeedNameVersion { hint, .. } => s(hint),
             EntryNameTooLong { .. } => s("use a shorter name or version"),
             UnknownCommand { known, .. } => Some(format!("commands: {}", known.join(", "))),
             VersionClash { .. } => s("give the new build a new version"),
@@ -101,9 +102,10 @@ impl Error {
             DiskFull { .. } => s(
                 "free some space (`berth gc` removes what no profile uses) and try again; nothing was installed",
             ),
-            InstalledButFailed { .. } => {
+            // The cause's own hint says what to fix, when it has one.
+            InstalledButFailed { source, .. } => source.hint().or_else(|| {
                 s("the entry is in the store; fix the cause and run the command again")
-            }
+            }),
             UnknownProfile { profile, .. } => {
                 Some(format!("`berth use {profile} PACKAGE` creates it"))
             }
@@ -131,8 +133,7 @@ impl Error {
                 "install and add what is missing (`berth use {profile} PACKAGE`), or run without --strict to only warn; nothing was changed"
             )),
             Internal { .. } => s("this is a bug in berth; please report it"),
-            Apply(e) => e.hint(),
-            Deploy(e) => e.hint(),
+            Module(e) => e.0.hint(),
             _ => None,
         }
     }
@@ -187,10 +188,31 @@ impl Error {
             | Manifest { .. }
             | ManifestValue { .. } => exit::REFUSED,
             LockTimeout { .. } => exit::LOCKED,
-            Isolate(e) => e.exit_code(),
-            Repo(e) => e.exit_code(),
-            Apply(e) => e.exit_code(),
-            Deploy(e) => e.exit_code(),
+            Module(e) => e.0.exit_code(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_stream_has_its_own_hint() {
+        let bad = |detail| Error::BadArchive {
+            archive: "p.tar.gz".into(),
+            detail,
+        };
+        let corrupt = bad(Decode::Corrupt("crc".into()));
+        assert_eq!(
+            corrupt.to_string(),
+            "p.tar.gz: cannot read archive: the compressed data is corrupt (crc)"
+        );
+        assert!(corrupt
+            .hint()
+            .is_some_and(|h| h.starts_with("the file was damaged")));
+        assert!(bad(Decode::Other("x".into()))
+            .hint()
+            .is_some_and(|h| h.starts_with("is it a .berth")));
     }
 }

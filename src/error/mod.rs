@@ -1,5 +1,7 @@
 //! The typed errors of berth's library code, the hint each one offers, and the exit codes
 //! they map to. Messages say what failed and where; [`Error::hint`] says what to do next.
+//! The ground knows no module above it: a higher module's error comes in as a
+//! [`ModuleError`], which answers its own hint and exit code.
 
 use std::path::PathBuf;
 
@@ -107,7 +109,7 @@ pub enum Unsafe {
         found: &'static str,
     },
     #[error("cannot decode: {0}")]
-    Decode(String),
+    Decode(Decode),
     #[error("{0} bytes after the end of the compressed stream")]
     TrailingData(u64),
     #[error("bad control data: {0}")]
@@ -124,6 +126,71 @@ pub enum Unsafe {
     CpioHeader(String),
     #[error("does not match the rpm header: {0}")]
     RpmMismatch(String),
+}
+
+/// Why a compressed stream or an archive could not be read, sorted once where the
+/// decoder's message arrives (`package::decode`), so that hints match a type, not text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Decode {
+    /// The compressed data is damaged (a bad checksum, an invalid block …).
+    #[error("the compressed data is corrupt ({0})")]
+    Corrupt(String),
+    /// A zstd frame asks for a window larger than berth decodes.
+    #[error("zstd window larger than the limit of 2^{log} bytes ({} MiB); recompress it without --long=28 or higher ({detail})", (1u64 << .log) >> 20)]
+    WindowTooLarge {
+        /// The largest window berth accepts, as a power of two.
+        log: u32,
+        /// The decoder's own words.
+        detail: String,
+    },
+    /// An xz stream needs more memory to decode than berth allows.
+    #[error("xz stream needs more than {limit_mib} MiB of memory to decode; recompress it with a smaller dictionary (xz -9 or less) ({detail})")]
+    MemoryLimit {
+        /// The limit, in MiB.
+        limit_mib: u64,
+        /// The decoder's own words.
+        detail: String,
+    },
+    /// Anything else: the reader's or decoder's own words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for Decode {
+    fn from(detail: String) -> Decode {
+        Decode::Other(detail)
+    }
+}
+
+impl From<&str> for Decode {
+    fn from(detail: &str) -> Decode {
+        Decode::Other(detail.to_string())
+    }
+}
+
+/// The error of a module above the ground (repositories, isolation, apply …), carried in
+/// [`Error`] without the ground knowing its type: it says its own hint and exit code.
+pub trait ModuleError: std::error::Error + Send + Sync + 'static {
+    /// What the user can do next, when there is something to say.
+    fn hint(&self) -> Option<String>;
+    /// The documented exit code (README "Exit codes").
+    fn exit_code(&self) -> i32;
+}
+
+/// A [`ModuleError`] inside [`Error`]: shown as it is, its source kept.
+#[derive(Debug)]
+pub struct Module(Box<dyn ModuleError>);
+
+impl std::fmt::Display for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Module {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// Every error berth's library can return.
@@ -173,7 +240,7 @@ pub enum Error {
         why: Unsafe,
     },
     #[error("{}: cannot read archive: {detail}", .archive.display())]
-    BadArchive { archive: PathBuf, detail: String },
+    BadArchive { archive: PathBuf, detail: Decode },
     #[error("{}: unsupported compression: {what}", .archive.display())]
     UnsupportedCompression {
         archive: PathBuf,
@@ -205,7 +272,11 @@ pub enum Error {
         actual: String,
     },
     #[error("{}: cannot tell the package name and version", .archive.display())]
-    NeedNameVersion { archive: PathBuf },
+    NeedNameVersion {
+        archive: PathBuf,
+        /// How to name it, for the kind of file it is.
+        hint: &'static str,
+    },
     #[error("{flag} {given} does not match the package's {what} {actual}")]
     FlagMismatch {
         flag: &'static str,
@@ -314,25 +385,10 @@ pub enum Error {
     UnmetDependencies { profile: String, unmet: Vec<String> },
     #[error("internal error: cannot encode {what}: {detail}")]
     Internal { what: &'static str, detail: String },
-    /// `run --isolate` and privilege dropping.
+    /// A higher module's error (repositories, isolation, apply, deploy): boxed, since some
+    /// carry command output and would make every Result large.
     #[error(transparent)]
-    Isolate(#[from] crate::isolate::Error),
-    /// Repositories, keys and signatures.
-    #[error(transparent)]
-    Repo(#[from] crate::repo::Error),
-    /// Declarative profiles (`apply`, `config`).
-    #[error(transparent)]
-    Apply(#[from] crate::apply::Error),
-    /// Hooks, restarts, health checks, data snapshots and service units around a switch.
-    #[error(transparent)]
-    Deploy(Box<crate::apply::deploy_error::Error>),
-}
-
-impl From<crate::apply::deploy_error::Error> for Error {
-    fn from(e: crate::apply::deploy_error::Error) -> Error {
-        // Boxed: its variants carry command output and would make every Result large.
-        Error::Deploy(Box::new(e))
-    }
+    Module(Module),
 }
 
 fn profiles_hint(existing: &[String]) -> String {
@@ -362,6 +418,22 @@ impl Error {
             op,
             path: path.into(),
             source,
+        }
+    }
+
+    /// Carries a higher module's error (each module's `From` impl calls this).
+    pub fn module(e: impl ModuleError) -> Self {
+        Error::Module(Module(Box::new(e)))
+    }
+
+    /// The higher module's error of type `E` inside, if that is what this is.
+    pub fn downcast_ref<E: ModuleError>(&self) -> Option<&E> {
+        match self {
+            Error::Module(Module(e)) => {
+                let e: &(dyn std::error::Error + 'static) = &**e;
+                e.downcast_ref::<E>()
+            }
+            _ => None,
         }
     }
 }

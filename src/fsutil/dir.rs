@@ -14,13 +14,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The normalised modification time of everything in the store (1 second past the epoch,
-/// as Nix does: 0 is treated as "unknown" by some tools).
-pub const STORE_MTIME: rustix::fs::Timespec = rustix::fs::Timespec {
-    tv_sec: 1,
-    tv_nsec: 0,
-};
-
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// What a directory entry is (never following a symlink).
@@ -459,29 +452,6 @@ impl AsFd for Dir {
 
 /// The largest metadata file berth reads whole (manifests, file lists, generation records).
 pub const MAX_METADATA: u64 = 256 << 20;
-
-/// Sets the store's mtime on an open file.
-pub fn set_file_mtime(f: &File) -> io::Result<()> {
-    let times = rustix::fs::Timestamps {
-        last_access: STORE_MTIME,
-        last_modification: STORE_MTIME,
-    };
-    Ok(rustix::fs::futimens(f, &times)?)
-}
-
-/// Starts writing a large file's data to disk without waiting, so that the commit's
-/// `syncfs` finds most of it already written (the same trick dpkg uses). Advisory: errors
-/// ignored. Not worth it for small files: measured, it costs more than it saves there.
-pub fn start_writeback(f: &File) {
-    unsafe {
-        libc::sync_file_range(
-            std::os::fd::AsRawFd::as_raw_fd(f),
-            0,
-            0,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
-}
 
 /// `openat2` that retries EAGAIN: with RESOLVE_BENEATH, a path that climbs with `..` (a
 /// generation's links into the store do) fails with EAGAIN whenever any rename or mount

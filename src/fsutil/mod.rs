@@ -8,22 +8,20 @@ mod ops;
 pub mod temp;
 pub mod tree;
 
-pub use dir::{set_file_mtime, start_writeback, Dir, DirEntry, Kind, Stat, MAX_METADATA};
+pub use dir::{Dir, DirEntry, Kind, Stat, MAX_METADATA};
+pub use ops::{set_file_mtime, start_writeback, umask, STORE_MTIME};
 pub use temp::{is_temp, temp_name, temp_stem};
 pub use tree::{remove_tree, walk};
 
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// The process umask (read once; it decides whether created modes need a chmod).
-pub fn umask() -> u32 {
-    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *MASK.get_or_init(|| {
-        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-        rustix::process::umask(m);
-        m.bits()
-    })
-}
+/// Mode of every directory berth creates outside the store (entries are 0555).
+pub const DIR_MODE: u32 = 0o755;
+/// Mode of every metadata file berth writes outside the store.
+pub const FILE_MODE: u32 = 0o644;
+/// The longest file name (one path component) Linux allows, in bytes.
+pub const NAME_MAX: usize = 255;
 
 /// Writes a file the user named (outside the root: `pack`'s output, a key file)
 /// atomically and durably, through the same helper as everything in the root.
@@ -84,7 +82,7 @@ pub fn create_user_dirs(path: &Path) -> Result<()> {
             .ok_or_else(|| Error::BadOutputPath {
                 path: m.to_path_buf(),
             })?;
-        dir.create_dir(name, crate::root::DIR_MODE)?;
+        dir.create_dir(name, DIR_MODE)?;
     }
     Ok(())
 }

@@ -2,12 +2,52 @@
 //! sync. Each resolves its path the way [`Dir::open_beneath`] does (never through a
 //! symlink); the `_raw` ones are for the extraction hot path in a private staging tree.
 
-use super::dir::{Dir, STORE_MTIME};
+use super::dir::Dir;
 use crate::error::{Error, Result};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
 use std::io;
 use std::path::Path;
+
+/// The normalised modification time of everything in the store (1 second past the epoch,
+/// as Nix does: 0 is treated as "unknown" by some tools).
+pub const STORE_MTIME: rustix::fs::Timespec = rustix::fs::Timespec {
+    tv_sec: 1,
+    tv_nsec: 0,
+};
+
+/// The process umask (read once; it decides whether created modes need a chmod).
+pub fn umask() -> u32 {
+    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MASK.get_or_init(|| {
+        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        rustix::process::umask(m);
+        m.bits()
+    })
+}
+
+/// Sets the store's mtime on an open file.
+pub fn set_file_mtime(f: &File) -> io::Result<()> {
+    let times = rustix::fs::Timestamps {
+        last_access: STORE_MTIME,
+        last_modification: STORE_MTIME,
+    };
+    Ok(rustix::fs::futimens(f, &times)?)
+}
+
+/// Starts writing a large file's data to disk without waiting, so that the commit's
+/// `syncfs` finds most of it already written (the same trick dpkg uses). Advisory: errors
+/// ignored. Not worth it for small files: measured, it costs more than it saves there.
+pub fn start_writeback(f: &File) {
+    unsafe {
+        libc::sync_file_range(
+            std::os::fd::AsRawFd::as_raw_fd(f),
+            0,
+            0,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
 
 impl Dir {
     /// Creates the directory `rel` (one component or several) with exactly `mode` where it
@@ -40,7 +80,7 @@ impl Dir {
             }
             Err(e) => return Err(self.lookup_error("create directory", rel, e.into())),
         }
-        if crate::fsutil::umask() & mode != 0 {
+        if umask() & mode != 0 {
             rustix::fs::chmodat(
                 &parent.fd,
                 name,

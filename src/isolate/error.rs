@@ -1,65 +1,64 @@
 //! The errors of `run --isolate` and privilege dropping: one enum, each variant with the
-//! fields a user needs to act, each message ending in a hint.
+//! fields a user needs to act, and the hint each offers.
 
+use crate::error::{exit, ModuleError};
 use std::path::PathBuf;
 
 /// Everything isolation can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("not permitted to create {what}: {source}\nhint: {needs}")]
+    #[error("not permitted to create {what}: {source}")]
     NotPermitted {
         what: &'static str,
         needs: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{what} needs root{detail}\nhint: run berth as root (sudo), or leave out {flag}")]
+    #[error("{what} needs root{detail}")]
     NeedsRoot {
         what: String,
         flag: &'static str,
         detail: String,
     },
-    #[error("{feature} needs Linux {needs} or newer; this kernel is {have}\nhint: {hint}")]
+    #[error("{feature} needs Linux {needs} or newer; this kernel is {have}")]
     KernelTooOld {
         feature: &'static str,
         needs: &'static str,
         have: String,
         hint: &'static str,
     },
-    #[error("unknown user `{user}`\nhint: create it (`useradd --system {user}`) or name an existing user or a numeric uid")]
+    #[error("unknown user `{user}`")]
     UnknownUser { user: String },
-    #[error(
-        "unknown group `{group}`\nhint: name an existing group or a numeric gid (`getent group`)"
-    )]
+    #[error("unknown group `{group}`")]
     UnknownGroup { group: String },
-    #[error("unknown capability `{name}`\nhint: use a name from capabilities(7) such as NET_BIND_SERVICE (the CAP_ prefix is optional)")]
+    #[error("unknown capability `{name}`")]
     UnknownCapability { name: String },
-    #[error("profile {profile} has no packages (generation {generation})\nhint: `berth use {profile} PACKAGE` adds one")]
+    #[error("profile {profile} has no packages (generation {generation})")]
     NoPackages { profile: String, generation: u64 },
-    #[error("profile {profile} has no service to run: none of its packages ({}) has a [service] section\nhint: give a command after `--`: berth run {profile} -- CMD", .packages.join(", "))]
+    #[error("profile {profile} has no service to run: none of its packages ({}) has a [service] section", .packages.join(", "))]
     NoService {
         profile: String,
         packages: Vec<String>,
     },
-    #[error("profile {profile} has more than one service: {}\nhint: name the command after `--`, e.g. berth run {profile} -- CMD", .packages.join(", "))]
+    #[error("profile {profile} has more than one service: {}", .packages.join(", "))]
     ManyServices {
         profile: String,
         packages: Vec<String>,
     },
-    #[error("{package}: [service] exec `{exec}` {why}\nhint: write the command relative to the package root, like exec = \"usr/bin/app serve\"")]
+    #[error("{package}: [service] exec `{exec}` {why}")]
     BadServiceExec {
         package: String,
         exec: String,
         why: &'static str,
     },
-    #[error("cannot place {what} at {path}: {why}\nhint: {hint}")]
+    #[error("cannot place {what} at {path}: {why}")]
     NoMountPoint {
         what: String,
         path: PathBuf,
         why: String,
         hint: String,
     },
-    #[error("cannot mount the overlay on {target} ({layers} layer(s) from {store}): {source}\nhint: the filesystem holding the store may not support being an overlayfs lower layer (overlay on overlay, network filesystems); move the root to a local ext4, xfs or btrfs filesystem (--root), and see `dmesg` for the kernel's reason")]
+    #[error("cannot mount the overlay on {target} ({layers} layer(s) from {store}): {source}")]
     Overlay {
         target: PathBuf,
         layers: usize,
@@ -67,13 +66,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "overlayfs is not available: {detail}\nhint: load it with `modprobe overlay` (as root)"
-    )]
+    #[error("overlayfs is not available: {detail}")]
     NoOverlayfs { detail: String },
-    #[error("{target}: {layers} layers do not fit in one mount-option page on this kernel\nhint: Linux 6.8 or newer takes any number of layers; or split the profile")]
+    #[error("{target}: {layers} layers do not fit in one mount-option page on this kernel")]
     TooManyLayers { target: PathBuf, layers: usize },
-    #[error("cannot {what} {path}: {source}\nhint: {hint}")]
+    #[error("cannot {what} {path}: {source}")]
     Mount {
         what: &'static str,
         path: PathBuf,
@@ -81,29 +78,29 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot drop privileges ({step}): {source}\nhint: this needs root, or CAP_SETUID, CAP_SETGID and CAP_SETPCAP")]
+    #[error("cannot drop privileges ({step}): {source}")]
     Privileges {
         step: &'static str,
         #[source]
         source: std::io::Error,
     },
-    #[error("{command}: command not found inside profile {profile}\nhint: `berth run {profile} -- sh -c 'command -v {command}'` shows what is on PATH there; check the package provides it at its usual path")]
+    #[error("{command}: command not found inside profile {profile}")]
     CommandNotFound { command: String, profile: String },
-    #[error("{command}: cannot execute inside profile {profile}: {source}\nhint: check that the file is executable by the user the command runs as")]
+    #[error("{command}: cannot execute inside profile {profile}: {source}")]
     CommandNotExecutable {
         command: String,
         profile: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is declared as {what} by both {first} and {second}\nhint: drop one of the packages from the profile; nothing was changed")]
+    #[error("{path} is declared as {what} by both {first} and {second}")]
     PathClaimedTwice {
         path: String,
         what: &'static str,
         first: String,
         second: String,
     },
-    #[error("{package}: {what} `{path}` is {found} in the package, not {expected}\nhint: fix the package's berth.toml")]
+    #[error("{package}: {what} `{path}` is {found} in the package, not {expected}")]
     WrongKind {
         package: String,
         what: &'static str,
@@ -111,15 +108,11 @@ pub enum Error {
         found: &'static str,
         expected: &'static str,
     },
-    #[error("store entry {entry} disappeared (removed by gc or remove while berth run started)\nhint: run the command again; it uses the profile's current generation")]
+    #[error("store entry {entry} disappeared (removed by gc or remove while berth run started)")]
     EntryGone { entry: String },
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// An I/O failure: the core error's own `Io`, so that it reads and hints the same.
+    #[error(transparent)]
+    Io(Box<crate::Error>),
 }
 
 /// Exit status for a command that was not found (as a shell reports it).
@@ -130,16 +123,58 @@ pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 impl Error {
     /// Wraps an I/O error with the operation and the path it concerned.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            op,
-            path: path.into(),
-            source,
+        Error::Io(Box::new(crate::Error::io(op, path, source)))
+    }
+
+    /// Privileges, identity and what the profile runs.
+    fn plan_hint(&self) -> Option<String> {
+        use Error::*;
+        let s = |t: &str| Some(t.to_string());
+        match self {
+            NotPermitted { needs, .. } => Some(needs.clone()),
+            NeedsRoot { flag, .. } => Some(format!("run berth as root (sudo), or leave out {flag}")),
+            KernelTooOld { hint, .. } => s(hint),
+            UnknownUser { user, .. } => Some(format!("create it (`useradd --system {user}`) or name an existing user or a numeric uid")),
+            UnknownGroup { .. } => s("name an existing group or a numeric gid (`getent group`)"),
+            UnknownCapability { .. } => s("use a name from capabilities(7) such as NET_BIND_SERVICE (the CAP_ prefix is optional)"),
+            NoPackages { profile, .. } => Some(format!("`berth use {profile} PACKAGE` adds one")),
+            NoService { profile, .. } => Some(format!("give a command after `--`: berth run {profile} -- CMD")),
+            ManyServices { profile, .. } => Some(format!("name the command after `--`, e.g. berth run {profile} -- CMD")),
+            BadServiceExec { .. } => s("write the command relative to the package root, like exec = \"usr/bin/app serve\""),
+            _ => None,
         }
     }
 
-    /// The documented exit code (README "Exit codes").
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::exit;
+    /// Mounts and the command inside.
+    fn mount_hint(&self) -> Option<String> {
+        use Error::*;
+        let s = |t: &str| Some(t.to_string());
+        match self {
+            NoMountPoint { hint, .. } => Some(hint.clone()),
+            Overlay { .. } => s("the filesystem holding the store may not support being an overlayfs lower layer (overlay on overlay, network filesystems); move the root to a local ext4, xfs or btrfs filesystem (--root), and see `dmesg` for the kernel's reason"),
+            NoOverlayfs { .. } => s("load it with `modprobe overlay` (as root)"),
+            TooManyLayers { .. } => s("Linux 6.8 or newer takes any number of layers; or split the profile"),
+            Mount { hint, .. } => s(hint),
+            Privileges { .. } => s("this needs root, or CAP_SETUID, CAP_SETGID and CAP_SETPCAP"),
+            CommandNotFound { profile, command, .. } => Some(format!("`berth run {profile} -- sh -c 'command -v {command}'` shows what is on PATH there; check the package provides it at its usual path")),
+            CommandNotExecutable { .. } => s("check that the file is executable by the user the command runs as"),
+            PathClaimedTwice { .. } => s("drop one of the packages from the profile; nothing was changed"),
+            WrongKind { .. } => s("fix the package's berth.toml"),
+            EntryGone { .. } => s("run the command again; it uses the profile's current generation"),
+            _ => None,
+        }
+    }
+}
+
+impl ModuleError for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Io(e) => e.hint(),
+            _ => self.plan_hint().or_else(|| self.mount_hint()),
+        }
+    }
+
+    fn exit_code(&self) -> i32 {
         match self {
             Error::NotPermitted { .. } | Error::NeedsRoot { .. } => exit::NOT_PERMITTED,
             Error::UnknownUser { .. }
@@ -157,8 +192,17 @@ impl Error {
             | Error::NoOverlayfs { .. }
             | Error::TooManyLayers { .. }
             | Error::Mount { .. }
-            | Error::Privileges { .. }
-            | Error::Io { .. } => exit::FAILURE,
+            | Error::Privileges { .. } => exit::FAILURE,
+            Error::Io(e) => e.exit_code(),
+        }
+    }
+}
+
+impl From<Error> for crate::Error {
+    fn from(e: Error) -> crate::Error {
+        match e {
+            Error::Io(core) => *core,
+            e => crate::Error::module(e),
         }
     }
 }
@@ -178,5 +222,31 @@ impl<T> Ctx<T> for std::io::Result<T> {
 impl<T> Ctx<T> for nix::Result<T> {
     fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T, Error> {
         self.map_err(|e| Error::io(op, path, std::io::Error::from(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_failure_becomes_the_core_io_error() {
+        let e: crate::Error = Error::io("open", "/x", std::io::Error::other("boom")).into();
+        assert!(matches!(e, crate::Error::Io { op: "open", .. }), "{e:?}");
+        assert_eq!(e.to_string(), "open /x: boom");
+    }
+
+    #[test]
+    fn the_hint_is_not_in_the_message() {
+        let e: crate::Error = Error::UnknownGroup {
+            group: "nope".into(),
+        }
+        .into();
+        assert_eq!(e.to_string(), "unknown group `nope`");
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("name an existing group or a numeric gid (`getent group`)")
+        );
+        assert_eq!(e.exit_code(), exit::NOT_FOUND);
     }
 }

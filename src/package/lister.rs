@@ -39,7 +39,7 @@ impl Sink for Lister {
         let n = std::io::copy(&mut data.take(size), &mut h).map_err(|e| {
             SinkError::Fail(Error::BadArchive {
                 archive: Default::default(),
-                detail: format!("{path}: {e}"),
+                detail: format!("{path}: {e}").into(),
             })
         })?;
         if n != size {

@@ -112,7 +112,7 @@ impl Manifest {
                 column,
                 // toml's messages run over several lines and quote the text they met:
                 // one line, control characters escaped.
-                message: crate::package::extract::printable(&e.message().replace('\n', "; ")),
+                message: super::printable::printable(&e.message().replace('\n', "; ")),
             }
         })?;
         m.validate(path)?;
@@ -178,7 +178,7 @@ impl Manifest {
             {
                 return Err(bad(format!(
                     "{what} `{}` must be a plain relative path inside the package",
-                    crate::package::extract::printable(p)
+                    super::printable::printable(p)
                 )));
             }
             Ok(())

@@ -10,7 +10,7 @@ pub fn check_name(what: &'static str, name: &str) -> Result<()> {
         None => Ok(()),
         Some(why) => Err(Error::InvalidName {
             what,
-            value: crate::package::extract::printable(name),
+            value: super::printable::printable(name),
             why,
         }),
     }
@@ -21,7 +21,7 @@ pub fn check_name(what: &'static str, name: &str) -> Result<()> {
 pub fn check_version(version: &str) -> Result<()> {
     let err = |why| Error::InvalidName {
         what: "version",
-        value: crate::package::extract::printable(version),
+        value: super::printable::printable(version),
         why,
     };
     if version.is_empty() {

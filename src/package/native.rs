@@ -12,9 +12,12 @@
 //! Package = "hello"
 //! ```
 
-use super::deb::relations::{self, Alternatives, Available};
 use super::manifest::Manifest;
+use super::relations::{self, Alternatives, Available, RelationError};
 use toml::{Table, Value};
+
+/// The directories whose executables a .deb or .rpm exports as commands.
+pub const NATIVE_BIN: [&str; 4] = ["usr/bin", "usr/sbin", "bin", "sbin"];
 
 /// The dependency fields of a .deb that `use` checks, in the order dpkg considers them.
 pub const DEPENDS_FIELDS: [&str; 2] = ["Pre-Depends", "Depends"];
@@ -120,8 +123,8 @@ impl NativeOrigin {
     }
 
     /// The Pre-Depends and Depends of a .deb, parsed (a field that does not parse is an
-    /// error string; install refuses such packages, so only a hand-edited entry has one).
-    pub fn depends(&self) -> Vec<(&'static str, Result<Vec<Alternatives>, String>)> {
+    /// error; install refuses such packages, so only a hand-edited entry has one).
+    pub fn depends(&self) -> Vec<(&'static str, Result<Vec<Alternatives>, RelationError>)> {
         if self.format != "deb" {
             return vec![];
         }

@@ -3,34 +3,20 @@
 //! stream its checked members into a [`Sink`], verify the stream to its end, and report.
 //! Every error leaves here naming the archive, once.
 
+use super::compression::{decoder, Compression, RatioGuard, ZSTD_WINDOW_LOG_MAX};
+use super::decode::{classify, reclassify};
 use super::extract::tar::{read_tar, Plain, TarError, TarTarget};
-use super::extract::{Limits, Options, Report};
+use super::extract::{Options, Report};
 use super::manifest::Manifest;
 use super::name::{check_name, check_version};
-use super::seekable::{FramedDecoder, SeekTable, SkipRequest};
-use super::sink::{Begin, Sink, SinkError};
-use super::source::{decoder, Compression, Format, RatioGuard, Source};
-use crate::error::{Error, Result, Unsafe};
+use super::seekable::{FramedDecoder, SkipRequest};
+use super::sink::{Begin, Sink};
+use super::source::{Format, Source};
+pub use super::stream::ReadOptions;
+use super::stream::{finished, sink_to_tar, StreamCtx, Streamed};
+use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-/// What the caller knows or wants beyond the file itself.
-#[derive(Debug, Clone, Default)]
-pub struct ReadOptions {
-    /// Package name (needed for tarballs; checked against the package's own otherwise).
-    pub name: Option<String>,
-    /// Package version (likewise).
-    pub version: Option<String>,
-    /// Leading components to drop (tarballs).
-    pub strip_components: usize,
-    /// Expected sha256 of the artifact.
-    pub sha256: Option<String>,
-    /// Size, count, depth and ratio limits.
-    pub limits: Limits,
-    /// Accept a package with no files at all.
-    pub allow_empty: bool,
-}
+use std::sync::atomic::Ordering;
 
 /// What reading a package found.
 #[derive(Debug, Clone)]
@@ -63,31 +49,6 @@ pub fn read(path: &Path, opts: &ReadOptions, sink: &mut dyn Sink) -> Result<Read
     let expected = check_options(opts)?;
     let source = Source::open(path)?;
     read_source(source, opts, expected.as_deref(), sink)
-}
-
-/// What a format's reader hands back: the outcome of streaming the members, the manifest it
-/// learned, and whether the ratio guard stopped the stream.
-pub struct Streamed {
-    /// Members read (or why not).
-    pub result: Result<(Report, Begin), TarError>,
-    /// The package's manifest, once known.
-    pub manifest: Option<Manifest>,
-    /// The decompression-ratio guard stopped the stream.
-    pub tripped: bool,
-}
-
-/// What every format's reader gets.
-pub struct StreamCtx<'a> {
-    /// The artifact, for messages.
-    pub archive: &'a Path,
-    /// The caller's options.
-    pub opts: &'a ReadOptions,
-    /// Compressed bytes read so far (for the ratio guard).
-    pub raw_count: Arc<AtomicU64>,
-    /// The artifact's size (a container's member cannot claim more).
-    pub size: u64,
-    /// The zstd seek table of a seekable `.berth` (see [`super::seekable`]).
-    pub frames: Option<SeekTable>,
 }
 
 /// Reads an opened package (see [`read`]).
@@ -165,11 +126,12 @@ pub fn stream_tar(
         let (input, tripped): (Box<dyn std::io::Read + '_>, _) = match framed {
             Some(t) => {
                 let d =
-                    FramedDecoder::new(raw, t, skip.clone(), super::source::ZSTD_WINDOW_LOG_MAX)
-                        .map_err(|e| Error::BadArchive {
+                    FramedDecoder::new(raw, t, skip.clone(), ZSTD_WINDOW_LOG_MAX).map_err(|e| {
+                        Error::BadArchive {
                             archive: ctx.archive.to_path_buf(),
-                            detail: e.to_string(),
-                        })?;
+                            detail: e.to_string().into(),
+                        }
+                    })?;
                 let g = RatioGuard::new(d, ctx.raw_count.clone(), limit);
                 let t = g.tripped.clone();
                 (Box::new(g), t)
@@ -209,21 +171,6 @@ pub fn stream_tar(
             tripped: tripped.load(Ordering::Relaxed),
         })
     })
-}
-
-/// `finish` runs on the outermost sink (for `.berth`, the reader that checks every listed
-/// member arrived), only when the stream was read whole.
-pub fn finished(
-    r: Result<(Report, Begin), TarError>,
-    t: &mut dyn TarTarget,
-) -> Result<(Report, Begin), TarError> {
-    match r {
-        Ok((report, Begin::Continue)) => t
-            .finish()
-            .map_err(sink_to_tar)
-            .map(|()| (report, Begin::Continue)),
-        other => other,
-    }
 }
 
 /// Turns what was streamed into the outcome or the one error that matters most.
@@ -292,6 +239,7 @@ fn tarball_manifest(archive: &Path, opts: &ReadOptions) -> Result<Manifest> {
         }
         _ => Err(Error::NeedNameVersion {
             archive: archive.to_path_buf(),
+            hint: "pass --name NAME --version VERSION, or name the file NAME-VERSION.tar.gz",
         }),
     }
 }
@@ -315,18 +263,6 @@ fn check_flags_match(opts: &ReadOptions, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// A sink's error as a stream error.
-pub fn sink_to_tar(e: SinkError) -> TarError {
-    match e {
-        SinkError::Refused(why) => TarError::Member {
-            member: String::new(),
-            why,
-        },
-        SinkError::RefusedMember { member, why } => TarError::Member { member, why },
-        SinkError::Fail(e) => TarError::Sink(e),
-    }
-}
-
 /// Names the archive in an extraction error, once.
 pub fn tar_error(e: TarError, archive: &Path) -> Error {
     let archive: PathBuf = archive.to_path_buf();
@@ -338,7 +274,7 @@ pub fn tar_error(e: TarError, archive: &Path) -> Error {
         },
         TarError::Stream(detail) => Error::BadArchive {
             archive,
-            detail: explain(detail),
+            detail: classify(detail),
         },
         TarError::Sink(Error::Unsafe { member, why, .. }) => Error::Unsafe {
             archive,
@@ -347,70 +283,10 @@ pub fn tar_error(e: TarError, archive: &Path) -> Error {
         },
         TarError::Sink(Error::BadArchive { detail, .. }) => Error::BadArchive {
             archive,
-            detail: explain(detail),
+            detail: reclassify(detail),
         },
         TarError::Sink(e) => e,
     }
-}
-
-/// Names the member of a container (`data.tar.xz`, `payload` …) in an error from the
-/// stream inside it: `data.tar.xz:./usr/bin/x`, or the member itself for a broken stream.
-pub fn in_member(container: &str, e: TarError) -> TarError {
-    let named = |member: String, why| TarError::Member {
-        member: if member.is_empty() {
-            container.to_string()
-        } else {
-            format!("{container}:{member}")
-        },
-        why,
-    };
-    match e {
-        TarError::Member { member, why } | TarError::Sink(Error::Unsafe { member, why, .. }) => {
-            named(member, why)
-        }
-        TarError::Stream(detail) | TarError::Sink(Error::BadArchive { detail, .. }) => {
-            named(String::new(), Unsafe::Decode(explain(detail)))
-        }
-        TarError::Sink(e) => TarError::Sink(e),
-    }
-}
-
-/// Makes a decoder's message say what it means for the user, on one line: the tar crate
-/// quotes raw header bytes (a corrupt stream puts newlines and escape sequences there).
-pub fn explain(detail: String) -> String {
-    let detail = super::extract::printable(&detail);
-    // libzstd's text for ZSTD_error_frameParameter_windowTooLarge.
-    if detail.contains("Frame requires too much memory") {
-        let log = super::source::ZSTD_WINDOW_LOG_MAX;
-        return format!(
-            "zstd window larger than the limit of 2^{log} bytes ({} MiB); recompress it \
-             without --long=28 or higher ({detail})",
-            (1u64 << log) >> 20
-        );
-    }
-    // liblzma's text for LZMA_MEMLIMIT_ERROR.
-    if detail.contains("memory limit reached") {
-        let limit = super::source::XZ_MEMLIMIT >> 20;
-        return format!(
-            "xz stream needs more than {limit} MiB of memory to decode; recompress it with a \
-             smaller dictionary (xz -9 or less) ({detail})"
-        );
-    }
-    // flate2, zstd, liblzma (xz and lzma) and bzip2 say it each their own way.
-    let lower = detail.to_ascii_lowercase();
-    if [
-        "corrupt",
-        "invalid gzip header",
-        "checksum",
-        "lzma data error",
-        "bzip2: invalid data",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-    {
-        return format!("the compressed data is corrupt ({detail})");
-    }
-    detail
 }
 
 /// `--sha256` as 64 lowercase hex digits.

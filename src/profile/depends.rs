@@ -3,9 +3,9 @@
 //! the host's dpkg status). `use` warns about what is unmet, or refuses with `--strict`;
 //! `info` shows every dependency with what satisfies it.
 
-use crate::package::deb::relations::{evaluate, show, Available, Verdict};
 use crate::package::manifest::Manifest;
 use crate::package::native::{available, NativeOrigin};
+use crate::package::relations::{evaluate, show, Available, Verdict};
 use crate::store::Entry;
 use serde::Serialize;
 

@@ -9,7 +9,7 @@ use super::trust::{self, Repo};
 use super::{Error, Paths};
 use crate::error::Result;
 use crate::fsutil::Dir;
-use crate::package::source::Growth;
+use crate::package::growth::Growth;
 use crate::progress::{Counters, Progress};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -123,8 +123,7 @@ impl Download {
                 Ok(()) => return Ok(url),
                 Err(e) => {
                     if repo.urls.len() > 1 {
-                        let first = e.to_string().lines().next().unwrap_or("").to_string();
-                        tracing::warn!("{first}; trying the next mirror");
+                        tracing::warn!("{e}; trying the next mirror");
                     }
                     errors.push(e);
                 }

@@ -3,8 +3,7 @@
 //! says exactly what an install will produce.
 
 use super::index::Kind;
-use super::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::package::lister::list_package;
 use crate::package::read::ReadOptions;
 use crate::package::source::{Format, Source};
@@ -87,7 +86,7 @@ pub fn inspect(path: &Path, kind: Kind, given: &Given) -> Result<Inspected> {
             description: read.manifest.package.description.clone(),
         },
         // A native package this berth cannot unpack: name and version from its file name.
-        Err(crate::Error::BadArchive { .. }) if matches!(kind, Kind::Deb | Kind::Rpm) => {
+        Err(Error::BadArchive { .. }) if matches!(kind, Kind::Deb | Kind::Rpm) => {
             let (name, version) = names(
                 path,
                 given,
@@ -102,12 +101,12 @@ pub fn inspect(path: &Path, kind: Kind, given: &Given) -> Result<Inspected> {
                 description: String::new(),
             }
         }
-        Err(crate::Error::NeedNameVersion { .. }) => {
+        // The same question, asked in this command's words.
+        Err(Error::NeedNameVersion { archive, .. }) => {
             return Err(Error::NeedNameVersion {
-                path: path.to_path_buf(),
+                archive,
                 hint: "pass --name and --version, or name the file NAME-VERSION.tar.gz",
-            }
-            .into())
+            })
         }
         Err(e) => return Err(e),
     };
@@ -135,10 +134,9 @@ fn names(
             Ok((n, v))
         }
         _ => Err(Error::NeedNameVersion {
-            path: path.to_path_buf(),
+            archive: path.to_path_buf(),
             hint,
-        }
-        .into()),
+        }),
     }
 }
 

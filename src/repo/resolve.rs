@@ -74,7 +74,7 @@ pub fn resolve(paths: &Paths, reference: &str) -> Result<(Repo, Known, Package)>
         }
         versions.sort_by(|a, b| compare(a, b));
         versions.dedup();
-        return Err(Error::UnknownPackage {
+        return Err(Error::NotInIndexes {
             reference: reference.to_string(),
             repos: all.iter().map(|(r, _)| r.name.clone()).collect(),
             versions,

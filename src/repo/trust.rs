@@ -240,8 +240,7 @@ pub fn update(
             Ok(r) => return Ok(r),
             Err(e) => {
                 if repo.urls.len() > 1 {
-                    let first = e.to_string().lines().next().unwrap_or("").to_string();
-                    tracing::warn!("{}: {first}; trying the next mirror", repo.name);
+                    tracing::warn!("{}: {e}; trying the next mirror", repo.name);
                 }
                 errors.push(e);
             }

@@ -32,9 +32,6 @@ pub const TRASH: &str = ".trash";
 /// `store/.pins`: entries kept with no profile using them.
 pub const PINS: &str = ".pins";
 
-/// The longest file name Linux allows.
-pub const NAME_MAX: usize = 255;
-
 /// The one place an entry's directory name is made: `<name>-<version>-<id>`.
 pub fn entry_dir_name(name: &str, version: &str, id: &str) -> String {
     format!("{name}-{version}-{id}")

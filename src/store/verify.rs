@@ -113,7 +113,7 @@ fn check_meta(dir: &Dir) -> Vec<(String, String)> {
                         f.to_string(),
                         format!("mode {mode:o} or type changed, expected a 444 file"),
                     ));
-                } else if st.st_mtime != crate::fsutil::dir::STORE_MTIME.tv_sec {
+                } else if st.st_mtime != crate::fsutil::STORE_MTIME.tv_sec {
                     out.push((
                         f.to_string(),
                         "modified after install (mtime changed)".into(),

@@ -189,7 +189,7 @@ fn truncated(path: &str) -> SinkError {
 fn bad_read(path: &str, e: std::io::Error) -> SinkError {
     SinkError::Fail(Error::BadArchive {
         archive: PathBuf::new(),
-        detail: format!("{path}: {e}"),
+        detail: format!("{path}: {e}").into(),
     })
 }
 

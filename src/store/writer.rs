@@ -4,9 +4,9 @@
 
 use super::object_pool::ObjectPool;
 use super::workers::{Job, Place, Shared, Workers, SMALL_FILE};
-use super::{entry_dir_name, Store, NAME_MAX, STAGING};
+use super::{entry_dir_name, Store, STAGING};
 use crate::error::{Error, Result, Unsafe};
-use crate::fsutil::{temp_name, Dir};
+use crate::fsutil::{temp_name, Dir, NAME_MAX};
 use crate::package::listing::{FileList, Record};
 use crate::package::manifest::Manifest;
 use crate::package::sink::{Begin, Sink, SinkError};
@@ -151,7 +151,7 @@ impl EntryWriter {
         data.take(size).read_to_end(&mut buf).map_err(|e| {
             SinkError::Fail(Error::BadArchive {
                 archive: Default::default(),
-                detail: format!("{path}: {e}"),
+                detail: format!("{path}: {e}").into(),
             })
         })?;
         if buf.len() as u64 != size {

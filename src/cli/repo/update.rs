@@ -116,6 +116,9 @@ fn failed(mut failures: Vec<(String, crate::Error)>, tried: usize) -> Result<()>
     let names = failures.iter().map(|(n, _)| n.clone()).collect();
     for (n, e) in &failures {
         eprintln!("error: {n}: {e}");
+        if let Some(h) = e.hint() {
+            eprintln!("hint: {h}");
+        }
     }
     let code = trust::most_serious(failures.into_iter().map(|(_, e)| e).collect()).exit_code();
     Err(crate::repo::Error::UpdateFailed {

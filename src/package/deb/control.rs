@@ -4,6 +4,41 @@
 
 use std::collections::HashMap;
 
+/// Why a control file, a status file or `md5sums` is refused (`line` counts from 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// A continuation line opens the paragraph.
+    #[error("line {line}: a continuation line with no field before it")]
+    OrphanContinuation { line: usize },
+    /// A `#` comment line.
+    #[error("line {line}: comment lines are not allowed")]
+    Comment { line: usize },
+    /// A line without a colon.
+    #[error("line {line}: `{}` is not `Field: value`", .text.escape_debug())]
+    NotAField { line: usize, text: String },
+    /// A field name dpkg would refuse.
+    #[error("line {line}: `{}` is not a field name", .name.escape_debug())]
+    BadFieldName { line: usize, name: String },
+    /// The same field twice in one paragraph.
+    #[error("line {line}: field {name} appears twice")]
+    DuplicateField { line: usize, name: String },
+    /// A control file that is not exactly one paragraph.
+    #[error("{0} paragraphs, where one is expected")]
+    Paragraphs(usize),
+    /// A required field missing or empty.
+    #[error("the {0} field is missing or empty")]
+    MissingField(&'static str),
+    /// A version that is not a Debian version.
+    #[error("Version `{}` {why}", .version.escape_debug())]
+    BadVersion { version: String, why: &'static str },
+    /// An `md5sums` line that is not `<32 hex digits>  <path inside the package>`.
+    #[error("md5sums line {line}: `{}`", .text.escape_debug())]
+    BadMd5Line { line: usize, text: String },
+    /// A path listed twice in `md5sums`.
+    #[error("md5sums line {line}: the path is listed twice")]
+    DuplicateMd5 { line: usize },
+}
+
 /// One paragraph: fields in their order, names as written, values with continuation
 /// lines joined by `\n` (their one leading space or tab removed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +59,7 @@ impl Paragraph {
 
 /// Parses text made of paragraphs separated by blank lines. `#` comment lines are refused
 /// (a binary package's control file never has them).
-pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, String> {
+pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, ControlError> {
     let mut out = Vec::new();
     let mut cur = Paragraph::default();
     for (i, line) in text.lines().enumerate() {
@@ -37,34 +72,35 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, String> {
         }
         if line.starts_with(' ') || line.starts_with('\t') {
             let Some((_, value)) = cur.fields.last_mut() else {
-                return Err(format!(
-                    "line {at}: a continuation line with no field before it"
-                ));
+                return Err(ControlError::OrphanContinuation { line: at });
             };
             value.push('\n');
             value.push_str(line[1..].trim_end());
             continue;
         }
         if line.starts_with('#') {
-            return Err(format!("line {at}: comment lines are not allowed"));
+            return Err(ControlError::Comment { line: at });
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(format!(
-                "line {at}: `{}` is not `Field: value`",
-                line.escape_debug()
-            ));
+            return Err(ControlError::NotAField {
+                line: at,
+                text: line.to_string(),
+            });
         };
         if name.is_empty()
             || name.starts_with('-')
             || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
         {
-            return Err(format!(
-                "line {at}: `{}` is not a field name",
-                name.escape_debug()
-            ));
+            return Err(ControlError::BadFieldName {
+                line: at,
+                name: name.to_string(),
+            });
         }
         if cur.get(name).is_some() {
-            return Err(format!("line {at}: field {name} appears twice"));
+            return Err(ControlError::DuplicateField {
+                line: at,
+                name: name.to_string(),
+            });
         }
         cur.fields
             .push((name.to_string(), value.trim().to_string()));
@@ -77,15 +113,15 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, String> {
 
 /// Parses a control file: exactly one paragraph, with `Package`, `Version` and
 /// `Architecture`.
-pub fn parse_control(text: &str) -> Result<Paragraph, String> {
+pub fn parse_control(text: &str) -> Result<Paragraph, ControlError> {
     let mut ps = parse_paragraphs(text)?;
     if ps.len() != 1 {
-        return Err(format!("{} paragraphs, where one is expected", ps.len()));
+        return Err(ControlError::Paragraphs(ps.len()));
     }
     let p = ps.remove(0);
     for f in ["Package", "Version", "Architecture"] {
         if p.get(f).is_none_or(str::is_empty) {
-            return Err(format!("the {f} field is missing or empty"));
+            return Err(ControlError::MissingField(f));
         }
     }
     check_debian_version(p.get("Version").unwrap_or_default())?;
@@ -94,8 +130,13 @@ pub fn parse_control(text: &str) -> Result<Paragraph, String> {
 
 /// A Debian version: `[epoch:]upstream[-revision]`, epoch digits, upstream starting with
 /// a digit, only the characters dpkg allows.
-pub fn check_debian_version(v: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("Version `{}` {why}", v.escape_debug()));
+pub fn check_debian_version(v: &str) -> Result<(), ControlError> {
+    let bad = |why: &'static str| {
+        Err(ControlError::BadVersion {
+            version: v.to_string(),
+            why,
+        })
+    };
     let (epoch, rest) = match v.split_once(':') {
         Some((e, r)) => (Some(e), r),
         None => (None, v),
@@ -179,13 +220,16 @@ fn relative_inside(path: &str) -> Option<String> {
 }
 
 /// Parses `md5sums`: `<32 hex digits>  <path>` per line, paths relative to the root.
-pub fn parse_md5sums(text: &str) -> Result<HashMap<String, [u8; 16]>, String> {
+pub fn parse_md5sums(text: &str) -> Result<HashMap<String, [u8; 16]>, ControlError> {
     let mut out = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.is_empty() {
             continue;
         }
-        let bad = || format!("md5sums line {}: `{}`", i + 1, line.escape_debug());
+        let bad = || ControlError::BadMd5Line {
+            line: i + 1,
+            text: line.to_string(),
+        };
         let (hexd, rest) = line.split_at_checked(32).ok_or_else(bad)?;
         let path = rest
             .strip_prefix("  ")
@@ -196,7 +240,7 @@ pub fn parse_md5sums(text: &str) -> Result<HashMap<String, [u8; 16]>, String> {
         let path = path.strip_prefix("./").unwrap_or(path);
         let rel = relative_inside(&format!("/{path}")).ok_or_else(bad)?;
         if out.insert(rel, digest).is_some() {
-            return Err(format!("md5sums line {}: the path is listed twice", i + 1));
+            return Err(ControlError::DuplicateMd5 { line: i + 1 });
         }
     }
     Ok(out)
@@ -214,14 +258,43 @@ mod tests {
         .unwrap();
         assert_eq!(p.get("package"), Some("hello"));
         assert_eq!(p.get("Description"), Some("short\nmore\n.\nend"));
-        assert!(parse_control("Package: a\nPackage: b\nVersion: 1\nArchitecture: all\n").is_err());
-        assert!(parse_control("Package: a\nVersion: 1\n").is_err());
-        assert!(parse_control(" x\nPackage: a\n").is_err());
-        assert!(
-            parse_control("Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\n").is_err()
+        assert_eq!(
+            parse_control("Package: a\nPackage: b\nVersion: 1\nArchitecture: all\n"),
+            Err(ControlError::DuplicateField {
+                line: 2,
+                name: "Package".into()
+            })
         );
-        assert!(parse_control("Package: a\nVersion: x1\nArchitecture: all\n").is_err());
-        assert!(parse_control("Package: a\nVersion: 1 2\nArchitecture: all\n").is_err());
+        assert_eq!(
+            parse_control("Package: a\nVersion: 1\n"),
+            Err(ControlError::MissingField("Architecture"))
+        );
+        assert_eq!(
+            parse_control(" x\nPackage: a\n"),
+            Err(ControlError::OrphanContinuation { line: 1 })
+        );
+        assert_eq!(
+            parse_control("Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\n"),
+            Err(ControlError::Paragraphs(2))
+        );
+        assert_eq!(
+            parse_control("# c\nPackage: a\n"),
+            Err(ControlError::Comment { line: 1 })
+        );
+        for (version, why) in [
+            ("x1", "does not start with a digit"),
+            ("1 2", "has characters a Debian version cannot have"),
+        ] {
+            assert_eq!(
+                parse_control(&format!(
+                    "Package: a\nVersion: {version}\nArchitecture: all\n"
+                )),
+                Err(ControlError::BadVersion {
+                    version: version.into(),
+                    why
+                })
+            );
+        }
     }
 
     #[test]
@@ -245,7 +318,19 @@ mod tests {
     fn md5sums() {
         let m = parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  usr/share/a b\n").unwrap();
         assert!(m.contains_key("usr/share/a b"));
-        assert!(parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  ../x\n").is_err());
-        assert!(parse_md5sums("xyz  a\n").is_err());
+        assert!(matches!(
+            parse_md5sums("d41d8cd98f00b204e9800998ecf8427e  ../x\n"),
+            Err(ControlError::BadMd5Line { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse_md5sums("xyz  a\n"),
+            Err(ControlError::BadMd5Line { line: 1, .. })
+        ));
+        assert_eq!(
+            parse_md5sums(
+                "d41d8cd98f00b204e9800998ecf8427e  a\nd41d8cd98f00b204e9800998ecf8427e  ./a\n"
+            ),
+            Err(ControlError::DuplicateMd5 { line: 2 })
+        );
     }
 }

@@ -6,12 +6,12 @@
 
 use super::ar::{refuse, ArReader, Member};
 use crate::error::Unsafe;
+use crate::package::compression::{decoder, Compression, RatioGuard};
 use crate::package::extract::tar::{read_tar, TarError, TarTarget};
 use crate::package::extract::{Limits, Options};
 use crate::package::manifest::Manifest;
-use crate::package::read::StreamCtx;
 use crate::package::sink::{Begin, Sink, SinkError};
-use crate::package::source::{decoder, Compression, RatioGuard};
+use crate::package::stream::{check_sniffed, in_member, StreamCtx};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
@@ -63,21 +63,6 @@ pub fn named_compression(name: &str, base: &str, allow_legacy: bool) -> Option<C
     })
 }
 
-/// Refuses a member whose content is not compressed the way its name says.
-pub fn check_sniffed(member: &str, named: Compression, head: &[u8]) -> Result<(), TarError> {
-    let found = Compression::sniff(head);
-    if found != named {
-        return Err(refuse(
-            member,
-            Unsafe::CompressionMismatch {
-                named: named.tar_name(),
-                found: found.tar_name(),
-            },
-        ));
-    }
-    Ok(())
-}
-
 /// Reads the control member `m` and collects its files.
 pub fn read(
     ctx: &StreamCtx,
@@ -93,7 +78,7 @@ pub fn read(
     let mut files = ControlFiles::default();
     {
         let dec = decoder(c, &mut cursor, ctx.archive)
-            .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string())))?;
+            .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string().into())))?;
         let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
         tripped.push(guarded.tripped.clone());
         let opts = Options {
@@ -105,8 +90,7 @@ pub fn read(
             },
             allow_meta: false,
         };
-        read_tar(guarded, &opts, &mut Collector(&mut files))
-            .map_err(|e| super::in_member(&m.name, e))?;
+        read_tar(guarded, &opts, &mut Collector(&mut files)).map_err(|e| in_member(&m.name, e))?;
     }
     if !cursor.is_empty() {
         return Err(refuse(&m.name, Unsafe::TrailingData(cursor.len() as u64)));
@@ -157,7 +141,7 @@ impl Sink for Collector<'_> {
         let mut buf = Vec::new();
         data.take(size)
             .read_to_end(&mut buf)
-            .map_err(|e| SinkError::Refused(Unsafe::Decode(e.to_string())))?;
+            .map_err(|e| SinkError::Refused(Unsafe::Decode(e.to_string().into())))?;
         if buf.len() as u64 != size {
             return Err(SinkError::Refused(Unsafe::Truncated));
         }

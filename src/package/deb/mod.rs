@@ -10,27 +10,26 @@ pub mod ar;
 pub mod control;
 pub mod control_tar;
 pub mod data;
-pub mod relations;
 
 use self::ar::{refuse, ArReader, Member};
 use self::control::{Conffile, Paragraph};
-use self::control_tar::{check_sniffed, named_compression, ControlFiles};
+use self::control_tar::{named_compression, ControlFiles};
 use crate::error::{Error, Result, Unsafe};
+use crate::package::compression::{decoder, RatioGuard};
 use crate::package::extract::tar::{read_tar, TarError};
 use crate::package::extract::{Options, Report};
 use crate::package::manifest::{Manifest, PathEntry};
-use crate::package::native::{NativeOrigin, DEPENDS_FIELDS};
+use crate::package::native::{NativeOrigin, DEPENDS_FIELDS, NATIVE_BIN};
 use crate::package::pump::pump;
-use crate::package::read::{finished, in_member, sink_to_tar, StreamCtx, Streamed};
+use crate::package::relations;
 use crate::package::sink::{Begin, Sink};
-use crate::package::source::{decoder, RatioGuard};
+use crate::package::stream::{
+    check_sniffed, finished, in_member, sink_to_tar, StreamCtx, Streamed,
+};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// The directories whose executables a .deb or .rpm exports as commands.
-pub const NATIVE_BIN: [&str; 4] = ["usr/bin", "usr/sbin", "bin", "sbin"];
 
 /// Streams a .deb into `sink`.
 pub fn stream(
@@ -167,7 +166,7 @@ fn read_data(
     let mut body = BufReader::with_capacity(256 << 10, ar.body(m.size));
     let head = body
         .fill_buf()
-        .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string())))?;
+        .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string().into())))?;
     check_sniffed(&m.name, c, head)?;
     let mut target = data::DataTarget::new(sink, md5sums);
     let opts = Options {
@@ -176,7 +175,7 @@ fn read_data(
         allow_meta: false,
     };
     let dec = decoder(c, &mut body, ctx.archive)
-        .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string())))?;
+        .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string().into())))?;
     let guarded = RatioGuard::new(dec, ctx.raw_count.clone(), ctx.opts.limits.max_ratio);
     tripped.push(guarded.tripped.clone());
     let r = std::thread::scope(|s| read_tar(pump(s, guarded), &opts, &mut target));
@@ -208,8 +207,8 @@ fn text<'a>(member: &str, files: &'a ControlFiles, name: &str) -> Result<&'a str
 fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
     let bad =
         |file: &str, why: String| refuse(format!("{member}:./{file}"), Unsafe::BadControl(why));
-    let p: Paragraph =
-        control::parse_control(text(member, files, "control")?).map_err(|e| bad("control", e))?;
+    let p: Paragraph = control::parse_control(text(member, files, "control")?)
+        .map_err(|e| bad("control", e.to_string()))?;
     for f in DEPENDS_FIELDS.iter().chain(&["Provides"]) {
         if let Some(v) = p.get(f) {
             let parsed = if *f == "Provides" {
@@ -243,8 +242,8 @@ fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
             path: c.relative.clone(),
         })
         .collect();
-    let md5sums =
-        control::parse_md5sums(text(member, files, "md5sums")?).map_err(|e| bad("md5sums", e))?;
+    let md5sums = control::parse_md5sums(text(member, files, "md5sums")?)
+        .map_err(|e| bad("md5sums", e.to_string()))?;
     let origin = NativeOrigin {
         format: "deb".into(),
         architecture: p.get("Architecture").unwrap_or_default().to_string(),

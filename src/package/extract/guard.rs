@@ -185,49 +185,85 @@ fn pax_size_record(data: &[u8]) -> Option<u64> {
 /// after another to the end of the data. The tar crate is lenient (a missing final newline
 /// or an empty line that hides the records after it pass), and two lenient readers may
 /// disagree on what a member is.
-fn strict_pax(data: &[u8]) -> Result<(), String> {
+fn strict_pax(data: &[u8]) -> Result<(), PaxError> {
     let mut at = 0usize;
     while at < data.len() {
         let rest = &data[at..];
         let space = rest
             .iter()
             .position(|&b| b == b' ')
-            .ok_or_else(|| format!("no length at offset {at}"))?;
+            .ok_or(PaxError::NoLength { at })?;
         let len: usize = std::str::from_utf8(&rest[..space])
             .ok()
             .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad length at offset {at}"))?;
+            .ok_or(PaxError::BadLength { at })?;
         if len <= space + 1 || len > rest.len() {
-            return Err(format!(
-                "length {len} at offset {at} does not fit the header"
-            ));
+            return Err(PaxError::LengthMisfit { at, len });
         }
         let record = &rest[space + 1..len];
         if record.last() != Some(&b'\n') {
-            return Err(format!("record at offset {at} does not end with a newline"));
+            return Err(PaxError::NoNewline { at });
         }
         if !record[..record.len() - 1].contains(&b'=') {
-            return Err(format!("record at offset {at} has no `=`"));
+            return Err(PaxError::NoEquals { at });
         }
         at += len;
     }
     Ok(())
 }
 
+/// How a PAX extended header breaks POSIX's form (`at` is the record's offset).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum PaxError {
+    #[error("no length at offset {at}")]
+    NoLength { at: usize },
+    #[error("bad length at offset {at}")]
+    BadLength { at: usize },
+    #[error("length {len} at offset {at} does not fit the header")]
+    LengthMisfit { at: usize, len: usize },
+    #[error("record at offset {at} does not end with a newline")]
+    NoNewline { at: usize },
+    #[error("record at offset {at} has no `=`")]
+    NoEquals { at: usize },
+}
+
 #[cfg(test)]
 mod tests {
-    use super::strict_pax;
+    use super::{strict_pax, PaxError};
 
     #[test]
     fn strict_pax_takes_posix_records_and_refuses_the_rest() {
-        assert!(strict_pax(b"").is_ok());
-        assert!(strict_pax(b"12 path=abc\n").is_ok());
-        assert!(strict_pax(b"12 path=abc\n11 size=42\n").is_ok());
-        assert!(strict_pax(b"11 path=abc").is_err(), "missing newline");
-        assert!(strict_pax(b"13 path=abc\n").is_err(), "wrong length");
-        assert!(strict_pax(b"\n12 path=abc\n").is_err(), "empty line");
-        assert!(strict_pax(b"9 pathabc\n").is_err(), "no =");
-        assert!(strict_pax(b"x path=abc\n").is_err(), "no number");
+        assert_eq!(strict_pax(b""), Ok(()));
+        assert_eq!(strict_pax(b"12 path=abc\n"), Ok(()));
+        assert_eq!(strict_pax(b"12 path=abc\n11 size=42\n"), Ok(()));
+        assert_eq!(
+            strict_pax(b"11 path=abc"),
+            Err(PaxError::NoNewline { at: 0 })
+        );
+        assert_eq!(
+            strict_pax(b"13 path=abc\n"),
+            Err(PaxError::LengthMisfit { at: 0, len: 13 })
+        );
+        assert_eq!(
+            strict_pax(b"\n12 path=abc\n"),
+            Err(PaxError::BadLength { at: 0 })
+        );
+        assert_eq!(
+            strict_pax(b"11 pathabc\n"),
+            Err(PaxError::NoEquals { at: 0 })
+        );
+        assert_eq!(
+            strict_pax(b"9 pathabc\n"),
+            Err(PaxError::NoNewline { at: 0 })
+        );
+        assert_eq!(
+            strict_pax(b"x path=abc\n"),
+            Err(PaxError::BadLength { at: 0 })
+        );
+        assert_eq!(
+            strict_pax(b"12path=abc\n"),
+            Err(PaxError::NoLength { at: 0 })
+        );
     }
 }

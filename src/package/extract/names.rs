@@ -1,9 +1,12 @@
 //! What a member name or link target may be: normalised components, no `..`, no
 //! backslashes or control characters, case folding as a case-insensitive filesystem would,
-//! link targets that stay inside the package, and names made safe to print.
+//! link targets that stay inside the package (made safe to print by `package::printable`).
 
-use super::rules::NAME_MAX;
 use crate::error::Unsafe;
+use crate::fsutil::NAME_MAX;
+
+// Kept reachable here, where the extraction rules' callers have always found it.
+pub use crate::package::printable::printable;
 
 fn refuse<T>(why: Unsafe) -> Result<T, Unsafe> {
     Err(why)
@@ -82,21 +85,4 @@ pub fn check_symlink_target(path: &str, target: &str) -> Result<(), Unsafe> {
         }
     }
     Ok(())
-}
-
-/// Characters of a member name shown in an error; the rest is elided.
-const PRINTABLE_MAX: usize = 512;
-
-/// A name safe to print on one line, and of bounded length: control characters (terminal
-/// escape sequences among them) become `?`.
-pub fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(PRINTABLE_MAX)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().nth(PRINTABLE_MAX).is_some() {
-        out.push_str(&format!("… ({} bytes in all)", s.len()));
-    }
-    out
 }

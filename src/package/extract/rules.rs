@@ -5,6 +5,7 @@
 use super::names::check_chars;
 pub use super::names::{check_symlink_target, fold_case, is_reserved, printable, split_path};
 use crate::error::Unsafe;
+use crate::fsutil::NAME_MAX;
 use std::collections::HashMap;
 
 /// Limits that keep a hostile archive from exhausting the machine.
@@ -33,9 +34,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// Bytes in one path component (Linux's NAME_MAX).
-pub const NAME_MAX: usize = 255;
 
 /// What a member is, as far as the rules care.
 #[derive(Debug, Clone, Copy)]

@@ -289,7 +289,7 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<u8>, SinkErro
 fn bad_stream(detail: String) -> SinkError {
     SinkError::Fail(crate::Error::BadArchive {
         archive: Default::default(),
-        detail,
+        detail: detail.into(),
     })
 }
 

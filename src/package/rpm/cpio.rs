@@ -55,8 +55,43 @@ fn read_err(member: &str, e: std::io::Error) -> Refusal {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
         (member.to_string(), Unsafe::Truncated)
     } else {
-        (member.to_string(), Unsafe::Decode(e.to_string()))
+        (member.to_string(), Unsafe::Decode(e.to_string().into()))
     }
+}
+
+/// The magic and the 13 hexadecimal fields of a newc header (`prev` names the member
+/// before it, for messages).
+fn parse_fields(h: &[u8; HEADER], prev: &str) -> Result<[u32; 13], Refusal> {
+    if &h[..6] != MAGIC {
+        let why = if &h[..6] == b"07070X" {
+            "a stripped (large-file) rpm payload, which berth does not support".to_string()
+        } else {
+            format!(
+                "magic `{}` is not 070701",
+                String::from_utf8_lossy(&h[..6]).escape_debug()
+            )
+        };
+        return Err(bad(&format!("(the header after `{prev}`)"), why));
+    }
+    let mut f = [0u32; 13];
+    for (i, v) in f.iter_mut().enumerate() {
+        let raw = &h[6 + i * 8..14 + i * 8];
+        let text = std::str::from_utf8(raw)
+            .ok()
+            .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()));
+        *v = text
+            .and_then(|t| u32::from_str_radix(t, 16).ok())
+            .ok_or_else(|| {
+                bad(
+                    prev,
+                    format!(
+                        "field {i} `{}` is not 8 hex digits",
+                        String::from_utf8_lossy(raw).escape_debug()
+                    ),
+                )
+            })?;
+    }
+    Ok(f)
 }
 
 impl<R: Read> CpioReader<R> {
@@ -78,37 +113,8 @@ impl<R: Read> CpioReader<R> {
         self.inner
             .read_exact(&mut h)
             .map_err(|e| read_err(&format!("(the header after `{prev}`)"), e))?;
-        if &h[..6] != MAGIC {
-            let why = if &h[..6] == b"07070X" {
-                "a stripped (large-file) rpm payload, which berth does not support".to_string()
-            } else {
-                format!(
-                    "magic `{}` is not 070701",
-                    String::from_utf8_lossy(&h[..6]).escape_debug()
-                )
-            };
-            return Err(bad(&format!("(the header after `{prev}`)"), why));
-        }
-        let mut f = [0u32; 13];
-        for (i, v) in f.iter_mut().enumerate() {
-            let raw = &h[6 + i * 8..14 + i * 8];
-            let text = std::str::from_utf8(raw)
-                .ok()
-                .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()));
-            *v = text
-                .and_then(|t| u32::from_str_radix(t, 16).ok())
-                .ok_or_else(|| {
-                    bad(
-                        &prev,
-                        format!(
-                            "field {i} `{}` is not 8 hex digits",
-                            String::from_utf8_lossy(raw).escape_debug()
-                        ),
-                    )
-                })?;
-        }
         let [ino, mode, _uid, _gid, nlink, _mtime, size, maj, min, _rmaj, _rmin, namesize, check] =
-            f;
+            parse_fields(&h, &prev)?;
         let namesize = namesize as usize;
         if !(2..=MAX_NAME).contains(&namesize) {
             return Err(bad(

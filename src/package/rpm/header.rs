@@ -167,45 +167,66 @@ fn read_header(
 
 /// rpm's entry rules: a known type, a count, an offset inside the data, aligned for its
 /// type, and all of it (strings up to their NUL) inside the data.
-fn check_entry(e: &Entry, data: &[u8]) -> Result<(), String> {
+fn check_entry(e: &Entry, data: &[u8]) -> Result<(), EntryError> {
     let dl = data.len();
     let offset = e.offset as usize;
     if e.count == 0 {
-        return Err("count is zero".into());
+        return Err(EntryError::ZeroCount);
     }
     if offset >= dl {
-        return Err(format!("offset {offset} is outside the {dl} bytes of data"));
+        return Err(EntryError::OffsetOutside { offset, len: dl });
     }
     let width = match e.kind {
         1 | 2 | 7 => 1,
         3 => 2,
         4 => 4,
         5 => 8,
-        6 if e.count != 1 => return Err("a STRING with a count other than 1".into()),
+        6 if e.count != 1 => return Err(EntryError::StringCount),
         6 | 8 | 9 => 0,
-        k => return Err(format!("unknown type {k}")),
+        k => return Err(EntryError::UnknownType(k)),
     };
     if width > 0 {
         if !offset.is_multiple_of(width) {
-            return Err(format!("offset {offset} is not aligned to {width}"));
+            return Err(EntryError::Misaligned { offset, width });
         }
         let end = (e.count as usize)
             .checked_mul(width)
             .and_then(|len| offset.checked_add(len));
         if end.is_none_or(|end| end > dl) {
-            return Err(format!("{} items run past the end of the data", e.count));
+            return Err(EntryError::ItemsPastEnd { count: e.count });
         }
         return Ok(());
     }
     let mut pos = offset;
     for _ in 0..e.count {
         if pos >= dl {
-            return Err("strings run past the end of the data".into());
+            return Err(EntryError::StringsPastEnd);
         }
-        let nul = memchr_zero(&data[pos..]).ok_or("a string is not terminated inside the data")?;
+        let nul = memchr_zero(&data[pos..]).ok_or(EntryError::Unterminated)?;
         pos += nul + 1;
     }
     Ok(())
+}
+
+/// How a header entry breaks rpm's rules.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum EntryError {
+    #[error("count is zero")]
+    ZeroCount,
+    #[error("offset {offset} is outside the {len} bytes of data")]
+    OffsetOutside { offset: usize, len: usize },
+    #[error("a STRING with a count other than 1")]
+    StringCount,
+    #[error("unknown type {0}")]
+    UnknownType(u32),
+    #[error("offset {offset} is not aligned to {width}")]
+    Misaligned { offset: usize, width: usize },
+    #[error("{count} items run past the end of the data")]
+    ItemsPastEnd { count: u32 },
+    #[error("strings run past the end of the data")]
+    StringsPastEnd,
+    #[error("a string is not terminated inside the data")]
+    Unterminated,
 }
 
 fn memchr_zero(b: &[u8]) -> Option<usize> {
@@ -225,16 +246,33 @@ mod tests {
             offset,
             count,
         };
-        assert!(check_entry(&e(6, 0, 1), data).is_ok());
-        assert!(check_entry(&e(8, 0, 3), data).is_ok());
-        assert!(check_entry(&e(8, 0, 4), data).is_ok());
-        assert!(check_entry(&e(8, 0, 5), data).is_err());
-        assert!(check_entry(&e(4, 8, 1), data).is_ok());
-        assert!(check_entry(&e(4, 8, 2), data).is_err());
-        assert!(check_entry(&e(4, 6, 1), data).is_err());
-        assert!(check_entry(&e(4, 99, 1), data).is_err());
-        assert!(check_entry(&e(42, 0, 1), data).is_err());
-        assert!(check_entry(&e(6, 0, 2), data).is_err());
-        assert!(check_entry(&e(3, 0, u32::MAX), data).is_err());
+        let check = |kind, offset, count| check_entry(&e(kind, offset, count), data);
+        assert_eq!(check(6, 0, 1), Ok(()));
+        assert_eq!(check(8, 0, 3), Ok(()));
+        assert_eq!(check(8, 0, 4), Ok(()));
+        assert_eq!(check(8, 0, 5), Err(EntryError::Unterminated));
+        assert_eq!(check(8, 0, 0), Err(EntryError::ZeroCount));
+        assert_eq!(check(4, 8, 1), Ok(()));
+        assert_eq!(check(4, 8, 2), Err(EntryError::ItemsPastEnd { count: 2 }));
+        assert_eq!(
+            check(4, 6, 1),
+            Err(EntryError::Misaligned {
+                offset: 6,
+                width: 4
+            })
+        );
+        assert_eq!(
+            check(4, 99, 1),
+            Err(EntryError::OffsetOutside {
+                offset: 99,
+                len: 12
+            })
+        );
+        assert_eq!(check(42, 0, 1), Err(EntryError::UnknownType(42)));
+        assert_eq!(check(6, 0, 2), Err(EntryError::StringCount));
+        assert_eq!(
+            check(3, 0, u32::MAX),
+            Err(EntryError::ItemsPastEnd { count: u32::MAX })
+        );
     }
 }

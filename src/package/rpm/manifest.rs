@@ -5,11 +5,10 @@
 
 use super::payload::{Listed, Listing};
 use crate::error::Unsafe;
-use crate::package::deb::NATIVE_BIN;
+use crate::package::compression::Compression;
 use crate::package::extract::tar::TarError;
 use crate::package::manifest::{Manifest, PathEntry};
-use crate::package::native::NativeOrigin;
-use crate::package::source::Compression;
+use crate::package::native::{NativeOrigin, NATIVE_BIN};
 use rpm::{DependencyFlags, DigestAlgorithm, FileFlags, FileType, IndexTag, PackageMetadata};
 
 /// Everything the payload reader needs besides the bytes.
@@ -34,20 +33,7 @@ fn bad(why: String) -> TarError {
 /// Reads the header's fields.
 pub fn describe(meta: &PackageMetadata) -> Result<Described, TarError> {
     let h = &meta.header;
-    let s = |t: IndexTag| h.get_entry_data_as_string(t).ok().map(str::to_string);
-    let format = s(IndexTag::RPMTAG_PAYLOADFORMAT).unwrap_or_else(|| "cpio".into());
-    if format != "cpio" {
-        return Err(bad(format!("payload format `{format}` is not cpio")));
-    }
-    let compression = match s(IndexTag::RPMTAG_PAYLOADCOMPRESSOR).as_deref() {
-        None => Compression::None,
-        Some("gzip") => Compression::Gzip,
-        Some("xz") => Compression::Xz,
-        Some("zstd") => Compression::Zstd,
-        Some("bzip2") => Compression::Bzip2,
-        Some("lzma") => Compression::Lzma,
-        Some(other) => return Err(bad(format!("unknown payload compressor `{other}`"))),
-    };
+    let compression = payload_compression(meta)?;
     let name = meta.get_name().map_err(|e| bad(format!("name: {e}")))?;
     let version = meta
         .get_version()
@@ -71,12 +57,64 @@ pub fn describe(meta: &PackageMetadata) -> Result<Described, TarError> {
         })
         .collect();
     let arch = meta.get_arch().unwrap_or_default().to_string();
-    let mut fields = vec![
-        ("Name".to_string(), name.to_string()),
-        ("Version".to_string(), version.to_string()),
-        ("Release".to_string(), release.to_string()),
-        ("Arch".to_string(), arch.clone()),
-    ];
+    let fields = origin_fields(meta, [name, version, release, &arch], epoch);
+    let origin = NativeOrigin {
+        format: "rpm".into(),
+        architecture: arch,
+        fields,
+        scripts: scriptlets(meta),
+        conffiles: config,
+        requires: requires(meta)?,
+    };
+    manifest.origin = Some(origin.to_table());
+    let payload_sha256 = h
+        .get_entry_data_as_string_array(IndexTag::RPMTAG_PAYLOADSHA256)
+        .ok()
+        .and_then(|v| v.first().map(|d| d.to_ascii_lowercase()));
+    Ok(Described {
+        manifest,
+        listing,
+        compression,
+        payload_sha256,
+    })
+}
+
+/// The payload's compression, from the header (only cpio payloads are read).
+fn payload_compression(meta: &PackageMetadata) -> Result<Compression, TarError> {
+    let s = |t: IndexTag| {
+        meta.header
+            .get_entry_data_as_string(t)
+            .ok()
+            .map(str::to_string)
+    };
+    let format = s(IndexTag::RPMTAG_PAYLOADFORMAT).unwrap_or_else(|| "cpio".into());
+    if format != "cpio" {
+        return Err(bad(format!("payload format `{format}` is not cpio")));
+    }
+    Ok(match s(IndexTag::RPMTAG_PAYLOADCOMPRESSOR).as_deref() {
+        None => Compression::None,
+        Some("gzip") => Compression::Gzip,
+        Some("xz") => Compression::Xz,
+        Some("zstd") => Compression::Zstd,
+        Some("bzip2") => Compression::Bzip2,
+        Some("lzma") => Compression::Lzma,
+        Some(other) => return Err(bad(format!("unknown payload compressor `{other}`"))),
+    })
+}
+
+/// The header fields kept under `[origin.fields]`: name, version, release and arch first
+/// (`nvra`), the epoch when there is one, then the descriptive tags the header has.
+fn origin_fields(
+    meta: &PackageMetadata,
+    nvra: [&str; 4],
+    epoch: Option<u32>,
+) -> Vec<(String, String)> {
+    let h = &meta.header;
+    let mut fields: Vec<(String, String)> = ["Name", "Version", "Release", "Arch"]
+        .iter()
+        .zip(nvra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if let Some(e) = epoch {
         fields.push(("Epoch".into(), e.to_string()));
     }
@@ -98,25 +136,7 @@ pub fn describe(meta: &PackageMetadata) -> Result<Described, TarError> {
             fields.push((k.to_string(), v.to_string()));
         }
     }
-    let origin = NativeOrigin {
-        format: "rpm".into(),
-        architecture: arch,
-        fields,
-        scripts: scriptlets(meta),
-        conffiles: config,
-        requires: requires(meta)?,
-    };
-    manifest.origin = Some(origin.to_table());
-    let payload_sha256 = h
-        .get_entry_data_as_string_array(IndexTag::RPMTAG_PAYLOADSHA256)
-        .ok()
-        .and_then(|v| v.first().map(|d| d.to_ascii_lowercase()));
-    Ok(Described {
-        manifest,
-        listing,
-        compression,
-        payload_sha256,
-    })
+    fields
 }
 
 /// The scriptlets the package carries (berth never runs them).

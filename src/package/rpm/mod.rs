@@ -11,14 +11,13 @@ pub mod manifest;
 pub mod payload;
 
 use crate::error::{Error, Result, Unsafe};
-use crate::package::deb::control_tar::check_sniffed;
+use crate::package::compression::{decoder, RatioGuard};
 use crate::package::extract::tar::TarError;
 use crate::package::extract::Report;
 use crate::package::manifest::Manifest;
 use crate::package::pump::pump;
-use crate::package::read::{in_member, sink_to_tar, StreamCtx, Streamed};
 use crate::package::sink::{Begin, Sink};
-use crate::package::source::{decoder, RatioGuard};
+use crate::package::stream::{check_sniffed, in_member, sink_to_tar, StreamCtx, Streamed};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicBool, Ordering};

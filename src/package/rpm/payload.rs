@@ -180,7 +180,7 @@ impl State<'_> {
                 let mut target = Vec::new();
                 cpio.data()
                     .read_to_end(&mut target)
-                    .map_err(|e| refuse(&shown, Unsafe::Decode(e.to_string())))?;
+                    .map_err(|e| refuse(&shown, Unsafe::Decode(e.to_string().into())))?;
                 let member = Member::Symlink { target: &target };
                 self.deliver(&h.name, member, &mut std::io::empty(), &shown)
                     .map(|_| ())

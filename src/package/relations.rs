@@ -33,6 +33,37 @@ impl fmt::Display for Relation {
 /// Alternatives: any one of them satisfies the dependency (`a | b`).
 pub type Alternatives = Vec<Relation>;
 
+/// A relation that does not parse, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{relation}`: {why}")]
+pub struct RelationError {
+    /// The relation as written.
+    pub relation: String,
+    /// What is wrong with it.
+    pub why: Fault,
+}
+
+/// What is wrong with a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("unclosed `(`")]
+    Unclosed,
+    #[error("unknown version operator")]
+    UnknownOperator,
+    #[error("bad version")]
+    BadVersion,
+    #[error("architecture and profile restrictions belong to source packages")]
+    Restriction,
+    #[error("not a package name")]
+    BadName,
+    #[error("bad architecture qualifier")]
+    BadArch,
+    #[error("alternatives in Provides")]
+    ProvidesAlternatives,
+    #[error("Provides only takes `=`")]
+    ProvidesOperator,
+}
+
 /// Shows alternatives the way a control file writes them.
 pub fn show(alts: &[Relation]) -> String {
     alts.iter()
@@ -42,7 +73,7 @@ pub fn show(alts: &[Relation]) -> String {
 }
 
 /// Parses a relation field (`Depends`, `Pre-Depends`, `Provides` …).
-pub fn parse(field: &str) -> Result<Vec<Alternatives>, String> {
+pub fn parse(field: &str) -> Result<Vec<Alternatives>, RelationError> {
     let mut out = Vec::new();
     let flat = field.replace('\n', " ");
     for group in flat.split(',') {
@@ -60,12 +91,17 @@ pub fn parse(field: &str) -> Result<Vec<Alternatives>, String> {
     Ok(out)
 }
 
-fn parse_one(s: &str) -> Result<Relation, String> {
-    let bad = |why: &str| Err(format!("`{s}`: {why}"));
+fn parse_one(s: &str) -> Result<Relation, RelationError> {
+    let bad = |why| {
+        Err(RelationError {
+            relation: s.to_string(),
+            why,
+        })
+    };
     let (head, version) = match s.split_once('(') {
         Some((h, rest)) => {
             let Some(inner) = rest.trim_end().strip_suffix(')') else {
-                return bad("unclosed `(`");
+                return bad(Fault::Unclosed);
             };
             let inner = inner.trim();
             let split = inner
@@ -73,18 +109,18 @@ fn parse_one(s: &str) -> Result<Relation, String> {
                 .unwrap_or(inner.len());
             let (op, ver) = inner.split_at(split);
             let Some(op) = Op::parse(op.trim()) else {
-                return bad("unknown version operator");
+                return bad(Fault::UnknownOperator);
             };
             let ver = ver.trim();
             if ver.is_empty() || ver.contains(char::is_whitespace) {
-                return bad("bad version");
+                return bad(Fault::BadVersion);
             }
             (h.trim(), Some((op, ver.to_string())))
         }
         None => (s, None),
     };
     if head.contains(['[', '<', ')']) {
-        return bad("architecture and profile restrictions belong to source packages");
+        return bad(Fault::Restriction);
     }
     let (name, arch) = match head.split_once(':') {
         Some((n, a)) => (n, Some(a.to_string())),
@@ -95,13 +131,13 @@ fn parse_one(s: &str) -> Result<Relation, String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
     if !name_ok {
-        return bad("not a package name");
+        return bad(Fault::BadName);
     }
     if arch
         .as_deref()
         .is_some_and(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
-        return bad("bad architecture qualifier");
+        return bad(Fault::BadArch);
     }
     Ok(Relation {
         name: name.to_string(),
@@ -133,16 +169,24 @@ impl Available {
 }
 
 /// Parses a `Provides` field into (name, version) pairs.
-pub fn parse_provides(field: &str) -> Result<Vec<(String, Option<String>)>, String> {
+pub fn parse_provides(field: &str) -> Result<Vec<(String, Option<String>)>, RelationError> {
     let mut out = Vec::new();
     for alts in parse(field)? {
         let [r] = alts.as_slice() else {
-            return Err(format!("`{}`: alternatives in Provides", show(&alts)));
+            return Err(RelationError {
+                relation: show(&alts),
+                why: Fault::ProvidesAlternatives,
+            });
         };
         match &r.version {
             None => out.push((r.name.clone(), None)),
             Some((Op::Eq, v)) => out.push((r.name.clone(), Some(v.clone()))),
-            Some(_) => return Err(format!("`{r}`: Provides only takes `=`")),
+            Some(_) => {
+                return Err(RelationError {
+                    relation: r.to_string(),
+                    why: Fault::ProvidesOperator,
+                })
+            }
         }
     }
     Ok(out)
@@ -231,9 +275,31 @@ mod tests {
         assert_eq!(show(&r[0]), "a (>= 1.0) | b");
         assert_eq!(r[1][0].arch.as_deref(), Some("any"));
         assert_eq!(r[2][0].version, Some((Op::Lt, "2:1.0~rc1-3".into())));
-        for bad in ["a (>= 1", "a (~ 1)", "A", "a [amd64]", "a (>= )", "a:"] {
-            assert!(parse(bad).is_err(), "{bad}");
+        for (bad, why) in [
+            ("a (>= 1", Fault::Unclosed),
+            ("a (~ 1)", Fault::UnknownOperator),
+            ("A", Fault::BadName),
+            ("a [amd64]", Fault::Restriction),
+            ("a (>= )", Fault::BadVersion),
+            ("a:", Fault::BadArch),
+        ] {
+            assert_eq!(
+                parse(bad),
+                Err(RelationError {
+                    relation: bad.into(),
+                    why
+                }),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            parse_provides("a | b").map_err(|e| e.why),
+            Err(Fault::ProvidesAlternatives)
+        );
+        assert_eq!(
+            parse_provides("a (>= 1)").map_err(|e| e.why),
+            Err(Fault::ProvidesOperator)
+        );
     }
 
     #[test]
