@@ -285,7 +285,7 @@ fn add(ctx: &Ctx, paths: &Paths, a: AddArgs) -> Result<()> {
     crate::repo::index::check_channel(&a.channel).map_err(|why| {
         crate::repo::Error::BadChannel {
             channel: a.channel.clone(),
-            why,
+            why: why.to_string(),
         }
     })?;
     let urls = a

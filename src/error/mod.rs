@@ -303,7 +303,7 @@ pub enum Error {
         new: String,
         archive: PathBuf,
     },
-    #[error("no installed package matches `{reference}`{}", installed_hint(.installed))]
+    #[error("no installed package matches `{reference}`{}", installed_part(.installed))]
     UnknownPackage {
         reference: String,
         installed: Vec<String>,
@@ -333,7 +333,7 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    #[error("no profile named `{profile}`{}", profiles_hint(.existing))]
+    #[error("no profile named `{profile}`{}", profiles_part(.existing))]
     UnknownProfile {
         profile: String,
         existing: Vec<String>,
@@ -391,7 +391,7 @@ pub enum Error {
     Module(Module),
 }
 
-fn profiles_hint(existing: &[String]) -> String {
+fn profiles_part(existing: &[String]) -> String {
     if existing.is_empty() {
         " (there are no profiles yet)".to_string()
     } else {
@@ -399,7 +399,7 @@ fn profiles_hint(existing: &[String]) -> String {
     }
 }
 
-fn installed_hint(installed: &[String]) -> String {
+fn installed_part(installed: &[String]) -> String {
     if installed.is_empty() {
         " (nothing is installed)".to_string()
     } else {

@@ -37,13 +37,13 @@ pub enum Error {
     #[error("{path}: cannot tell what kind of package this is ({why})")]
     UnknownKind { path: PathBuf, why: String },
 
-    #[error("no repository named `{name}`{}", list_hint(.existing))]
+    #[error("no repository named `{name}`{}", list_part(.existing))]
     UnknownRepo { name: String, existing: Vec<String> },
     #[error("no repositories are configured")]
     NoRepos,
     #[error("repository `{name}` has no verified index yet")]
     NoIndex { name: String },
-    #[error("no package `{reference}` in the indexes of {}{}", .repos.join(", "), versions_hint(.versions))]
+    #[error("no package `{reference}` in the indexes of {}{}", .repos.join(", "), versions_part(.versions))]
     NotInIndexes {
         reference: String,
         repos: Vec<String>,
@@ -144,7 +144,7 @@ pub enum Error {
     BadIndex { url: String, why: String },
 }
 
-fn list_hint(existing: &[String]) -> String {
+fn list_part(existing: &[String]) -> String {
     if existing.is_empty() {
         " (none is configured)".into()
     } else {
@@ -152,7 +152,7 @@ fn list_hint(existing: &[String]) -> String {
     }
 }
 
-fn versions_hint(versions: &[String]) -> String {
+fn versions_part(versions: &[String]) -> String {
     if versions.is_empty() {
         String::new()
     } else {

@@ -123,7 +123,7 @@ pub fn parse(bytes: &[u8], url: &str) -> Result<Index> {
         None => return Err(bad("no `format` number".into()).into()),
     }
     let index: Index = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-    index.check().map_err(bad)?;
+    index.check().map_err(|e| bad(e.to_string()))?;
     Ok(index)
 }
 
@@ -162,61 +162,109 @@ impl Index {
         time(&self.expires).unwrap_or(SystemTime::UNIX_EPOCH)
     }
 
-    /// Every rule an index follows; the reason of the first one broken.
-    pub fn check(&self) -> std::result::Result<(), String> {
+    /// Every rule an index follows; the first one broken.
+    pub fn check(&self) -> std::result::Result<(), IndexError> {
         check_channel(&self.channel)?;
-        let generated = time(&self.generated)
-            .ok_or_else(|| format!("`generated` is not an RFC 3339 time: {}", self.generated))?;
-        let expires = time(&self.expires)
-            .ok_or_else(|| format!("`expires` is not an RFC 3339 time: {}", self.expires))?;
+        let bad_time = |field, value: &str| IndexError::BadTime {
+            field,
+            value: value.to_string(),
+        };
+        let generated =
+            time(&self.generated).ok_or_else(|| bad_time("generated", &self.generated))?;
+        let expires = time(&self.expires).ok_or_else(|| bad_time("expires", &self.expires))?;
         if expires < generated {
-            return Err("`expires` is before `generated`".into());
+            return Err(IndexError::ExpiresFirst);
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.packages {
-            p.check()
-                .map_err(|why| format!("package {}: {why}", p.reference()))?;
+            p.check().map_err(|why| IndexError::Package {
+                reference: p.reference(),
+                why,
+            })?;
             if !seen.insert((p.name.as_str(), p.version.as_str())) {
-                return Err(format!("package {} is listed twice", p.reference()));
+                return Err(IndexError::ListedTwice {
+                    reference: p.reference(),
+                });
             }
         }
         Ok(())
     }
 }
 
+/// The rule of the index format that an index breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// A channel name outside the allowed characters or length.
+    #[error("channel `{0}` must be 1-64 lowercase letters, digits, - _ .")]
+    BadChannel(String),
+    /// `generated` or `expires` that is not a time.
+    #[error("`{field}` is not an RFC 3339 time: {value}")]
+    BadTime { field: &'static str, value: String },
+    /// `expires` before `generated`.
+    #[error("`expires` is before `generated`")]
+    ExpiresFirst,
+    /// One package's entry breaks a rule.
+    #[error("package {reference}: {why}")]
+    Package {
+        reference: String,
+        why: PackageFault,
+    },
+    /// The same name and version twice.
+    #[error("package {reference} is listed twice")]
+    ListedTwice { reference: String },
+}
+
+/// The rule a package's entry in an index breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackageFault {
+    /// Its name or version is not one berth accepts.
+    #[error("{0}")]
+    BadName(String),
+    #[error("sha256 is not 64 lower-case hex digits")]
+    BadSha256,
+    #[error("store_id is not 32 lower-case hex digits")]
+    BadStoreId,
+    /// Its path climbs, leaves `packages/` or has other characters.
+    #[error("path `{0}` must be packages/…, with parts of letters, digits and . _ + ~ - only")]
+    BadPath(String),
+    #[error("description is longer than 1024 bytes or has control characters")]
+    BadDescription,
+    #[error("strip_components is larger than 64")]
+    TooManyStripped,
+}
+
 /// Checks a channel name (also used for `--channel`).
-pub fn check_channel(c: &str) -> std::result::Result<(), String> {
+pub fn check_channel(c: &str) -> std::result::Result<(), IndexError> {
     if c.is_empty()
         || c.len() > 64
         || !c
             .chars()
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_.".contains(ch))
     {
-        return Err(format!(
-            "channel `{c}` must be 1-64 lowercase letters, digits, - _ ."
-        ));
+        return Err(IndexError::BadChannel(c.to_string()));
     }
     Ok(())
 }
 
 impl Package {
-    fn check(&self) -> std::result::Result<(), String> {
-        crate::package::name::check_name("package name", &self.name).map_err(|e| e.to_string())?;
-        crate::package::name::check_version(&self.version).map_err(|e| e.to_string())?;
+    fn check(&self) -> std::result::Result<(), PackageFault> {
+        let bad_name = |e: crate::Error| PackageFault::BadName(e.to_string());
+        crate::package::name::check_name("package name", &self.name).map_err(bad_name)?;
+        crate::package::name::check_version(&self.version).map_err(bad_name)?;
         if !is_hex(&self.sha256, 64) {
-            return Err("sha256 is not 64 lower-case hex digits".into());
+            return Err(PackageFault::BadSha256);
         }
         if let Some(id) = &self.store_id {
             if !is_hex(id, 32) {
-                return Err("store_id is not 32 lower-case hex digits".into());
+                return Err(PackageFault::BadStoreId);
             }
         }
         check_path(&self.path)?;
         if self.description.len() > 1024 || self.description.chars().any(|c| c.is_control()) {
-            return Err("description is longer than 1024 bytes or has control characters".into());
+            return Err(PackageFault::BadDescription);
         }
         if self.strip_components > 64 {
-            return Err("strip_components is larger than 64".into());
+            return Err(PackageFault::TooManyStripped);
         }
         Ok(())
     }
@@ -224,7 +272,7 @@ impl Package {
 
 /// A package path is relative, under `packages/`, made of plain characters, and never
 /// climbs: it is joined to a URL and becomes a file name in the cache.
-pub fn check_path(path: &str) -> std::result::Result<(), String> {
+pub fn check_path(path: &str) -> std::result::Result<(), PackageFault> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "._+~-".contains(c);
     let ok = path.len() <= 512
         && path.starts_with("packages/")
@@ -232,9 +280,7 @@ pub fn check_path(path: &str) -> std::result::Result<(), String> {
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != ".." && part.chars().all(plain));
     if !ok {
-        return Err(format!(
-            "path `{path}` must be packages/…, with parts of letters, digits and . _ + ~ - only"
-        ));
+        return Err(PackageFault::BadPath(path.to_string()));
     }
     Ok(())
 }
@@ -278,6 +324,19 @@ mod tests {
         let mut i = sample();
         i.packages[0].path = "packages/../../etc/passwd".into();
         assert!(parse(&i.to_bytes(), "t").is_err());
+        assert_eq!(
+            i.check(),
+            Err(IndexError::Package {
+                reference: i.packages[0].reference(),
+                why: PackageFault::BadPath("packages/../../etc/passwd".into())
+            })
+        );
+        let mut twice = sample();
+        twice.packages.push(twice.packages[0].clone());
+        assert!(matches!(twice.check(), Err(IndexError::ListedTwice { .. })));
+        let mut late = sample();
+        late.expires = "1970-01-01T00:00:00Z".into();
+        assert_eq!(late.check(), Err(IndexError::ExpiresFirst));
         let text = String::from_utf8(sample().to_bytes()).unwrap().replacen(
             "\"serial\"",
             "\"extra\": 1, \"serial\"",

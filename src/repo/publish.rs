@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 pub fn init(dir: &Path, channel: &str) -> Result<()> {
     index::check_channel(channel).map_err(|why| Error::BadChannel {
         channel: channel.into(),
-        why,
+        why: why.to_string(),
     })?;
     if dir.join(INDEX).exists() {
         return Err(Error::RepoDirExists {
@@ -114,7 +114,7 @@ pub fn publish(
     idx.expires = index::format_time(now + valid_for);
     idx.check().map_err(|why| crate::Error::Internal {
         what: "the new index",
-        detail: why,
+        detail: why.to_string(),
     })?;
     let bytes = idx.to_bytes();
     let sig = keys::sign(key, &bytes[..], INDEX)?;
