@@ -258,6 +258,9 @@ pub struct FileStatus {
     pub file: String,
     /// Where its shipped copy comes from (`template T` or `package name@version`).
     pub source: String,
+    /// A package's config file (rather than a template's output).
+    #[serde(skip)]
+    pub from_package: bool,
     /// `pristine`, `modified`, `pending` (a `.berth-dist` waits) or `absent`.
     pub state: &'static str,
     /// The file on disk.
@@ -305,7 +308,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
             };
             out.push(row(
                 rel.clone(),
-                format!("template {}", c.template),
+                (format!("template {}", c.template), false),
                 layout::etc_path(root, profile).join(rel),
                 shipped,
                 disk,
@@ -333,7 +336,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
             };
             out.push(row(
                 format!("{}/{}", e.name(), c.path),
-                format!("package {}", e.spec()),
+                (format!("package {}", e.spec()), true),
                 layout::package_config_path(root, profile, e.name(), &c.path),
                 shipped,
                 disk,
@@ -352,7 +355,7 @@ fn exists(base: &Dir, rel: &str) -> Result<bool> {
 
 fn row(
     file: String,
-    source: String,
+    source: (String, bool),
     path: std::path::PathBuf,
     shipped: Option<Vec<u8>>,
     disk: Option<Vec<u8>>,
@@ -366,7 +369,8 @@ fn row(
     };
     FileStatus {
         file,
-        source,
+        source: source.0,
+        from_package: source.1,
         state,
         path,
         shipped,

@@ -350,7 +350,7 @@ fn pending_package_files(store: &Store, profile: &str, etc: &Dir) -> Result<Vec<
     let mut out = Vec::new();
     for s in conffile::status(store, profile, &gen)? {
         if s.state == "pending"
-            && s.source.starts_with("package ")
+            && s.from_package
             && etc
                 .stat(&format!("{}{}", s.file, conffile::DIST))?
                 .is_some()

@@ -206,12 +206,18 @@ fn copy_exact(mut r: impl Read, url: &str, size: u64, out: &mut dyn Write) -> Re
     }
 }
 
+/// Whether a read failed because the connection ended early: by the error's kind, also
+/// where ureq wraps its own error (holding the I/O error) in an I/O error.
 fn is_cut(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
+    if let Some(ureq::Error::Io(inner)) = e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>())
+    {
+        return is_cut(inner);
+    }
     matches!(
         e.kind(),
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
-    ) || e.to_string().contains("closed")
+    )
 }
 
 fn too_large(url: &str, what: &'static str, limit: u64) -> crate::Error {
@@ -285,12 +291,7 @@ fn net_error(url: &str, e: ureq::Error) -> crate::Error {
         ),
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => tls(&e),
         // rustls reports handshake failures (untrusted certificate …) as I/O errors.
-        E::Io(io)
-            if io.kind() == std::io::ErrorKind::InvalidData
-                || io.to_string().contains("certificate") =>
-        {
-            tls(&e)
-        }
+        E::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => tls(&e),
         E::BadUri(_) => (
             format!("bad URL: {e}"),
             "fix the repository URL (`berth repo add`)",

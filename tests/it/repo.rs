@@ -624,3 +624,81 @@ fn symlinks_planted_in_the_cache_are_never_followed() {
         }
     }
 }
+
+/// Serves `dir` over HTTP/1.1 on 127.0.0.1, one connection at a time, for `requests`
+/// requests; a file under `packages/` is announced whole (Content-Length) but only its
+/// first half is sent before the connection closes, as a dropped connection does.
+fn serve_cutting_packages(dir: PathBuf, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            reader.read_line(&mut line).unwrap();
+            // Skip the request's headers.
+            let mut h = String::new();
+            while reader.read_line(&mut h).unwrap() > 2 {
+                h.clear();
+            }
+            let path = line
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let Ok(body) = std::fs::read(dir.join(path)) else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let sent = if path.starts_with("packages/") {
+                &body[..body.len() / 2]
+            } else {
+                &body[..]
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(sent);
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_download_cut_short_is_refused_naming_the_url_and_the_bytes() {
+    let fx = Fx::new();
+    // update: index.json and its signature; install: one package file.
+    let (url, server) = serve_cutting_packages(fx.repo(), 3);
+    fx.add(&[&url]);
+    fx.ok(&["update"]);
+    let before = fx.snapshot();
+    let r = fx.env.run(&["install", "myapp@1.5.0"]);
+    fails(r, 1, "the connection ended after");
+    server.join().unwrap();
+    let after = fx.snapshot();
+    // Nothing changed but the cache's directories: no partial download is kept.
+    let outside_cache = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.iter()
+            .filter(|(k, _)| k.as_str() != "cache" && !k.starts_with("cache/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(
+        outside_cache(&before),
+        outside_cache(&after),
+        "the root changed"
+    );
+    let cached: Vec<&String> = after
+        .iter()
+        .filter(|(k, v)| k.starts_with("cache/") && v.as_str() != "dir")
+        .map(|(k, _)| k)
+        .collect();
+    assert!(cached.is_empty(), "a partial download was kept: {cached:?}");
+    assert!(fx.installed().is_empty());
+}
