@@ -24,6 +24,8 @@ pub const ETC: &str = "etc";
 pub const VAR: &str = "var";
 /// Holds of running isolated processes (owned by `isolate`).
 pub const RUN: &str = "run";
+/// Each profile's private range of user ids for isolated runs (owned by `isolate`).
+pub const USERS: &str = "users";
 /// The profile shims use when nothing else says (owned by `profile`).
 pub const DEFAULT_PROFILE: &str = berth_shim::DEFAULT_PROFILE_FILE;
 
@@ -39,6 +41,7 @@ pub const KNOWN_NAMES: &[&str] = &[
     ETC,
     VAR,
     RUN,
+    USERS,
     crate::repo::REPOS_TOML,
     crate::repo::CONFIG_TOML,
     crate::repo::STATE_DIR,

@@ -237,7 +237,7 @@ fn not_permitted_to_create_namespaces_says_what_is_needed() {
     if needs_root("not_permitted_to_create_namespaces_says_what_is_needed") {
         return;
     }
-    // Root without CAP_SYS_ADMIN cannot make a mount namespace.
+    // Root without CAP_SYS_ADMIN cannot make the instance's mounts (its idmapped layers).
     let e = Env::new();
     two_profiles(&e);
     let out = Command::new("setpriv")
@@ -257,7 +257,7 @@ fn not_permitted_to_create_namespaces_says_what_is_needed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(8), "{err}");
     assert!(
-        err.contains("not permitted to create a mount namespace"),
+        err.contains("not permitted to create idmapped package layers"),
         "{err}"
     );
     assert!(err.contains("CAP_SYS_ADMIN"), "{err}");

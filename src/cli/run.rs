@@ -1,17 +1,20 @@
 //! `berth run`: a command, or the profile's service, with a profile's environment; with
 //! `--isolate`, in a private mount namespace where the profile's packages appear at their
-//! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s: it does not
-//! stay as a parent.
+//! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s, except under
+//! `--isolate`, where it supervises the instance until its last process ends.
 
 use super::which::choose;
 use super::Ctx;
 use crate::apply::state as apply_state;
 use crate::error::Result;
 use crate::isolate::hold::{self, Hold};
+use crate::isolate::instance;
 use crate::isolate::launch::{self, Source};
+use crate::isolate::mounts::Private;
 use crate::isolate::namespace::{self, Mode};
 use crate::isolate::privileges::{self, Privileges};
 use crate::isolate::service::{self, ServiceCommand};
+use crate::isolate::users;
 use crate::isolate::{plan, Error as IsolateError};
 use crate::profile::{Generation, Profiles};
 use crate::store::Entry;
@@ -27,15 +30,20 @@ pub const AFTER_HELP: &str = "Examples:
   berth run --isolate site-b                       # the profile's [service] exec
   berth run --isolate site-b --user nobody --cap NET_BIND_SERVICE
 
---isolate: a private mount namespace (as root; otherwise a user namespace where the kernel
-allows it, mapping only your own uid) in which each top-level directory the packages
-provide (usr/, etc/, opt/ …) is a read-only overlay of those packages over the host's
-directory, in the profile's precedence. [[config]] files and [[writable]] directories are
-bound read-write from <root>/etc/<profile>/<package>/ and <root>/var/<profile>/<package>/
-(seeded from the package on first use, kept across switches and rollbacks). The store is
-read-only, even for root. Then --user (supplementary groups, group, user), every capability
-dropped but each --cap, no_new_privs, and exec: the service receives signals directly, and
-the namespace ends with it. While it runs, gc keeps (defers) the entries it uses.
+--isolate: an instance with its own user namespace (as root: the profile's private range of
+65536 ids, whose root is unprivileged on the host; otherwise only your own uid), mount, PID
+and IPC namespaces, in which each top-level directory the packages provide (usr/, etc/,
+opt/ …) is a read-only overlay of those packages over the host's directory, in the
+profile's precedence. Everything else of the host is read-only; /proc is the instance's own
+(its kernel tunables read-only), /dev is private, /tmp and /run are the profile's own, the
+berth root is hidden but for the read-only store. [[config]] files and [[writable]]
+directories are bound read-write from <root>/etc/<profile>/<package>/ and
+<root>/var/<profile>/<package>/ (seeded from the package on first use, kept across switches
+and rollbacks). Then --user (supplementary groups, group, user; as root without --user,
+root inside keeps Docker's default capabilities), every capability dropped but each --cap,
+no_new_privs, and exec. berth stays as the instance's supervisor: it passes signals on and
+exits with the command's status when the last process inside has ended; until then gc
+keeps (defers) the entries it uses.
 
 Without a command, the profile's [service] exec runs (relative to the package root), with
 its user and capabilities unless --user / --cap say otherwise. --user and --cap also work
@@ -188,8 +196,28 @@ fn isolated(
     let names: Vec<String> = entries.iter().map(|e| e.dir_name().to_string()).collect();
     // Loaded before the lock: gc may have taken an entry since.
     plan::load_entries(&l.store, &names, &[])?;
-    let owner = privs.identity.as_ref().map(|i| (i.uid, i.gid));
+    // As root the instance's ids are the profile's range: its state belongs to them.
+    let range = match mode {
+        Mode::Root => Some(users::range_for(root, &l.lock, profile)?),
+        Mode::UserNamespace { .. } => None,
+    };
+    let inside = privs.identity.as_ref().map(|i| (i.uid, i.gid));
+    let (owner, private_owner) = match range {
+        Some(base) => {
+            apply_state::shift_into_range(root, profile, entries, base)?;
+            let (u, g) = inside.unwrap_or((0, 0));
+            (Some((base + u, base + g)), (base, base))
+        }
+        None => (
+            inside,
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
+        ),
+    };
     apply_state::prepare(root, &l.store, &l.lock, profile, entries, owner)?;
+    let (tmp, run) = hold::private_dirs(root, &l.lock, profile, private_owner)?;
     let hold = Hold::create(root, &l.lock, profile, gen.number, &names)?;
     drop(l);
     let command = match &service {
@@ -204,7 +232,22 @@ fn isolated(
         (crate::env::BERTH_PROFILE.into(), profile.into()),
     ];
     identity_env(privs, &mut env);
-    let err = launch::isolated(&plan, mode, privs, &command, &env, profile);
+    let boundary = instance::Boundary {
+        range,
+        private: Private {
+            root: root.path().to_path_buf(),
+            tmp,
+            run,
+        },
+        cwd: std::env::current_dir().ok(),
+        hold_fd: Some(hold.raw_fd()),
+    };
+    let cmd = instance::Command {
+        argv: &command,
+        env: &env,
+        profile,
+    };
+    let status = instance::run(&plan, mode, &boundary, privs, &cmd);
     hold.release();
-    Err(err.into())
+    Ok(status?)
 }

@@ -113,6 +113,12 @@ pub enum Error {
     },
     #[error("store entry {entry} disappeared (removed by gc or remove while berth run started)\nhint: run the command again; it uses the profile's current generation")]
     EntryGone { entry: String },
+    #[error("--cap NET_BIND_SERVICE cannot take effect under --isolate as root: the instance runs in its own user namespace, and the kernel lets only the network namespace's owner bind ports below net.ipv4.ip_unprivileged_port_start")]
+    PortCapInUserNamespace,
+    #[error("{what}: uid or gid {id} is outside the 0..65535 an isolated profile maps")]
+    IdOutsideRange { what: String, id: u32 },
+    #[error("{message}")]
+    Relayed { message: String, code: i32 },
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -141,7 +147,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use crate::error::exit;
         match self {
-            Error::NotPermitted { .. } | Error::NeedsRoot { .. } => exit::NOT_PERMITTED,
+            Error::NotPermitted { .. }
+            | Error::NeedsRoot { .. }
+            | Error::PortCapInUserNamespace
+            | Error::IdOutsideRange { .. } => exit::NOT_PERMITTED,
+            Error::Relayed { code, .. } => *code,
             Error::UnknownUser { .. }
             | Error::UnknownGroup { .. }
             | Error::NoPackages { .. }

@@ -1,14 +1,17 @@
-//! `berth run --isolate`: a private mount namespace where a profile's packages appear at
-//! the paths they were built for (read-only overlays over the host's directories), with
-//! the profile's config and data bound in, the store read-only, privileges dropped, then
-//! `exec`. The host's mounts and files never change; nothing outlives the process.
+//! `berth run --isolate`: an instance where a profile's packages appear at the paths they
+//! were built for (read-only overlays over the host's directories), with the profile's
+//! config and data bound in, in its own user (as root: the profile's private id range),
+//! mount, PID and IPC namespaces; everything else of the host read-only, the berth root
+//! hidden but for the store; privileges dropped, then `exec`. The host's mounts and files
+//! never change; nothing outlives the instance, and the instance holds its entries.
 //!
-//! Order of work: [`plan`] (pure: what to mount), [`hold`] (under the root's lock: gc
-//! must not take the entries), then [`launch`]: [`namespace`], [`mounts`],
-//! [`privileges`], `exec`.
+//! Order of work: [`plan`] (pure: what to mount), [`users`] and [`hold`] (under the root's
+//! lock: the id range, and gc must not take the entries), then [`instance`]:
+//! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
 pub mod error;
 pub mod hold;
+pub mod instance;
 pub mod launch;
 pub mod mounts;
 pub mod namespace;
@@ -16,5 +19,6 @@ pub mod plan;
 pub mod privileges;
 pub mod service;
 mod syscalls;
+pub mod users;
 
 pub use error::Error;
