@@ -653,3 +653,49 @@ srv.serve_forever()
         .uid();
     assert!(uid >= 524_288 + 65534, "{uid}");
 }
+
+#[test]
+fn the_environment_is_clean_but_for_what_is_passed() {
+    if needs_root("the_environment_is_clean_but_for_what_is_passed") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let out = e
+        .cmd(&[
+            "run",
+            "--isolate",
+            "a",
+            "--env",
+            "GIVEN=yes",
+            "--",
+            "sh",
+            "-c",
+            "echo ${BERTH_TEST_SECRET:-unset} $GIVEN $HOME $USER $BERTH_PROFILE",
+        ])
+        .env("BERTH_TEST_SECRET", "x")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "unset yes /root root a\n"
+    );
+    // A uid without a passwd entry gets HOME=/.
+    let out = e
+        .cmd(&[
+            "run",
+            "--isolate",
+            "a",
+            "--user",
+            "4242",
+            "--",
+            "sh",
+            "-c",
+            "echo $HOME",
+        ])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/\n");
+}

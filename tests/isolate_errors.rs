@@ -122,8 +122,27 @@ fn a_top_level_directory_the_host_lacks_or_must_keep_is_refused() {
     refused(
         &e,
         &["t", "--", "true"],
-        1,
+        6,
         &["never overlays /dev, /proc, /sys, /run or /tmp"],
+    );
+    // Nor a [[config]] bound into /proc (it would cover the kernel's own files).
+    let src = e.source("prox", "1", &[("usr/share/prox/x", b"x" as &[u8])]);
+    std::fs::write(
+        src.join("berth.toml"),
+        "[package]\nname = \"prox\"\nversion = \"1\"\n\n[[config]]\npath = \"proc/sys/kernel/core_pattern\"\n",
+    )
+    .unwrap();
+    let f = e.pack(&src);
+    e.install(&f, &[]);
+    e.run(&["use", "p", "prox"]).ok();
+    refused(
+        &e,
+        &["p", "--", "true"],
+        6,
+        &[
+            "config proc/sys/kernel/core_pattern of prox@1",
+            "never overlays",
+        ],
     );
 }
 

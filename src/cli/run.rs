@@ -12,7 +12,7 @@ use crate::isolate::instance;
 use crate::isolate::launch::{self, Source};
 use crate::isolate::mounts::Private;
 use crate::isolate::namespace::{self, Mode};
-use crate::isolate::privileges::{self, Privileges};
+use crate::isolate::privileges::{self, resolve_user, Privileges};
 use crate::isolate::service::{self, ServiceCommand};
 use crate::isolate::users;
 use crate::isolate::{plan, Error as IsolateError};
@@ -65,10 +65,25 @@ pub struct Args {
     /// Keep this capability (repeat for more); every other one is dropped
     #[arg(long = "cap", value_name = "NAME")]
     pub caps: Vec<String>,
+    /// Set this variable for the command (repeat for more); under --isolate the
+    /// environment is otherwise clean
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(OsString, OsString)>,
     /// The command and its arguments, after `--` [default: the profile's [service] exec]
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
+
+/// `NAME=VALUE` of `--env`.
+fn parse_env(s: &str) -> std::result::Result<(OsString, OsString), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.into(), v.into())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+/// The standard PATH of an isolated run (the caller's may name directories of the host).
+const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Runs `run`. Returns only on failure: on success the command replaces berth.
 pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
@@ -101,7 +116,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
     let privs = launch::privileges_for(user, caps, a.isolate)?;
     if a.isolate {
         isolated(
-            ctx, &view, &profile, &gen, &entries, &privs, a.command, service,
+            ctx, &view, &profile, &gen, &entries, &privs, a.command, service, &a.env,
         )
     } else {
         let drop_privs = a.user.is_some() || !a.caps.is_empty() || service.is_some();
@@ -112,6 +127,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<i32> {
             drop_privs.then_some(&privs),
             a.command,
             service,
+            &a.env,
         )
     }
 }
@@ -142,6 +158,7 @@ fn identity_env(privs: &Privileges, env: &mut Vec<(OsString, OsString)>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plain(
     profiles: &Profiles,
     profile: &str,
@@ -149,6 +166,7 @@ fn plain(
     privs: Option<&Privileges>,
     command: Vec<OsString>,
     service: Option<ServiceCommand>,
+    extra_env: &[(OsString, OsString)],
 ) -> Result<i32> {
     let link = profiles.link_path(profile);
     let old = std::env::var_os(crate::env::PATH);
@@ -165,7 +183,8 @@ fn plain(
         identity_env(p, &mut env);
         privileges::apply(p, nix::unistd::geteuid().is_root())?;
     }
-    Err(launch::exec(&command, &env, profile).into())
+    env.extend(extra_env.iter().cloned());
+    Err(launch::exec(&command, &env, profile, false).into())
 }
 
 /// The isolated launch: everything it needs.
@@ -179,6 +198,7 @@ fn isolated(
     privs: &Privileges,
     command: Vec<OsString>,
     service: Option<ServiceCommand>,
+    extra_env: &[(OsString, OsString)],
 ) -> Result<i32> {
     let root = &view.root;
     let mode = Mode::for_caller();
@@ -224,14 +244,36 @@ fn isolated(
         Some(s) => service_argv(s, |_| OsString::new()),
         None => command,
     };
-    let path = std::env::var_os(crate::env::PATH)
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    // A clean environment: the profile's, the identity's, TERM and what --env passes.
     let mut env = vec![
-        (OsString::from(crate::env::PATH), path),
+        (
+            OsString::from(crate::env::PATH),
+            OsString::from(STANDARD_PATH),
+        ),
         (crate::env::BERTH_PROFILE.into(), profile.into()),
     ];
-    identity_env(privs, &mut env);
+    if let Some(term) = std::env::var_os("TERM") {
+        env.push(("TERM".into(), term));
+    }
+    let uid = match (&privs.identity, mode) {
+        (Some(id), _) => id.uid,
+        (None, Mode::Root) => 0,
+        (None, Mode::UserNamespace { uid, .. }) => uid,
+    };
+    let me = privs
+        .identity
+        .clone()
+        .or_else(|| resolve_user(&uid.to_string()).ok());
+    if let Some(name) = me.as_ref().and_then(|i| i.name.as_ref()) {
+        env.push(("USER".into(), name.into()));
+        env.push(("LOGNAME".into(), name.into()));
+    }
+    let home = me.and_then(|i| i.home).unwrap_or_else(|| "/".into());
+    env.push(("HOME".into(), home.into()));
+    for (k, v) in extra_env {
+        env.retain(|(n, _)| n != k);
+        env.push((k.clone(), v.clone()));
+    }
     let boundary = instance::Boundary {
         range,
         private: Private {

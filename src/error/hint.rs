@@ -81,6 +81,17 @@ impl Error {
         use Error::*;
         let s = |t: &str| Some(t.to_string());
         match self {
+            // Isolation's variants added by issue 21 (the older ones still carry their
+            // hint in their message).
+            Isolate(crate::isolate::Error::Reserved { .. }) => s(
+                "move those files elsewhere in the package (usr/, opt/, etc/ …); /run and /tmp are the profile's own inside, no need to declare them",
+            ),
+            Isolate(crate::isolate::Error::PortCapInUserNamespace) => s(
+                "listen on a port of 1024 or above, or lower `sysctl net.ipv4.ip_unprivileged_port_start` on the host; leave out --cap NET_BIND_SERVICE",
+            ),
+            Isolate(crate::isolate::Error::IdOutsideRange { .. }) => s(
+                "an isolated profile maps ids 0..65535 only: name a user and groups below 65536",
+            ),
             UnknownPackage { .. } => s("`berth list` shows what is installed"),
             AmbiguousPackage { .. } => s(
                 "add the version (name@version) or an id prefix of at least 6 characters (name@id:PREFIX)",

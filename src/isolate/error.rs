@@ -117,6 +117,8 @@ pub enum Error {
     PortCapInUserNamespace,
     #[error("{what}: uid or gid {id} is outside the 0..65535 an isolated profile maps")]
     IdOutsideRange { what: String, id: u32 },
+    #[error("cannot place {what} at {path}: berth never overlays /dev, /proc, /sys, /run or /tmp, nor binds into them")]
+    Reserved { what: String, path: PathBuf },
     #[error("{message}")]
     Relayed { message: String, code: i32 },
     #[error("{op} {path}: {source}")]
@@ -157,7 +159,9 @@ impl Error {
             | Error::NoPackages { .. }
             | Error::NoService { .. } => exit::NOT_FOUND,
             Error::UnknownCapability { .. } | Error::ManyServices { .. } => exit::USAGE,
-            Error::BadServiceExec { .. } | Error::WrongKind { .. } => exit::REFUSED,
+            Error::BadServiceExec { .. } | Error::WrongKind { .. } | Error::Reserved { .. } => {
+                exit::REFUSED
+            }
             Error::PathClaimedTwice { .. } | Error::EntryGone { .. } => exit::CONFLICT,
             Error::CommandNotFound { .. } => EXIT_NOT_FOUND,
             Error::CommandNotExecutable { .. } => EXIT_NOT_EXECUTABLE,

@@ -57,7 +57,7 @@ pub struct Boundary {
 pub struct Command<'a> {
     /// The program and its arguments.
     pub argv: &'a [OsString],
-    /// Its whole environment.
+    /// Its whole environment (nothing of berth's own is passed on).
     pub env: &'a [(OsString, OsString)],
     /// The profile, for messages.
     pub profile: &'a str,
@@ -219,7 +219,7 @@ fn start(privileges: &Privileges, command: &Command) -> Error {
     if let Err(e) = privileges::apply(privileges, true) {
         return e;
     }
-    launch::exec(command.argv, command.env, command.profile)
+    launch::exec(command.argv, command.env, command.profile, true)
 }
 
 /// Waits for `child` (the one child of P or A), passing signals on; its exit status.

@@ -120,9 +120,16 @@ pub fn privileges_for(
     Ok(Privileges { identity, keep })
 }
 
-/// Executes `command` (PATH looked up in `env`), replacing berth. Returns only on failure:
-/// not found (127) or not executable (126), as a shell reports them.
-pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -> Error {
+/// Executes `command` (PATH looked up in `env`), replacing berth. With `clean`, `env` is
+/// the whole environment (an isolated run: nothing of the caller's leaks in); otherwise it
+/// is added to berth's. Returns only on failure: not found (127) or not executable (126),
+/// as a shell reports them.
+pub fn exec(
+    command: &[OsString],
+    env: &[(OsString, OsString)],
+    profile: &str,
+    clean: bool,
+) -> Error {
     let Some((prog, args)) = command.split_first() else {
         return Error::CommandNotFound {
             command: String::new(),
@@ -135,7 +142,11 @@ pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -
             profile: profile.to_string(),
         };
     };
-    let err = std::process::Command::new(program)
+    let mut cmd = std::process::Command::new(program);
+    if clean {
+        cmd.env_clear();
+    }
+    let err = cmd
         .arg0(prog)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
