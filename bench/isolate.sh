@@ -60,11 +60,12 @@ fi
 results_section "Isolation overhead: bench/isolate.sh"
 append_table "$WORK/isolate.json" 0
 {
-  printf '\nFirst row: /bin/true run directly. `berth run --isolate` makes a mount namespace (%s),\n' \
-    "$([ "$(id -u)" = 0 ] && echo 'as root' || echo 'unprivileged user namespace')"
-  printf 'three read-only overlays (/usr with the package; /etc and /var with mount points only), the read-only store bind, one config and one\n'
-  printf 'writable bind, drops every capability, sets no_new_privs, writes its hold file under the\n'
-  printf "root's lock, then execs /bin/true. 400 rounds after 20 warmup rounds, the three commands\n"
+  printf '\nFirst row: /bin/true run directly. `berth run --isolate` (%s) makes user, mount, PID and IPC\n' \
+    "$([ "$(id -u)" = 0 ] && echo "as root: the profile's id range, idmapped layers" || echo 'unprivileged user namespace')"
+  printf 'namespaces, three read-only overlays (/usr with the package; /etc and /var with mount points only), the read-only store bind,\n'
+  printf 'everything read-only, a fresh /proc, a private /dev, /tmp and /run, the root hidden, one config and one writable bind;\n'
+  printf "writes its hold file under the root's lock, drops privileges and runs /bin/true under its PID 1, waiting for it.\n"
+  printf '400 rounds after 20 warmup rounds, the three commands\n'
   printf 'alternated in each round (python3 subprocess, wall time including process start).\n'
   printf 'Load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
   python3 - "$WORK/isolate.json" <<'PY'

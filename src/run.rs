@@ -6,21 +6,23 @@
 use crate::apply::{layout, state as apply_state};
 use crate::error::Result;
 use crate::isolate::hold::{self, Hold};
+use crate::isolate::instance;
 use crate::isolate::launch::{self, Source};
+use crate::isolate::mounts::Private;
 use crate::isolate::namespace::{self, Mode};
-use crate::isolate::privileges::{self, Privileges};
+use crate::isolate::privileges::{self, resolve_user, Privileges};
 use crate::isolate::service::{self, ServiceCommand};
+use crate::isolate::users;
 use crate::isolate::{plan, Error as IsolateError};
 use crate::lock::LockedFile;
 use crate::profile::{Generation, Profiles};
 use crate::store::{Entry, Store};
-use std::convert::Infallible;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-/// PATH inside an isolated run when berth was started without one.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH of an isolated run (the caller's may name directories of the host).
+const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What `berth run` was asked for.
 #[derive(Debug, Clone)]
@@ -37,12 +39,15 @@ pub struct Request {
     pub caps: Vec<String>,
     /// The command and its arguments; empty runs the profile's `[service]` exec.
     pub command: Vec<OsString>,
+    /// `--env NAME=VALUE`, each one (under `--isolate` the environment is otherwise clean).
+    pub env: Vec<(OsString, OsString)>,
     /// How long to wait for the root's lock (`--lock-timeout`).
     pub lock_timeout: Option<Duration>,
 }
 
-/// Carries out `req`. Returns only on failure: on success the command replaces berth.
-pub fn launch(store: &Store, req: Request) -> Result<Infallible> {
+/// Carries out `req`. Without `--isolate` it returns only on failure (the command replaces
+/// berth); with it, the command's exit status once the instance's last process has ended.
+pub fn launch(store: &Store, req: Request) -> Result<i32> {
     let profiles = Profiles::new(store.root());
     let gen = profiles.read(&req.profile, req.generation)?;
     let names: Vec<String> = gen.packages.iter().map(|p| p.entry_dir()).collect();
@@ -121,7 +126,7 @@ fn plain(
     entries: &[Entry],
     privs: Option<&Privileges>,
     service: Option<ServiceCommand>,
-) -> Result<Infallible> {
+) -> Result<i32> {
     let profile = req.profile.as_str();
     let old = std::env::var_os(crate::env::PATH);
     let path = profiles.path_env(profile, old.as_deref())?;
@@ -139,11 +144,13 @@ fn plain(
         identity_env(p, &mut env);
         privileges::apply(p, nix::unistd::geteuid().is_root())?;
     }
-    Err(launch::exec(&command, &env, profile).into())
+    env.extend(req.env.iter().cloned());
+    Err(launch::exec(&command, &env, profile, false).into())
 }
 
 /// The isolated launch: plan, kernel check, then under the lock the stale holds, the
-/// entries again, the seeded binds and this run's hold; then exec in the namespace.
+/// entries again, the profile's id range, the seeded binds, its private /tmp and /run and
+/// this run's hold; then the instance, supervised until its last process ends.
 fn isolated(
     store: &Store,
     req: &Request,
@@ -151,7 +158,7 @@ fn isolated(
     entries: &[Entry],
     privs: &Privileges,
     service: Option<ServiceCommand>,
-) -> Result<Infallible> {
+) -> Result<i32> {
     let root = store.root();
     let profile = req.profile.as_str();
     let mode = Mode::for_caller();
@@ -164,41 +171,126 @@ fn isolated(
         Path::new("/"),
     )?;
     namespace::check_kernel(mode)?;
-    let hold = hold_entries(store, req, gen, entries, privs)?;
+    let prepared = prepare(store, req, gen, entries, privs, mode)?;
     let command = match &service {
         Some(s) => service_argv(s, |_| OsString::new()),
         None => req.command.clone(),
     };
-    let path = std::env::var_os(crate::env::PATH)
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| DEFAULT_PATH.into());
-    let mut env = vec![
-        (OsString::from(crate::env::PATH), path),
-        (crate::env::BERTH_PROFILE.into(), profile.into()),
-    ];
-    identity_env(privs, &mut env);
-    let err = launch::isolated(&plan, mode, privs, &command, &env, profile);
-    hold.release();
-    Err(err.into())
+    let env = clean_env(req, privs, mode);
+    let boundary = instance::Boundary {
+        range: prepared.range,
+        private: Private {
+            root: root.path().to_path_buf(),
+            tmp: prepared.tmp,
+            run: prepared.run,
+        },
+        cwd: std::env::current_dir().ok(),
+        hold_fd: Some(prepared.hold.raw_fd()),
+    };
+    let cmd = instance::Command {
+        argv: &command,
+        env: &env,
+        profile,
+    };
+    let status = instance::run(&plan, mode, &boundary, privs, &cmd);
+    prepared.hold.release();
+    Ok(status?)
+}
+
+/// What an isolated run prepared under the root's lock.
+struct Prepared {
+    /// The first host id of the profile's range (as root).
+    range: Option<u32>,
+    /// The profile's private /tmp and /run on the host.
+    tmp: std::path::PathBuf,
+    run: std::path::PathBuf,
+    /// This run's hold on its entries.
+    hold: Hold,
 }
 
 /// Under the root's lock: clears stale holds, makes sure gc has not taken an entry since
-/// they were loaded, seeds the binds' sources and records this run's hold.
-fn hold_entries(
+/// they were loaded, gives the profile its id range (as root; its state belongs to that
+/// range), seeds the binds' sources, makes its private /tmp and /run and records the hold.
+fn prepare(
     store: &Store,
     req: &Request,
     gen: &Generation,
     entries: &[Entry],
     privs: &Privileges,
-) -> Result<Hold> {
+    mode: Mode,
+) -> Result<Prepared> {
     let root = store.root();
+    let profile = req.profile.as_str();
     let lock = LockedFile::acquire(root.dir(), req.lock_timeout)?;
     let store = Store::create(root, &lock)?;
     hold::clean_stale(root, &lock)?;
     let names: Vec<String> = entries.iter().map(|e| e.dir_name().to_string()).collect();
     // Loaded before the lock: gc may have taken an entry since.
     plan::load_entries(&store, &names, &[])?;
-    let owner = privs.identity.as_ref().map(|i| (i.uid, i.gid));
-    apply_state::prepare(root, &store, &lock, &req.profile, entries, owner)?;
-    Hold::create(root, &lock, &req.profile, gen.number, &names)
+    let range = match mode {
+        Mode::Root => Some(users::range_for(root, &lock, profile)?),
+        Mode::UserNamespace { .. } => None,
+    };
+    let inside = privs.identity.as_ref().map(|i| (i.uid, i.gid));
+    let (owner, private_owner) = match range {
+        Some(base) => {
+            apply_state::shift_into_range(root, profile, entries, base)?;
+            let (u, g) = inside.unwrap_or((0, 0));
+            (Some((base + u, base + g)), (base, base))
+        }
+        None => (
+            inside,
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
+        ),
+    };
+    apply_state::prepare(root, &store, &lock, profile, entries, owner)?;
+    let (tmp, run) = hold::private_dirs(root, &lock, profile, private_owner)?;
+    let hold = Hold::create(root, &lock, profile, gen.number, &names)?;
+    Ok(Prepared {
+        range,
+        tmp,
+        run,
+        hold,
+    })
+}
+
+/// A clean environment: the standard PATH, the profile, TERM, the identity's USER, LOGNAME
+/// and HOME (`/` for a uid without a passwd entry), then what `--env` passes.
+fn clean_env(req: &Request, privs: &Privileges, mode: Mode) -> Vec<(OsString, OsString)> {
+    let mut env = vec![
+        (
+            OsString::from(crate::env::PATH),
+            OsString::from(STANDARD_PATH),
+        ),
+        (
+            crate::env::BERTH_PROFILE.into(),
+            req.profile.as_str().into(),
+        ),
+    ];
+    if let Some(term) = std::env::var_os("TERM") {
+        env.push(("TERM".into(), term));
+    }
+    let uid = match (&privs.identity, mode) {
+        (Some(id), _) => id.uid,
+        (None, Mode::Root) => 0,
+        (None, Mode::UserNamespace { uid, .. }) => uid,
+    };
+    let me = privs
+        .identity
+        .clone()
+        .or_else(|| resolve_user(&uid.to_string()).ok());
+    if let Some(name) = me.as_ref().and_then(|i| i.name.as_ref()) {
+        env.push(("USER".into(), name.into()));
+        env.push(("LOGNAME".into(), name.into()));
+    }
+    let home = me.and_then(|i| i.home).unwrap_or_else(|| "/".into());
+    env.push(("HOME".into(), home.into()));
+    for (k, v) in &req.env {
+        env.retain(|(n, _)| n != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
 }

@@ -53,6 +53,64 @@ pub fn prepare(
     Ok(layout::binds(root, profile, entries))
 }
 
+/// Gives a profile's config files and writable trees that still belong to host ids below
+/// 65536 (made before the profile ran in its own id range) to the same ids in the range
+/// at `base` (uid u becomes `base` + u): inside the instance they keep the owner they had.
+/// Once per file: what is in the range already stays.
+pub fn shift_into_range(root: &Root, profile: &str, entries: &[Entry], base: u32) -> Result<()> {
+    crate::package::name::check_name("profile name", profile)?;
+    let mut shifted = 0usize;
+    let mut shift = |dir: &Dir, rel: &str, st: &crate::fsutil::Stat| -> Result<()> {
+        let (uid, gid) = (st.st_uid, st.st_gid);
+        if uid < crate::isolate::users::SIZE || gid < crate::isolate::users::SIZE {
+            let map = |i: u32| {
+                if i < crate::isolate::users::SIZE {
+                    base + i
+                } else {
+                    i
+                }
+            };
+            dir.chown(rel, map(uid), map(gid))?;
+            shifted += 1;
+        }
+        Ok(())
+    };
+    let etc = layout::etc_dir_opt(root, profile)?;
+    let var = layout::var_dir_opt(root, profile)?;
+    for e in entries {
+        let open = |d: &Option<Dir>| match d {
+            Some(d) => d.open_dir_opt(e.name()),
+            None => Ok(None),
+        };
+        if let Some(base_dir) = open(&etc)? {
+            for c in &e.manifest.config {
+                if let Some(st) = base_dir.stat(&c.path)? {
+                    shift(&base_dir, &c.path, &st)?;
+                }
+            }
+        }
+        if let Some(base_dir) = open(&var)? {
+            for w in &e.manifest.writable {
+                let Some(st) = base_dir.stat(&w.path)? else {
+                    continue;
+                };
+                shift(&base_dir, &w.path, &st)?;
+                if crate::fsutil::dir::kind_of(&st) == Kind::Dir {
+                    let tree = base_dir.open_dir(&w.path)?;
+                    crate::fsutil::walk(&tree, &mut |rel, _, st| shift(&tree, rel, st))?;
+                }
+            }
+        }
+    }
+    if shifted > 0 {
+        tracing::info!(
+            "profile {profile}: {shifted} file(s) of its config and data given to the same \
+             ids in its range (from {base}), as its isolated runs see them"
+        );
+    }
+    Ok(())
+}
+
 fn wrong_kind(e: &Entry, what: &'static str, rel: &str, found: &'static str) -> Error {
     let expected = if what == "config" {
         "a file"

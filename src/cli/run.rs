@@ -1,7 +1,7 @@
 //! `berth run`: a command, or the profile's service, with a profile's environment; with
 //! `--isolate`, in a private mount namespace where the profile's packages appear at their
-//! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s: it does not
-//! stay as a parent.
+//! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s, except under
+//! `--isolate`, where it supervises the instance until its last process ends.
 
 use super::pick::{choose, view_with_profile};
 use super::Ctx;
@@ -18,15 +18,20 @@ pub const AFTER_HELP: &str = "Examples:
   berth run --isolate site-b                       # the profile's [service] exec
   berth run --isolate site-b --user nobody --cap NET_BIND_SERVICE
 
---isolate: a private mount namespace (as root; otherwise a user namespace where the kernel
-allows it, mapping only your own uid) in which each top-level directory the packages
-provide (usr/, etc/, opt/ …) is a read-only overlay of those packages over the host's
-directory, in the profile's precedence. [[config]] files and [[writable]] directories are
-bound read-write from <root>/etc/<profile>/<package>/ and <root>/var/<profile>/<package>/
-(seeded from the package on first use, kept across switches and rollbacks). The store is
-read-only, even for root. Then --user (supplementary groups, group, user), every capability
-dropped but each --cap, no_new_privs, and exec: the service receives signals directly, and
-the namespace ends with it. While it runs, gc keeps (defers) the entries it uses.
+--isolate: an instance with its own user namespace (as root: the profile's private range of
+65536 ids, whose root is unprivileged on the host; otherwise only your own uid), mount, PID
+and IPC namespaces, in which each top-level directory the packages provide (usr/, etc/,
+opt/ …) is a read-only overlay of those packages over the host's directory, in the
+profile's precedence. Everything else of the host is read-only; /proc is the instance's own
+(its kernel tunables read-only), /dev is private, /tmp and /run are the profile's own, the
+berth root is hidden but for the read-only store. [[config]] files and [[writable]]
+directories are bound read-write from <root>/etc/<profile>/<package>/ and
+<root>/var/<profile>/<package>/ (seeded from the package on first use, kept across switches
+and rollbacks). Then --user (supplementary groups, group, user; as root without --user,
+root inside keeps Docker's default capabilities), every capability dropped but each --cap,
+no_new_privs, and exec. berth stays as the instance's supervisor: it passes signals on and
+exits with the command's status when the last process inside has ended; until then gc
+keeps (defers) the entries it uses.
 
 Without a command, the profile's [service] exec runs (relative to the package root), with
 its user and capabilities unless --user / --cap say otherwise. --user and --cap also work
@@ -48,12 +53,25 @@ pub struct Args {
     /// Keep this capability (repeat for more); every other one is dropped
     #[arg(long = "cap", value_name = "NAME")]
     pub caps: Vec<String>,
+    /// Set this variable for the command (repeat for more); under --isolate the
+    /// environment is otherwise clean
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(OsString, OsString)>,
     /// The command and its arguments, after `--` [default: the profile's [service] exec]
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
-/// Runs `run`. Returns only on failure: on success the command replaces berth.
+/// `NAME=VALUE` of `--env`.
+fn parse_env(s: &str) -> std::result::Result<(OsString, OsString), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.into(), v.into())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+/// Runs `run`: without --isolate berth is replaced by the command; with it, berth exits
+/// with the command's status.
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let (profile, _why) = choose(ctx.root_path(), a.profile.as_deref())?;
     let (view, generation) = view_with_profile(ctx, &profile)?;
@@ -64,7 +82,15 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         user: a.user,
         caps: a.caps,
         command: a.command,
+        env: a.env,
         lock_timeout: ctx.lock_timeout,
     };
-    match crate::run::launch(&view.store, req)? {}
+    let status = crate::run::launch(&view.store, req)?;
+    // The instance's own exit status is berth's, as if berth had exec'd the command (as it
+    // does without --isolate); berth's own failures came back as errors above.
+    if status != 0 {
+        drop(view);
+        std::process::exit(status);
+    }
+    Ok(())
 }

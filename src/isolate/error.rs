@@ -113,6 +113,20 @@ pub enum Error {
     /// An I/O failure: the core error's own `Io`, so that it reads and hints the same.
     #[error(transparent)]
     Io(Box<crate::Error>),
+    #[error("--cap NET_BIND_SERVICE cannot take effect under --isolate as root: the instance runs in its own user namespace, and the kernel lets only the network namespace's owner bind ports below net.ipv4.ip_unprivileged_port_start")]
+    PortCapInUserNamespace,
+    #[error("{what}: uid or gid {id} is outside the 0..65535 an isolated profile maps")]
+    IdOutsideRange { what: String, id: u32 },
+    #[error("cannot place {what} at {path}: berth never overlays /dev, /proc, /sys, /run or /tmp, nor binds into them")]
+    Reserved { what: String, path: PathBuf },
+    /// An error raised inside the instance (after the namespaces were made), passed back to
+    /// berth through a pipe: its message, hint and exit code as they were.
+    #[error("{message}")]
+    Relayed {
+        message: String,
+        hint: Option<String>,
+        code: i32,
+    },
 }
 
 /// Exit status for a command that was not found (as a shell reports it).
@@ -161,6 +175,10 @@ impl Error {
             PathClaimedTwice { .. } => s("drop one of the packages from the profile; nothing was changed"),
             WrongKind { .. } => s("fix the package's berth.toml"),
             EntryGone { .. } => s("run the command again; it uses the profile's current generation"),
+            PortCapInUserNamespace => s("listen on a port of 1024 or above, or lower `sysctl net.ipv4.ip_unprivileged_port_start` on the host; leave out --cap NET_BIND_SERVICE"),
+            IdOutsideRange { .. } => s("an isolated profile maps ids 0..65535 only: name a user and groups below 65536"),
+            Reserved { .. } => s("move those files elsewhere in the package (usr/, opt/, etc/ …); /run and /tmp are the profile's own inside, no need to declare them"),
+            Relayed { hint, .. } => hint.clone(),
             _ => None,
         }
     }
@@ -176,13 +194,19 @@ impl ModuleError for Error {
 
     fn exit_code(&self) -> i32 {
         match self {
-            Error::NotPermitted { .. } | Error::NeedsRoot { .. } => exit::NOT_PERMITTED,
+            Error::NotPermitted { .. }
+            | Error::NeedsRoot { .. }
+            | Error::PortCapInUserNamespace
+            | Error::IdOutsideRange { .. } => exit::NOT_PERMITTED,
+            Error::Relayed { code, .. } => *code,
             Error::UnknownUser { .. }
             | Error::UnknownGroup { .. }
             | Error::NoPackages { .. }
             | Error::NoService { .. } => exit::NOT_FOUND,
             Error::UnknownCapability { .. } | Error::ManyServices { .. } => exit::USAGE,
-            Error::BadServiceExec { .. } | Error::WrongKind { .. } => exit::REFUSED,
+            Error::BadServiceExec { .. } | Error::WrongKind { .. } | Error::Reserved { .. } => {
+                exit::REFUSED
+            }
             Error::PathClaimedTwice { .. } | Error::EntryGone { .. } => exit::CONFLICT,
             Error::CommandNotFound { .. } => EXIT_NOT_FOUND,
             Error::CommandNotExecutable { .. } => EXIT_NOT_EXECUTABLE,

@@ -1,10 +1,15 @@
 //! Holds on store entries used by running isolated processes, so that gc never deletes a
 //! release out from under a service (Flatpak's lesson). A hold is `<root>/run/<pid>`, a
-//! small TOML file naming the entries, with a shared `flock` on a descriptor that is
-//! inherited across `exec`: the hold lasts exactly as long as the process (and any child
-//! that keeps the descriptor). gc treats held entries as roots and reports them deferred;
-//! hold files whose lock can be taken, and whose process is gone, are stale and removed by
-//! the next mutation. Holds are runtime state: written whole (by rename) but not fsynced.
+//! small TOML file naming the entries, with a shared `flock` on a read-only, close-on-exec
+//! descriptor that berth keeps as the instance's supervisor: berth lives exactly as long as
+//! anything runs in the instance (its PID namespace's init waits for the last process), so
+//! the hold does too, and the service never has the descriptor (it cannot unlock, rewrite
+//! or read it). gc treats held entries as roots and reports them deferred; hold files whose
+//! lock can be taken, and whose process is gone, are stale and removed by the next
+//! mutation. Holds are runtime state: written whole (by rename) but not fsynced.
+//!
+//! `run/profiles/<profile>/{tmp,run}` are the private /tmp and /run of a profile's isolated
+//! processes: shared by all of them, never by two profiles (`PrivateTmp=` per profile).
 
 use super::RUN;
 use crate::error::{Error, Result};
@@ -22,7 +27,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRecord {
-    /// The isolated process (berth `exec`s into it, so the pid stays).
+    /// The berth process supervising the instance (it lives as long as the instance).
     pub pid: u32,
     /// Its start time in clock ticks since boot (/proc/PID/stat field 22), so that a reused
     /// pid is not taken for the holder.
@@ -44,7 +49,7 @@ pub fn mount_point_dir(root: &Root) -> PathBuf {
 /// The mount point's name in `run/`.
 const MNT: &str = "mnt";
 
-/// A hold taken by this process; its descriptor survives `exec`.
+/// A hold taken by this process, on a close-on-exec descriptor.
 #[derive(Debug)]
 pub struct Hold {
     dir: Dir,
@@ -96,10 +101,15 @@ impl Hold {
         if written.is_err() {
             let _ = dir.remove_file(&tmp);
         }
-        let file = written?;
-        // Inherited across exec on purpose: the service itself keeps the hold.
-        rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty())
-            .map_err(|e| Error::io("clear close-on-exec", dir.join(&name), e.into()))?;
+        let written = written?;
+        // The lock stays on a read-only descriptor (close-on-exec, as every descriptor berth
+        // opens): even a leaked copy could not rewrite the record.
+        let file = dir.open_file(&name)?.ok_or_else(|| {
+            Error::io("open", dir.join(&name), std::io::ErrorKind::NotFound.into())
+        })?;
+        rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared)
+            .map_err(|e| Error::io("lock", dir.join(&name), e.into()))?;
+        drop(written);
         Ok(Hold {
             dir,
             name,
@@ -107,11 +117,39 @@ impl Hold {
         })
     }
 
-    /// Removes the hold (when the process will not run after all).
+    /// The descriptor holding the lock: the instance's processes close it right after fork.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self._file)
+    }
+
+    /// Removes the hold (when the instance has ended, or will not run after all).
     pub fn release(self) {
         let _ = self.dir.remove_file(&self.name);
     }
 }
+
+/// Creates (where missing) `run/profiles/<profile>/tmp` (1777) and `run` (0755), owned by
+/// `owner` (the root of the profile's id range), and returns their paths.
+pub fn private_dirs(
+    root: &Root,
+    _lock: &LockedFile,
+    profile: &str,
+    owner: (u32, u32),
+) -> Result<(PathBuf, PathBuf)> {
+    crate::package::name::check_name("profile name", profile)?;
+    let rel = format!("{RUN}/{PROFILES}/{profile}");
+    let dir = root.dir().ensure_dir(&rel, DIR_MODE)?;
+    for (name, mode) in [("tmp", 0o1777), ("run", DIR_MODE)] {
+        if dir.create_dir(name, mode)? {
+            dir.chown(name, owner.0, owner.1)?;
+        }
+    }
+    let base = root.path().join(rel);
+    Ok((base.join("tmp"), base.join("run")))
+}
+
+/// The directory of the profiles' private /tmp and /run in `run/`.
+const PROFILES: &str = "profiles";
 
 /// Start time of a process (clock ticks since boot), if it exists.
 fn start_time(pid: u32) -> Option<u64> {
@@ -203,7 +241,8 @@ pub fn clean_stale(root: &Root, _lock: &LockedFile) -> Result<usize> {
 
 /// What this module leaves in `run/`, checked (under the root's lock, so no hold is half
 /// made): a hold whose process has ended and a temporary file of an interrupted hold
-/// write are leftovers ([`clean_stale`] repairs them); anything else but `mnt/` is stray.
+/// write are leftovers ([`clean_stale`] repairs them); anything else but `mnt/` and the
+/// profiles' private directories (`profiles/`) is stray.
 pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
     let mut out = Vec::new();
     let Some(dir) = root.dir().open_dir_opt(RUN)? else {
@@ -219,7 +258,7 @@ pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
             if !is_live(&dir, &name, record.as_ref())? {
                 out.push(Problem::leftover(path, "hold of a process that has ended"));
             }
-        } else if name != MNT || ent.kind != crate::fsutil::Kind::Dir {
+        } else if !(name == MNT || name == PROFILES) || ent.kind != crate::fsutil::Kind::Dir {
             out.push(Problem::stray(path, "file in run/"));
         }
     }

@@ -1,12 +1,10 @@
-//! The sequence of an isolated run, in the one order that is safe: namespace, mounts,
-//! privileges, `exec`. berth does not stay as a parent: the service replaces it, receives
-//! signals directly, and the namespace (with every mount in it) dies with it.
+//! The launch of a command: what privileges it keeps, and `exec`. An isolated run goes
+//! through [`super::instance`] (namespaces, mounts, a PID 1 that waits for the last
+//! process), whose command ends here too; a plain run `exec`s directly.
 
 use super::error::Error;
-use super::mounts::{self, OverlayApi};
-use super::namespace::{self, Mode};
-use super::plan::Plan;
-use super::privileges::{self, parse_caps, resolve_user, Privileges};
+use super::privileges::{parse_caps, resolve_user, Privileges};
+use caps::Capability;
 use nix::unistd::{getegid, geteuid};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -21,8 +19,30 @@ pub enum Source {
     Manifest,
 }
 
-/// Resolves what to drop to, before any mount. `isolated` says whether berth will hold
-/// capabilities (as root, or in its own user namespace).
+/// What root inside an isolated instance keeps when nothing says otherwise: Docker's
+/// default set. Enough for a daemon's master to chown its state and switch to its workers;
+/// never CAP_SYS_ADMIN (which could unmount what hides the host). They are capabilities of
+/// the instance's user namespace only: outside it, its root is an unprivileged id.
+pub const DEFAULT_CAPS: [Capability; 14] = [
+    Capability::CAP_CHOWN,
+    Capability::CAP_DAC_OVERRIDE,
+    Capability::CAP_FOWNER,
+    Capability::CAP_FSETID,
+    Capability::CAP_KILL,
+    Capability::CAP_SETGID,
+    Capability::CAP_SETUID,
+    Capability::CAP_SETPCAP,
+    Capability::CAP_NET_BIND_SERVICE,
+    Capability::CAP_NET_RAW,
+    Capability::CAP_SYS_CHROOT,
+    Capability::CAP_MKNOD,
+    Capability::CAP_AUDIT_WRITE,
+    Capability::CAP_SETFCAP,
+];
+
+/// Resolves what to drop to, before any mount. `isolated` says whether the command runs
+/// in an isolated instance (as root: in the profile's id range, as its root unless `user`
+/// says otherwise).
 pub fn privileges_for(
     user: Option<(&str, Source)>,
     caps: (&[String], Source),
@@ -54,7 +74,7 @@ pub fn privileges_for(
         }
         // Already that identity; a user namespace could not change groups anyway.
         identity = None;
-        if !isolated && !keep.is_empty() {
+        if !keep.is_empty() {
             if caps.1 == Source::Manifest {
                 tracing::warn!(
                     "the service asks for capabilities, but berth is not root: none are kept"
@@ -69,34 +89,47 @@ pub fn privileges_for(
             }
         }
     }
+    if isolated && euid == 0 {
+        if let Some(id) = &identity {
+            let limit = super::users::SIZE;
+            if let Some(out) = [id.uid, id.gid]
+                .into_iter()
+                .chain(id.groups.iter().copied())
+                .find(|i| *i >= limit)
+            {
+                return Err(Error::IdOutsideRange {
+                    what: format!("--user {}", user.map_or("", |u| u.0)),
+                    id: out,
+                });
+            }
+        }
+        if keep.contains(&Capability::CAP_NET_BIND_SERVICE) {
+            if caps.1 == Source::Flag {
+                return Err(Error::PortCapInUserNamespace);
+            }
+            tracing::warn!(
+                "the service asks for NET_BIND_SERVICE, which cannot take effect in an \
+                 isolated instance (its own user namespace): it is not kept"
+            );
+            keep.remove(&Capability::CAP_NET_BIND_SERVICE);
+        }
+        if identity.is_none() && caps.0.is_empty() {
+            keep = DEFAULT_CAPS.into_iter().collect();
+        }
+    }
     Ok(Privileges { identity, keep })
 }
 
-/// Enters the namespace, mounts `plan`, drops privileges and executes `command`. Returns
-/// only on failure.
-pub fn isolated(
-    plan: &Plan,
-    mode: Mode,
-    privileges: &Privileges,
+/// Executes `command` (PATH looked up in `env`), replacing berth. With `clean`, `env` is
+/// the whole environment (an isolated run: nothing of the caller's leaks in); otherwise it
+/// is added to berth's. Returns only on failure: not found (127) or not executable (126),
+/// as a shell reports them.
+pub fn exec(
     command: &[OsString],
     env: &[(OsString, OsString)],
     profile: &str,
+    clean: bool,
 ) -> Error {
-    let result = (|| -> Result<(), Error> {
-        namespace::check_kernel(mode)?;
-        namespace::enter(mode)?;
-        mounts::setup(plan, mode, OverlayApi::detect())?;
-        privileges::apply(privileges, true)
-    })();
-    match result {
-        Err(e) => e,
-        Ok(()) => exec(command, env, profile),
-    }
-}
-
-/// Executes `command` (PATH looked up in `env`), replacing berth. Returns only on failure:
-/// not found (127) or not executable (126), as a shell reports them.
-pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -> Error {
     let Some((prog, args)) = command.split_first() else {
         return Error::CommandNotFound {
             command: String::new(),
@@ -109,7 +142,11 @@ pub fn exec(command: &[OsString], env: &[(OsString, OsString)], profile: &str) -
             profile: profile.to_string(),
         };
     };
-    let err = std::process::Command::new(program)
+    let mut cmd = std::process::Command::new(program);
+    if clean {
+        cmd.env_clear();
+    }
+    let err = cmd
         .arg0(prog)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -1,14 +1,17 @@
-//! `berth run --isolate`: a private mount namespace where a profile's packages appear at
-//! the paths they were built for (read-only overlays over the host's directories), with
-//! the profile's config and data bound in, the store read-only, privileges dropped, then
-//! `exec`. The host's mounts and files never change; nothing outlives the process.
+//! `berth run --isolate`: an instance where a profile's packages appear at the paths they
+//! were built for (read-only overlays over the host's directories), with the profile's
+//! config and data bound in, in its own user (as root: the profile's private id range),
+//! mount, PID and IPC namespaces; everything else of the host read-only, the berth root
+//! hidden but for the store; privileges dropped, then `exec`. The host's mounts and files
+//! never change; nothing outlives the instance, and the instance holds its entries.
 //!
-//! Order of work: [`plan`] (pure: what to mount), [`hold`] (under the root's lock: gc
-//! must not take the entries), then [`launch`]: [`namespace`], [`mounts`],
-//! [`privileges`], `exec`.
+//! Order of work: [`plan`] (pure: what to mount), [`users`] and [`hold`] (under the root's
+//! lock: the id range, and gc must not take the entries), then [`instance`]:
+//! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
 pub mod error;
 pub mod hold;
+pub mod instance;
 pub mod launch;
 pub mod mounts;
 pub mod namespace;
@@ -16,12 +19,18 @@ pub mod plan;
 pub mod privileges;
 pub mod service;
 mod syscalls;
+pub mod users;
 
 pub use error::Error;
 
-/// Holds of running isolated processes (`hold`), at the top of the root: this module's
-/// only name there.
+/// Holds of running isolated processes and each profile's private /run and /tmp (`hold`),
+/// at the top of the root.
 pub const RUN: &str = "run";
 
+/// Each profile's private range of user ids for isolated runs (`users`), at the top of the
+/// root: recorded once, kept for the life of the root (a range that changed would strand
+/// the profile's state).
+pub const USERS: &str = "users";
+
 /// The names this module owns at the top of a root (for `check`).
-pub const ROOT_NAMES: &[&str] = &[RUN];
+pub const ROOT_NAMES: &[&str] = &[RUN, USERS];

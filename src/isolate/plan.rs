@@ -87,6 +87,15 @@ pub fn plan(
     mount_point_dir: &Path,
     host: &Path,
 ) -> Result<Plan, Error> {
+    for b in &binds {
+        let rel = b.target.strip_prefix("/").unwrap_or(&b.target);
+        if NEVER_OVERLAID.contains(&first(rel).as_str()) {
+            return Err(Error::Reserved {
+                what: format!("{} {} of {}", b.what, rel.display(), b.package),
+                path: b.target.clone(),
+            });
+        }
+    }
     let mut tops = layers_by_top(entries, &binds)?;
     check_binds(&binds)?;
     let mount_points = missing_targets(&binds, &tops, host)?;
@@ -258,12 +267,7 @@ fn host_target(top: &str, layers: &[Layer], host: &Path) -> Result<PathBuf, Erro
         }
     };
     if NEVER_OVERLAID.contains(&top) {
-        return Err(Error::NoMountPoint {
-            what: who(),
-            path,
-            why: "berth never overlays /dev, /proc, /sys, /run or /tmp".into(),
-            hint: "move those files elsewhere in the package (usr/, opt/, etc/ …)".into(),
-        });
+        return Err(Error::Reserved { what: who(), path });
     }
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NoMountPoint {

@@ -100,12 +100,14 @@ pub fn isolated(env: &Env, args: &[&str]) -> Run {
 /// An isolated shell that runs each line written to it (`while read; eval`), printing `$$`
 /// first.
 pub struct Shell {
-    /// The process (berth, then the shell it became).
+    /// The process (berth, which supervises the instance).
     pub child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    /// `$$` as the shell printed it.
+    /// berth's pid on the host (the holder of the instance's hold).
     pub pid: u32,
+    /// `$$` as the shell printed it (its pid in the instance's PID namespace).
+    pub inner_pid: u32,
 }
 
 impl Shell {
@@ -123,15 +125,16 @@ impl Shell {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
-        let pid = first
+        let inner_pid = first
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("isolated shell did not start: {first:?}"));
         Shell {
+            pid: child.id(),
             child,
             stdin,
             stdout,
-            pid,
+            inner_pid,
         }
     }
 

@@ -18,8 +18,8 @@ fn two_profiles_run_their_own_version_at_the_same_time_and_the_host_never_change
     let e = Env::new();
     two_profiles(&e);
     let mut a = Shell::start(&e, "a");
-    // berth exec'd: the shell is the process berth started, so it gets signals directly.
-    assert_eq!(a.pid, a.child.id());
+    // The shell is the command of its own PID namespace, whose PID 1 is berth's init.
+    assert_eq!(a.inner_pid, 2);
     assert_eq!(a.ask("cat /usr/share/app/VERSION"), "1.0");
     assert_eq!(a.ask("app"), "app 1.0");
     let b = isolated(
@@ -41,8 +41,9 @@ fn two_profiles_run_their_own_version_at_the_same_time_and_the_host_never_change
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(a.finish().signal(), Some(15));
+    // berth passed the signal on, and exits as a shell reports a command killed by it.
+    // (Waited for with its stdin still open: the signal, not the end of input, ends it.)
+    assert_eq!(a.child.wait().unwrap().code(), Some(128 + 15));
     assert_eq!(
         (names(Path::new("/usr/bin")), names(Path::new("/usr/share"))),
         usr
@@ -102,29 +103,33 @@ fn cap_keeps_only_that_capability_and_it_works() {
     }
     let e = Env::new();
     two_profiles(&e);
-    let args = ["a", "--user", "nobody", "--cap", "NET_BIND_SERVICE", "--"];
+    let args = ["a", "--user", "nobody", "--cap", "CHOWN", "--"];
     let mut a = args.to_vec();
     a.extend(["cat", "/proc/self/status"]);
     let r = isolated(&e, &a).ok();
-    let bit = 1u64 << 10; // CAP_NET_BIND_SERVICE
+    let bit = 1u64; // CAP_CHOWN
     for f in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(status_field(&r.stdout, f), bit, "{f}:\n{}", r.stdout);
     }
-    // The kept capability is real: nobody may bind a privileged port with it, not without.
-    let port = (900..1000)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .unwrap();
-    let script =
-        format!("import socket; socket.socket().bind(('127.0.0.1', {port})); print('bound')");
+    // The kept capability is real inside: nobody may give its file to root with it, not
+    // without.
+    let script = |f: &str| format!("touch /tmp/{f} && chown 0 /tmp/{f} && stat -c %u /tmp/{f}");
     let mut with = args.to_vec();
-    with.extend(["python3", "-c", &script]);
-    assert_eq!(isolated(&e, &with).ok().stdout, "bound\n");
-    let without = isolated(
-        &e,
-        &["a", "--user", "nobody", "--", "python3", "-c", &script],
-    );
+    let s = script("with");
+    with.extend(["sh", "-c", &s]);
+    assert_eq!(isolated(&e, &with).ok().stdout, "0\n");
+    let s = script("without");
+    let without = isolated(&e, &["a", "--user", "nobody", "--", "sh", "-c", &s]);
     assert_ne!(without.code, 0);
-    assert!(without.stderr.contains("Permission denied"), "{without}");
+    assert!(
+        without.stderr.contains("Operation not permitted"),
+        "{without}"
+    );
+    // NET_BIND_SERVICE cannot work in the instance's own user namespace: refused, saying
+    // what does.
+    let r = isolated(&e, &["a", "--cap", "NET_BIND_SERVICE", "--", "true"]);
+    assert_eq!(r.code, 8, "{r}");
+    assert!(r.stderr.contains("ip_unprivileged_port_start"), "{r}");
 }
 
 #[test]
@@ -146,7 +151,16 @@ fn the_package_tree_is_read_only_even_for_root() {
         d = e.store().join(&entry).display()
     );
     let r = isolated(&e, &["a", "--", "sh", "-c", &script]).ok();
-    assert_eq!(r.stderr.matches("Read-only file system").count(), 5, "{r}");
+    // The store is bound read-only at its path; here the root is under /tmp, so it is
+    // behind the profile's private /tmp: not even visible.
+    assert_eq!(r.stderr.matches("Read-only file system").count(), 2, "{r}");
+    assert_eq!(
+        r.stderr
+            .matches(&store_file.parent().unwrap().display().to_string())
+            .count(),
+        1,
+        "{r}"
+    );
     assert_eq!(std::fs::read_to_string(&store_file).unwrap(), "1.0\n");
     assert!(!e.store().join(&entry).join("new").exists());
     e.run(&["verify"]).ok();
@@ -235,7 +249,7 @@ fn gc_defers_the_entries_of_a_running_isolated_process() {
     // The hold file went with the process's lock (removed as stale by gc).
     assert!(common::children(&e.root().join("run"))
         .iter()
-        .all(|n| n == "mnt"));
+        .all(|n| n == "mnt" || n == "profiles"));
     e.run(&["check"]).ok();
 }
 
@@ -341,4 +355,338 @@ fn a_root_under_an_overlaid_directory_still_binds_its_own_files() {
         "z\n"
     );
     common::make_writable(under_var.path());
+}
+
+// ---- issue 21: the instance is a boundary (each fails on a plain mount namespace) ----
+
+#[test]
+fn kernel_tunables_are_read_only_inside() {
+    if needs_root("kernel_tunables_are_read_only_inside") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let before = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    // Writes the value it has (harmless even where it works).
+    let script = "cat /proc/sys/kernel/core_pattern > /tmp/cp; \
+                  cat /tmp/cp > /proc/sys/kernel/core_pattern && echo wrote; \
+                  echo 1 > /sys/kernel/uevent_helper 2>/dev/null || echo sys-refused";
+    let r = isolated(&e, &["a", "--", "sh", "-c", script]);
+    assert!(!r.stdout.contains("wrote"), "{r}");
+    assert!(r.stdout.contains("sys-refused"), "{r}");
+    assert!(r.stderr.contains("Read-only file system"), "{r}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        before
+    );
+}
+
+#[test]
+fn host_files_outside_the_view_are_read_only_even_for_root_inside() {
+    if needs_root("host_files_outside_the_view_are_read_only_even_for_root_inside") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let host = tempfile::Builder::new()
+        .prefix("berth-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let file = host.path().join("owned-by-root");
+    std::fs::write(&file, "host\n").unwrap();
+    let script = format!(
+        "echo inside >> {f} || echo refused; touch {d}/new || echo refused",
+        f = file.display(),
+        d = host.path().display()
+    );
+    let r = isolated(&e, &["a", "--", "sh", "-c", &script]);
+    assert_eq!(r.stdout, "refused\nrefused\n", "{r}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "host\n");
+    assert!(!host.path().join("new").exists());
+}
+
+#[test]
+fn the_berth_root_is_neither_writable_nor_visible_inside() {
+    if needs_root("the_berth_root_is_neither_writable_nor_visible_inside") {
+        return;
+    }
+    // A root outside /tmp (which is private inside): hidden by a read-only tmpfs.
+    let e = Env::new();
+    let pkg = app(&e, "app", "1.0", true);
+    let under_var = tempfile::Builder::new()
+        .prefix("berth-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let root = under_var.path().join("root");
+    let berth = |args: &[&str]| {
+        std::process::Command::new(common::BERTH)
+            .args(["--root", root.to_str().unwrap()])
+            .args(args)
+            .current_dir("/")
+            .env_remove("BERTH_PROFILE")
+            .output()
+            .unwrap()
+    };
+    assert!(berth(&["install", pkg.to_str().unwrap()]).status.success());
+    assert!(berth(&["use", "a", "app"]).status.success());
+    let shim = root.join("libexec/berth-shim");
+    let shim_before = std::fs::read(&shim).unwrap();
+    let script = format!(
+        "ls {r}; echo x >> {s} || echo refused; touch {r}/profiles/x || echo refused; \
+         test -e {r}/profiles || echo hidden; ls {r}/store | grep -c app-1.0",
+        r = root.display(),
+        s = shim.display()
+    );
+    let out = berth(&["run", "--isolate", "a", "--", "sh", "-c", &script]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "store\nrefused\nrefused\nhidden\n1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&shim).unwrap(), shim_before);
+    assert!(!root.join("profiles/x").exists());
+    common::make_writable(under_var.path());
+}
+
+#[test]
+fn a_host_process_cannot_be_signalled_from_inside() {
+    if needs_root("a_host_process_cannot_be_signalled_from_inside") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let mut sleep = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "kill -9 {} && echo killed; ls /proc | grep -c '^[0-9]'",
+        sleep.id()
+    );
+    let r = isolated(&e, &["a", "--", "sh", "-c", &script]);
+    assert!(!r.stdout.contains("killed"), "{r}");
+    assert!(sleep.try_wait().unwrap().is_none(), "the host's sleep died");
+    // Its own PID namespace: PID 1 (berth's init), the shell, ls, grep (at most).
+    let n: u32 = r.stdout.trim().parse().unwrap();
+    assert!(n <= 4, "{r}");
+    sleep.kill().unwrap();
+    sleep.wait().unwrap();
+}
+
+#[test]
+fn gc_keeps_the_entries_until_a_daemonized_child_that_closed_every_descriptor_ends() {
+    if needs_root("gc_keeps_the_entries_until_a_daemonized_child_ends") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    // The command starts a daemon (new session, every descriptor closed) and returns.
+    let daemon = "setsid python3 -c 'import os, time; os.closerange(0, 65536); time.sleep(6)' & \
+                  echo started";
+    let mut berth = e
+        .cmd(&["run", "--isolate", "a", "--", "sh", "-c", daemon])
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One line: berth itself keeps its stdout until the instance ends.
+    let mut out = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(berth.stdout.take().unwrap()),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, "started\n");
+    e.run(&["use", "a", "app@2.0"]).ok();
+    e.run(&["generations", "a", "--delete", "1"]).ok();
+    let r = e.json(&["gc", "--grace", "0"]);
+    assert_eq!(r["entries"].as_array().unwrap().len(), 0, "{r}");
+    assert_eq!(r["deferred"][0]["entry"], "app@1.0", "{r}");
+    assert_eq!(r["deferred"][0]["pids"][0], berth.id());
+    // The instance ends with its last process; then the entry goes.
+    assert!(berth.wait().unwrap().success());
+    let r = e.json(&["gc", "--grace", "0"]);
+    assert_eq!(r["entries"][0]["version"], "1.0", "{r}");
+}
+
+#[test]
+fn the_hold_is_out_of_reach_of_the_service() {
+    if needs_root("the_hold_is_out_of_reach_of_the_service") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let mut a = Shell::start(&e, "a");
+    let hold = e.root().join("run").join(a.pid.to_string());
+    assert!(hold.exists());
+    // No descriptor of the service leads to the hold (berth's was close-on-exec, and
+    // closed in every process of the instance).
+    assert_eq!(a.ask("ls -l /proc/$$/fd/ | grep -c /run/ || true"), "0");
+    assert_eq!(
+        a.ask(&format!(
+            "echo x 2>/dev/null >> {} && echo wrote || echo refused",
+            hold.display()
+        )),
+        "refused"
+    );
+    assert!(a.finish().success());
+    assert!(!std::fs::read_to_string(&hold)
+        .unwrap_or_default()
+        .contains('x'));
+}
+
+#[test]
+fn the_working_directory_is_inside_the_view() {
+    if needs_root("the_working_directory_is_inside_the_view") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    // /usr/share exists on the host and inside: relative paths see the profile's files.
+    let out = e
+        .cmd(&[
+            "run",
+            "--isolate",
+            "a",
+            "--",
+            "sh",
+            "-c",
+            "pwd; cat app/VERSION",
+        ])
+        .current_dir("/usr/share")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/usr/share\n1.0\n");
+    // The scratch directory is under /tmp, private inside: the command starts in /.
+    let out = e
+        .cmd(&["run", "--isolate", "a", "--", "pwd"])
+        .current_dir(e.dir())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/\n");
+}
+
+#[test]
+fn a_service_started_as_root_inside_chowns_its_state_and_serves_as_nobody() {
+    if needs_root("a_service_started_as_root_inside_chowns_its_state_and_serves_as_nobody") {
+        return;
+    }
+    let e = Env::new();
+    // nginx's pattern: the master binds as root, chowns its state, workers switch user.
+    let script = r#"#!/usr/bin/python3
+import http.server, os, sys
+state = "/var/lib/svc/work"
+os.makedirs(state, exist_ok=True)
+os.chown(state, 65534, 65534)
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.BaseHTTPRequestHandler)
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+with open(state + "/by", "w") as f:
+    f.write(str(os.getuid()))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("uid %d wrote %s" % (os.getuid(), open(state + "/by").read())).encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+srv.RequestHandlerClass = H
+print("ready", flush=True)
+srv.serve_forever()
+"#;
+    let src = e.source("svc", "1.0", &[("usr/bin/svc*", script.as_bytes())]);
+    std::fs::write(
+        src.join("berth.toml"),
+        "[package]\nname = \"svc\"\nversion = \"1.0\"\n\n[[writable]]\npath = \"var/lib/svc\"\n",
+    )
+    .unwrap();
+    let pkg = e.pack(&src);
+    e.install(&pkg, &[]);
+    e.run(&["use", "s", "svc"]).ok();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut berth = e
+        .cmd(&["run", "--isolate", "s", "--", "/usr/bin/svc", &port])
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(berth.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "ready\n");
+    let curl = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{port}/")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&curl.stdout),
+        "uid 65534 wrote 65534"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(berth.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(berth.wait().unwrap().code(), Some(128 + 15));
+    // On the host, the state belongs to the profile's range, not to a host user.
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(e.root().join("var/s/svc/var/lib/svc/work"))
+        .unwrap()
+        .uid();
+    assert!(uid >= 524_288 + 65534, "{uid}");
+}
+
+#[test]
+fn the_environment_is_clean_but_for_what_is_passed() {
+    if needs_root("the_environment_is_clean_but_for_what_is_passed") {
+        return;
+    }
+    let e = Env::new();
+    two_profiles(&e);
+    let out = e
+        .cmd(&[
+            "run",
+            "--isolate",
+            "a",
+            "--env",
+            "GIVEN=yes",
+            "--",
+            "sh",
+            "-c",
+            "echo ${BERTH_TEST_SECRET:-unset} $GIVEN $HOME $USER $BERTH_PROFILE",
+        ])
+        .env("BERTH_TEST_SECRET", "x")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "unset yes /root root a\n"
+    );
+    // A uid without a passwd entry gets HOME=/.
+    let out = e
+        .cmd(&[
+            "run",
+            "--isolate",
+            "a",
+            "--user",
+            "4242",
+            "--",
+            "sh",
+            "-c",
+            "echo $HOME",
+        ])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/\n");
 }

@@ -120,8 +120,27 @@ fn a_top_level_directory_the_host_lacks_or_must_keep_is_refused() {
     refused(
         &e,
         &["t", "--", "true"],
-        1,
+        6,
         &["never overlays /dev, /proc, /sys, /run or /tmp"],
+    );
+    // Nor a [[config]] bound into /proc (it would cover the kernel's own files).
+    let src = e.source("prox", "1", &[("usr/share/prox/x", b"x" as &[u8])]);
+    std::fs::write(
+        src.join("berth.toml"),
+        "[package]\nname = \"prox\"\nversion = \"1\"\n\n[[config]]\npath = \"proc/sys/kernel/core_pattern\"\n",
+    )
+    .unwrap();
+    let f = e.pack(&src);
+    e.install(&f, &[]);
+    e.run(&["use", "p", "prox"]).ok();
+    refused(
+        &e,
+        &["p", "--", "true"],
+        6,
+        &[
+            "config proc/sys/kernel/core_pattern of prox@1",
+            "never overlays",
+        ],
     );
 }
 
@@ -235,7 +254,7 @@ fn not_permitted_to_create_namespaces_says_what_is_needed() {
     if needs_root("not_permitted_to_create_namespaces_says_what_is_needed") {
         return;
     }
-    // Root without CAP_SYS_ADMIN cannot make a mount namespace.
+    // Root without CAP_SYS_ADMIN cannot make the instance's mounts (its idmapped layers).
     let e = Env::new();
     two_profiles(&e);
     let out = Command::new("setpriv")
@@ -255,7 +274,7 @@ fn not_permitted_to_create_namespaces_says_what_is_needed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(8), "{err}");
     assert!(
-        err.contains("not permitted to create a mount namespace"),
+        err.contains("not permitted to create idmapped package layers"),
         "{err}"
     );
     assert!(err.contains("CAP_SYS_ADMIN"), "{err}");
