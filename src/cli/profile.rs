@@ -67,7 +67,7 @@ current generation. Without such a snapshot it refuses (exit 3) and changes noth
     #[command(after_help = "Examples:\n  berth which drush\n  berth which drush --profile site-b")]
     Which(super::which::WhichArgs),
     /// Run a command (or the profile's service) with a profile's environment; --isolate
-    /// shows its packages at their usual paths in a private mount namespace
+    /// runs it in an isolated instance with its packages at their usual paths
     #[command(after_help = super::run::AFTER_HELP)]
     Run(super::run::Args),
     /// Print a profile's environment (PATH, BERTH_PROFILE) for scripts and systemd

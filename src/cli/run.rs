@@ -1,7 +1,8 @@
 //! `berth run`: a command, or the profile's service, with a profile's environment; with
-//! `--isolate`, in a private mount namespace where the profile's packages appear at their
-//! usual paths; with `--user`/`--cap`, with privileges dropped. berth `exec`s, except under
-//! `--isolate`, where it supervises the instance until its last process ends.
+//! `--isolate`, in an instance (own user, mount, PID and IPC namespaces, the host read-only)
+//! where the profile's packages appear at their usual paths; with `--user`/`--cap`, with
+//! privileges dropped. berth `exec`s, except under `--isolate`, where it supervises the
+//! instance until its last process ends.
 
 use super::pick::{choose, view_with_profile};
 use super::Ctx;
@@ -44,7 +45,7 @@ executed; berth's own errors as listed in `berth --help`.";
 pub struct Args {
     /// Profile [default: chosen like a shim: $BERTH_PROFILE, .berth-profile, default profile]
     pub profile: Option<String>,
-    /// Run in a private mount namespace with the profile's packages at their usual paths
+    /// Run in an isolated instance with the profile's packages at their usual paths
     #[arg(long)]
     pub isolate: bool,
     /// Run as this user, and group: names or numbers [default: the service's user, else yourself]
