@@ -89,6 +89,7 @@ pub fn read(
                 ..ctx.opts.limits.clone()
             },
             allow_meta: false,
+            absolute_links: false,
         };
         read_tar(guarded, &opts, &mut Collector(&mut files)).map_err(|e| in_member(&m.name, e))?;
     }

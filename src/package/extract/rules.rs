@@ -83,7 +83,7 @@ pub enum Checked {
     Symlink {
         /// Normalised path.
         path: String,
-        /// Its target (checked to stay inside the package).
+        /// Its target (checked to stay inside the package, or absolute in a native package).
         target: String,
     },
     /// A hard link.
@@ -116,6 +116,8 @@ pub struct Checker {
     stripped: HashMap<String, (String, Kind)>,
     total: u64,
     count: u64,
+    /// Whether absolute symlink targets are kept as they are (native packages).
+    absolute_links: bool,
 }
 
 fn refuse<T>(why: Unsafe) -> Result<T, Unsafe> {
@@ -133,7 +135,18 @@ impl Checker {
             stripped: HashMap::new(),
             total: 0,
             count: 0,
+            absolute_links: false,
         }
+    }
+
+    /// Keeps absolute symlink targets as they are instead of refusing them. A .deb or .rpm
+    /// ships them (`/etc/ssl/certs`, `/usr/share/zoneinfo/…`) and means its own paths: inside
+    /// `run --isolate` they resolve as on the distribution. berth itself never follows one
+    /// (the store, `check` and `verify` treat the target as text), and a member under such
+    /// a link is still refused like one under any symlink of the archive.
+    pub fn keep_absolute_links(mut self) -> Checker {
+        self.absolute_links = true;
+        self
     }
 
     /// Members accepted so far (implicit parents not counted).
@@ -230,7 +243,9 @@ impl Checker {
             }
             Member::Symlink { target } => {
                 let target = self.link_text(target)?;
-                check_symlink_target(&path, &target)?;
+                if !(self.absolute_links && target.starts_with('/')) {
+                    check_symlink_target(&path, &target)?;
+                }
                 self.claim(&path, Kind::Symlink)?;
                 Ok(Checked::Symlink { path, target })
             }
@@ -376,6 +391,43 @@ mod tests {
         assert!(check_symlink_target("a/b", "..").is_ok());
         assert!(check_symlink_target("a/b", "c\\d").is_err());
         assert!(check_symlink_target("a/b", "c\u{1b}[2J").is_err());
+    }
+
+    #[test]
+    fn native_packages_keep_absolute_links_but_not_paths_through_them() {
+        let mut parents = Vec::new();
+        let link = Member::Symlink { target: b"/etc" };
+        let mut plain = Checker::new(Limits::default(), 0);
+        assert_eq!(
+            plain.check(b"usr/lib/x", link, &mut parents),
+            Err(Unsafe::SymlinkAbsolute("/etc".into()))
+        );
+        let mut native = Checker::new(Limits::default(), 0).keep_absolute_links();
+        parents.clear();
+        assert_eq!(
+            native.check(b"usr/lib/x", link, &mut parents),
+            Ok(Checked::Symlink {
+                path: "usr/lib/x".into(),
+                target: "/etc".into()
+            })
+        );
+        parents.clear();
+        assert_eq!(
+            native.check(
+                b"usr/lib/x/passwd",
+                Member::File {
+                    size: 1,
+                    mode: 0o644
+                },
+                &mut parents
+            ),
+            Err(Unsafe::ThroughSymlink("usr/lib/x".into()))
+        );
+        // Still text without control characters, and a relative one still stays inside.
+        let bad = Member::Symlink { target: b"/a\x1b" };
+        assert!(native.check(b"b", bad, &mut parents).is_err());
+        let out = Member::Symlink { target: b"../../x" };
+        assert!(native.check(b"c", out, &mut parents).is_err());
     }
 
     #[test]

@@ -92,7 +92,11 @@ pub fn read_tar<R: Read>(
 ) -> Result<(Report, Begin), TarError> {
     let mut archive = tar::Archive::new(ExtensionGuard::new(reader));
     let mut state = State {
-        checker: Checker::new(opts.limits.clone(), opts.strip_components),
+        checker: if opts.absolute_links {
+            Checker::new(opts.limits.clone(), opts.strip_components).keep_absolute_links()
+        } else {
+            Checker::new(opts.limits.clone(), opts.strip_components)
+        },
         report: Report::default(),
         started: false,
         allow_meta: opts.allow_meta,

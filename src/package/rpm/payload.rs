@@ -96,7 +96,7 @@ pub fn stream<R: Read>(
     sink: &mut dyn Sink,
 ) -> Result<Report, TarError> {
     let mut st = State {
-        checker: Checker::new(limits.clone(), 0),
+        checker: Checker::new(limits.clone(), 0).keep_absolute_links(),
         report: Report::default(),
         parents: Vec::new(),
         sink,
