@@ -75,11 +75,10 @@ fn a_deb_with_absolute_symlinks_installs_and_verify_and_check_pass() {
             && r.stderr.contains("resolves on the host"),
         "{r}"
     );
-    // The generation links the directory link as a whole, never what lies beyond it.
-    let tree = env.root().join("profiles/p/usr/share/linky");
-    assert!(
-        std::fs::symlink_metadata(&tree).unwrap().is_symlink(),
-        "usr/share/linky is one link to the package"
+    // Through the profile the link is still the package's text, never what lies beyond.
+    assert_eq!(
+        std::fs::read_link(env.root().join("profiles/p/usr/share/linky/conf")).unwrap(),
+        PathBuf::from("/etc/linky")
     );
     assert!(
         std::fs::symlink_metadata(env.root().join("shims/tool")).is_ok(),
@@ -107,4 +106,15 @@ fn an_absolute_symlink_resolves_in_the_isolated_view() {
     env.run(&["use", "p", "linky@1.0"]).ok();
     let r = isolated(&env, &["p", "--", "/usr/bin/tool"]).ok();
     assert_eq!(r.stdout, "run of the package\n", "{r}");
+}
+
+#[test]
+fn a_berth_package_with_an_absolute_symlink_is_still_refused() {
+    // Only native packages mean their own absolute paths: `pack` refuses to make one.
+    let env = Env::new();
+    let src = env.source("abs", "1.0", &[("usr/share/abs/VERSION", b"1.0\n")]);
+    std::os::unix::fs::symlink("/etc", src.join("usr/share/abs/etc")).unwrap();
+    let out = env.dir().to_str().unwrap().to_string();
+    let err = env.fails(&["pack", src.to_str().unwrap(), "-o", &out], 6);
+    assert!(err.contains("symlink target `/etc` is absolute"), "{err}");
 }

@@ -6,6 +6,7 @@ use super::names::check_chars;
 pub use super::names::{check_symlink_target, fold_case, is_reserved, printable, split_path};
 use crate::error::Unsafe;
 use crate::fsutil::NAME_MAX;
+use crate::package::listing::FileMode;
 use std::collections::HashMap;
 
 /// Limits that keep a hostile archive from exhausting the machine.
@@ -44,7 +45,8 @@ pub enum Member<'a> {
     File {
         /// Its size.
         size: u64,
-        /// Its mode bits (only exec and setuid/setgid/sticky matter).
+        /// Its mode bits (all of them for a native package, else only exec and
+        /// setuid/setgid/sticky matter).
         mode: u32,
     },
     /// A symlink to `target` (raw bytes as stored).
@@ -72,8 +74,8 @@ pub enum Checked {
     File {
         /// Normalised path.
         path: String,
-        /// Whether any exec bit is set.
-        exec: bool,
+        /// Its mode in the store.
+        mode: FileMode,
         /// Size in bytes.
         size: u64,
         /// Whether setuid/setgid/sticky bits were dropped.
@@ -116,8 +118,8 @@ pub struct Checker {
     stripped: HashMap<String, (String, Kind)>,
     total: u64,
     count: u64,
-    /// Whether absolute symlink targets are kept as they are (native packages).
-    absolute_links: bool,
+    /// A native package's archive: absolute symlink targets and file modes are kept.
+    native: bool,
 }
 
 fn refuse<T>(why: Unsafe) -> Result<T, Unsafe> {
@@ -135,17 +137,19 @@ impl Checker {
             stripped: HashMap::new(),
             total: 0,
             count: 0,
-            absolute_links: false,
+            native: false,
         }
     }
 
-    /// Keeps absolute symlink targets as they are instead of refusing them. A .deb or .rpm
-    /// ships them (`/etc/ssl/certs`, `/usr/share/zoneinfo/…`) and means its own paths: inside
-    /// `run --isolate` they resolve as on the distribution. berth itself never follows one
-    /// (the store, `check` and `verify` treat the target as text), and a member under such
-    /// a link is still refused like one under any symlink of the archive.
-    pub fn keep_absolute_links(mut self) -> Checker {
-        self.absolute_links = true;
+    /// The rules of a native package (.deb, .rpm), which means its own paths and modes.
+    /// Absolute symlink targets are kept as they are instead of refused: a .deb or .rpm
+    /// ships them (`/etc/ssl/certs`, `/usr/share/zoneinfo/…`), and inside `run --isolate`
+    /// they resolve as on the distribution. berth itself never follows one (the store,
+    /// `check` and `verify` treat the target as text), and a member under such a link is
+    /// still refused like one under any symlink of the archive. File modes keep their read
+    /// and exec bits (a 0600 key stays 0400), where a berth package's files are 0444/0555.
+    pub fn native(mut self) -> Checker {
+        self.native = true;
         self
     }
 
@@ -236,14 +240,18 @@ impl Checker {
                 self.claim(&path, Kind::File)?;
                 Ok(Checked::File {
                     path,
-                    exec: mode & 0o111 != 0,
+                    mode: if self.native {
+                        FileMode::native(mode)
+                    } else {
+                        FileMode::of_exec(mode & 0o111 != 0)
+                    },
                     size,
                     special_bits: mode & 0o7000 != 0,
                 })
             }
             Member::Symlink { target } => {
                 let target = self.link_text(target)?;
-                if !(self.absolute_links && target.starts_with('/')) {
+                if !(self.native && target.starts_with('/')) {
                     check_symlink_target(&path, &target)?;
                 }
                 self.claim(&path, Kind::Symlink)?;
@@ -402,7 +410,7 @@ mod tests {
             plain.check(b"usr/lib/x", link, &mut parents),
             Err(Unsafe::SymlinkAbsolute("/etc".into()))
         );
-        let mut native = Checker::new(Limits::default(), 0).keep_absolute_links();
+        let mut native = Checker::new(Limits::default(), 0).native();
         parents.clear();
         assert_eq!(
             native.check(b"usr/lib/x", link, &mut parents),
@@ -454,7 +462,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(parents, vec!["a", "a/b"]);
-        assert!(matches!(r, Checked::File { exec: true, .. }));
+        assert!(matches!(
+            r,
+            Checked::File {
+                mode: FileMode::EXEC,
+                ..
+            }
+        ));
         parents.clear();
         assert_eq!(
             c.check(b"A/B/F", Member::File { size: 1, mode: 0 }, &mut parents),
