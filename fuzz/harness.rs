@@ -87,7 +87,7 @@ impl Sink for CheckingSink {
     fn file(
         &mut self,
         path: &str,
-        _exec: bool,
+        _mode: berth::package::listing::FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,

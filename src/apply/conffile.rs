@@ -151,7 +151,7 @@ fn package_copy(store: &Store, e: &Entry, path: &str) -> Result<Option<(Vec<u8>,
     };
     use std::io::Read;
     let f = std::fs::File::from(fd);
-    let exec = rustix::fs::fstat(&f).is_ok_and(|st| st.st_mode & 0o111 != 0);
+    let mode = rustix::fs::fstat(&f).map_or(0o644, |st| super::state::copy_mode(st.st_mode));
     let mut out = Vec::new();
     f.take(MAX_CONFIG + 1)
         .read_to_end(&mut out)
@@ -162,7 +162,7 @@ fn package_copy(store: &Store, e: &Entry, path: &str) -> Result<Option<(Vec<u8>,
             limit: MAX_CONFIG,
         });
     }
-    Ok(Some((out, if exec { 0o755 } else { 0o644 })))
+    Ok(Some((out, mode)))
 }
 
 fn entry_of<'e>(entries: &'e [Entry], p: &GenPackage) -> Option<&'e Entry> {

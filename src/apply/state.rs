@@ -20,6 +20,14 @@ use std::fs::File;
 /// Mode of config files (0755 when the shipped copy is executable).
 const FILE_MODE: u32 = 0o644;
 
+/// The mode of the writable copy of a package's file (`st_mode` as the store has it): its
+/// owner may write it, and who else may read or run it stays the package's choice. A berth
+/// package's 0444/0555 files give 0644/0755 as always; a .deb's private 0400 or 0440 file
+/// (a key, a sudoers file) gives 0600 or 0640, not a copy anyone can read.
+pub fn copy_mode(st_mode: u32) -> u32 {
+    (st_mode & 0o555) | 0o200
+}
+
 /// Creates what [`layout::binds`] names and does not exist yet, seeded from the packages. New
 /// writable directories are given to `owner` (uid, gid) when set, so a service that runs
 /// as another user can write them. Returns the binds.
@@ -153,8 +161,7 @@ fn prepare_file(base: &Dir, rel: &str, pkg: &Dir, e: &Entry) -> Result<()> {
     match pkg.open_following_beneath(rel, false) {
         Some(fd) => {
             let mut src = File::from(fd);
-            let exec = rustix::fs::fstat(&src).is_ok_and(|st| st.st_mode & 0o111 != 0);
-            let mode = if exec { 0o755 } else { FILE_MODE };
+            let mode = rustix::fs::fstat(&src).map_or(FILE_MODE, |st| copy_mode(st.st_mode));
             parent.write_atomic_with(name, mode, |f| {
                 std::io::copy(&mut src, f)
                     .map(|_| ())
@@ -263,8 +270,7 @@ fn copy_tree(src: &Dir, parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> 
                 let Some(mut input) = src.open_file(n)? else {
                     continue;
                 };
-                let exec = rustix::fs::fstat(&input).is_ok_and(|st| st.st_mode & 0o111 != 0);
-                let mode = if exec { 0o755 } else { FILE_MODE };
+                let mode = rustix::fs::fstat(&input).map_or(FILE_MODE, |st| copy_mode(st.st_mode));
                 dst.write_atomic_with(n, mode, |f| {
                     std::io::copy(&mut input, f)
                         .map(|_| ())

@@ -210,9 +210,9 @@ fn file_rows(list: &crate::package::listing::FileList) -> Vec<FileRow> {
             };
             match r {
                 Record::Dir => {}
-                Record::File { exec, size, sha256 } => {
+                Record::File { mode, size, sha256 } => {
                     row.kind = "file";
-                    row.exec = *exec;
+                    row.exec = mode.exec();
                     row.size = *size;
                     row.sha256 = Some(hex::encode(sha256));
                 }

@@ -438,6 +438,36 @@ impl Dir {
             .is_some_and(|st| kind_of(&st) == Kind::File && st.st_mode & 0o111 != 0)
     }
 
+    /// Whether `rel` ends at an executable regular file when this directory is taken as
+    /// `/` (absolute symlinks resolve inside it, as a native package's do in its isolated
+    /// view). Nothing outside the directory is reached.
+    pub fn is_executable_in_root(&self, rel: &str) -> bool {
+        openat2_retrying(
+            &self.fd,
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()
+        .and_then(|fd| rustix::fs::fstat(fd).ok())
+        .is_some_and(|st| kind_of(&st) == Kind::File && st.st_mode & 0o111 != 0)
+    }
+
+    /// Whether resolving `rel` beneath this directory meets a symlink that leads out of it
+    /// (an absolute target, which only a native package's entry holds): the path exists
+    /// as far as berth may look, and what lies beyond is not berth's to follow.
+    pub fn leads_out_beneath(&self, rel: &str) -> bool {
+        matches!(
+            openat2_retrying(
+                &self.fd,
+                rel,
+                OFlags::PATH | OFlags::CLOEXEC,
+                ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+            ),
+            Err(rustix::io::Errno::XDEV)
+        )
+    }
+
     /// The raw handle, for calls this type does not wrap.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -3,7 +3,7 @@
 //! and size here; its content to the listed sha256 by the sink, which hashes while it writes.
 
 use super::extract::tar::TarTarget;
-use super::listing::{FileList, Record};
+use super::listing::{FileList, FileMode, Record};
 use super::manifest::Manifest;
 use super::seekable::SkipRequest;
 use super::sink::{Begin, Sink, SinkError};
@@ -63,11 +63,11 @@ impl<'s> BerthReader<'s> {
             (Record::Dir, Record::Dir) => Ok(None),
             (Record::Symlink { target: a }, Record::Symlink { target: b }) if a == b => Ok(None),
             (
-                Record::File { exec, size, sha256 },
+                Record::File { mode, size, sha256 },
                 Record::File {
-                    exec: e2, size: s2, ..
+                    mode: e2, size: s2, ..
                 },
-            ) if exec == e2 && size == s2 => Ok(Some(*sha256)),
+            ) if mode == e2 && size == s2 => Ok(Some(*sha256)),
             (w, g) => Err(SinkError::Refused(Unsafe::ListMismatch(format!(
                 "listed as {}, archive has {}",
                 w.describe(),
@@ -127,13 +127,13 @@ impl Sink for BerthReader<'_> {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         _expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError> {
         let got = Record::File {
-            exec,
+            mode,
             size,
             sha256: [0; 32],
         };
@@ -142,15 +142,15 @@ impl Sink for BerthReader<'_> {
             if size < super::pack::OWN_FRAME {
                 // Its data shares a frame and is decoded whatever happens: let the sink
                 // decide off this thread, so the links of unchanged files run in parallel.
-                return self.inner.file_or_pooled(path, exec, size, data, *sha);
+                return self.inner.file_or_pooled(path, mode, size, data, *sha);
             }
-            if size > 0 && self.inner.try_link_pooled(path, exec, size, sha)? {
+            if size > 0 && self.inner.try_link_pooled(path, mode, size, sha)? {
                 // The tar reader next drops the data and its padding to the block.
                 skip.ask(size.div_ceil(512) * 512);
                 return Ok(());
             }
         }
-        self.inner.file(path, exec, size, data, want)
+        self.inner.file(path, mode, size, data, want)
     }
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError> {
         self.listed(

@@ -2,7 +2,7 @@
 //! without a store, through the very same reader and rules as an install. `repo publish`
 //! writes the id into the signed index with it.
 
-use super::listing::{FileList, Record};
+use super::listing::{FileList, FileMode, Record};
 use super::manifest::Manifest;
 use super::read::{read, ReadOptions, ReadOutcome};
 use super::sink::{Begin, Sink, SinkError};
@@ -30,7 +30,7 @@ impl Sink for Lister {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
@@ -53,7 +53,7 @@ impl Sink for Lister {
                 hex::encode(want)
             ))));
         }
-        let rec = Record::File { exec, size, sha256 };
+        let rec = Record::File { mode, size, sha256 };
         self.list.records.insert(path.to_string(), rec);
         Ok(())
     }

@@ -7,15 +7,96 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// The mode of a regular file in the store: never writable, by anyone. A berth package or
+/// a tarball gets 0444 or 0555 (only its exec bit counts); a native package keeps its own
+/// read and exec bits, so a 0600 or 0640 file a .deb ships (a key, a sudoers file) stays
+/// unreadable to others as 0400 or 0440.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileMode(u32);
+
+impl FileMode {
+    /// 0444: a file anyone may read.
+    pub const PLAIN: FileMode = FileMode(0o444);
+    /// 0555: a file anyone may read and run.
+    pub const EXEC: FileMode = FileMode(0o555);
+
+    /// [`FileMode::EXEC`] or [`FileMode::PLAIN`]: what a berth package or tarball gets.
+    pub fn of_exec(exec: bool) -> FileMode {
+        if exec {
+            FileMode::EXEC
+        } else {
+            FileMode::PLAIN
+        }
+    }
+
+    /// A native package's mode as its archive gives it, minus write and special bits.
+    pub fn native(archive_mode: u32) -> FileMode {
+        FileMode(archive_mode & 0o555)
+    }
+
+    /// The mode in the store, a subset of 0555, when it is one (`None` for write or
+    /// special bits, which no store file has).
+    pub fn from_bits(bits: u32) -> Option<FileMode> {
+        (bits & !0o555 == 0).then_some(FileMode(bits))
+    }
+
+    /// Whether anyone may run it.
+    pub fn exec(self) -> bool {
+        self.0 & 0o111 != 0
+    }
+
+    /// The permission bits in the store.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether it is one of the two modes a berth package can have (what the pool and the
+    /// file list name the short way, as before native modes were kept).
+    pub fn is_usual(self) -> bool {
+        self == FileMode::PLAIN || self == FileMode::EXEC
+    }
+
+    /// Its field in the file list: `644` and `755` for the usual modes (the list's text,
+    /// hence every berth package's id, stays what it always was), the store's bits
+    /// otherwise (`400`, `440`, `550` …).
+    fn list_field(self) -> String {
+        match self {
+            FileMode::PLAIN => "644".into(),
+            FileMode::EXEC => "755".into(),
+            m => format!("{:03o}", m.0),
+        }
+    }
+
+    /// Reads [`FileMode::list_field`] back; one spelling per mode.
+    fn parse_list_field(f: &str) -> Option<FileMode> {
+        match f {
+            "644" => Some(FileMode::PLAIN),
+            "755" => Some(FileMode::EXEC),
+            _ if f.len() == 3 && f.bytes().all(|b| (b'0'..=b'7').contains(&b)) => {
+                let m = FileMode::from_bits(u32::from_str_radix(f, 8).ok()?)?;
+                (!m.is_usual()).then_some(m)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:o}", self.0)
+    }
+}
+
 /// One member of a package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     /// A directory (mode 755 in the list, 0555 in the store).
     Dir,
-    /// A regular file (mode 644 or 755 in the list, 0444 or 0555 in the store).
+    /// A regular file (mode 644 or 755 in the list for 0444 or 0555 in the store, else the
+    /// store's mode: see [`FileMode`]).
     File {
-        /// Whether it is executable.
-        exec: bool,
+        /// Its mode in the store.
+        mode: FileMode,
         /// Length in bytes.
         size: u64,
         /// SHA-256 of the content.
@@ -33,8 +114,8 @@ impl Record {
     pub fn describe(&self) -> String {
         match self {
             Record::Dir => "a directory".into(),
-            Record::File { exec, size, .. } => {
-                let what = if *exec {
+            Record::File { mode, size, .. } => {
+                let what = if mode.exec() {
                     "an executable file"
                 } else {
                     "a file"
@@ -72,8 +153,8 @@ impl FileList {
                 Record::Dir => {
                     let _ = writeln!(out, "d\t755\t0\t-\t{path}");
                 }
-                Record::File { exec, size, sha256 } => {
-                    let mode = if *exec { 755 } else { 644 };
+                Record::File { mode, size, sha256 } => {
+                    let mode = mode.list_field();
                     let _ = writeln!(out, "f\t{mode}\t{size}\t{}\t{path}", hex::encode(sha256));
                 }
                 Record::Symlink { target } => {
@@ -116,15 +197,13 @@ impl FileList {
             let rec = match (f[0], f.len()) {
                 ("d", 5) if f[1] == "755" && no_content => Record::Dir,
                 ("f", 5) => {
-                    let exec = match f[1] {
-                        "755" => true,
-                        "644" => false,
-                        _ => return Err(err("file mode must be 644 or 755")),
-                    };
+                    let mode = FileMode::parse_list_field(f[1]).ok_or_else(|| {
+                        err("file mode must be 644, 755 or three octal digits without write bits")
+                    })?;
                     let size = f[2].parse().map_err(|_| err("bad size"))?;
                     let mut sha256 = [0u8; 32];
                     hex::decode_to_slice(f[3], &mut sha256).map_err(|_| err("bad sha256"))?;
-                    Record::File { exec, size, sha256 }
+                    Record::File { mode, size, sha256 }
                 }
                 ("l", 6) if f[1] == "777" && no_content => {
                     if f[5].is_empty() || f[5].chars().any(char::is_control) {
@@ -191,9 +270,17 @@ mod tests {
         l.records.insert(
             "bin/app".into(),
             Record::File {
-                exec: true,
+                mode: FileMode::EXEC,
                 size: 3,
                 sha256: [7; 32],
+            },
+        );
+        l.records.insert(
+            "etc/key".into(),
+            Record::File {
+                mode: FileMode::native(0o640),
+                size: 1,
+                sha256: [8; 32],
             },
         );
         l.records.insert(
@@ -229,9 +316,27 @@ mod tests {
             "l\t777\t0\t-\tx\tbin/x\r",
             "l\t777\t0\t-\tx\t\n",
             "l\t644\t0\t-\tx\ty\n",
+            // One spelling per mode, and never a write bit.
+            "f\t444\t1\t0000000000000000000000000000000000000000000000000000000000000000\tx\n",
+            "f\t600\t1\t0000000000000000000000000000000000000000000000000000000000000000\tx\n",
+            "f\t0400\t1\t0000000000000000000000000000000000000000000000000000000000000000\tx\n",
         ] {
             assert!(FileList::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn usual_modes_keep_their_old_text_and_native_ones_their_bits() {
+        assert_eq!(FileMode::native(0o755), FileMode::EXEC);
+        assert_eq!(FileMode::native(0o4644), FileMode::PLAIN);
+        assert_eq!(FileMode::native(0o600).bits(), 0o400);
+        assert_eq!(FileMode::native(0o640).bits(), 0o440);
+        assert!(!FileMode::native(0o600).exec() && FileMode::native(0o750).exec());
+        for m in [0o644, 0o755, 0o600, 0o640, 0o750, 0o000] {
+            let m = FileMode::native(m);
+            assert_eq!(FileMode::parse_list_field(&m.list_field()), Some(m));
+        }
+        assert_eq!(FileMode::native(0o600).list_field(), "400");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! install ([`Checker`]), so `pack` never writes a package that `install` would refuse.
 
 use super::extract::rules::{Checked, Checker, Limits, Member};
-use super::listing::{FileList, Record};
+use super::listing::{FileList, FileMode, Record};
 use super::manifest::Manifest;
 use super::seekable::{BlockAfterHeader, FrameWriter};
 use crate::error::{Error, IoContext, Result};
@@ -154,7 +154,7 @@ fn hash_all(src: &Path, paths: Vec<(String, Kind)>) -> Result<FileList> {
                     let mut h = Sha256::new();
                     let size = std::io::copy(&mut f, &mut h).ctx("read", &full)?;
                     Record::File {
-                        exec,
+                        mode: FileMode::of_exec(exec),
                         size,
                         sha256: h.finalize().into(),
                     }
@@ -208,8 +208,8 @@ fn write_archive(
                 b.append_data(&mut h, rel, std::io::empty())
                     .ctx("write", out)?;
             }
-            Record::File { exec, size, .. } => {
-                h.set_mode(if *exec { 0o755 } else { 0o644 });
+            Record::File { mode, size, .. } => {
+                h.set_mode(if mode.exec() { 0o755 } else { 0o644 });
                 h.set_size(*size);
                 let full = src.join(rel);
                 let f = std::fs::File::open(&full).ctx("open", &full)?;

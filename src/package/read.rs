@@ -117,6 +117,7 @@ pub fn stream_tar(
         strip_components: ctx.opts.strip_components,
         limits: ctx.opts.limits.clone(),
         allow_meta: meta,
+        native: false,
     };
     let limit = ctx.opts.limits.max_ratio;
     std::thread::scope(|s| {

@@ -1,7 +1,7 @@
 //! Where checked members go: the [`Sink`] a package reader streams into. The store
 //! implements it (staging, pooling, commit); a reader knows nothing of the store beyond it.
 
-use super::listing::FileList;
+use super::listing::{FileList, FileMode};
 use super::manifest::Manifest;
 use crate::error::{Error, Unsafe};
 use std::io::Read;
@@ -50,23 +50,23 @@ pub trait Sink {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError>;
-    /// A regular file whose listed content (`sha256`, `exec`, `size`) the sink may already
+    /// A regular file whose listed content (`sha256`, `mode`, `size`) the sink may already
     /// hold, offered by a seekable package before the member's data is decoded. `true`:
     /// the sink placed the file from what it holds (content it verified when it stored
     /// it), and the data is skipped; `false`: [`Sink::file`] follows as usual.
     fn try_link_pooled(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         sha256: &[u8; 32],
     ) -> Result<bool, SinkError> {
-        let _ = (path, exec, size, sha256);
+        let _ = (path, mode, size, sha256);
         Ok(false)
     }
     /// A regular file of a seekable package whose data is decoded anyway (it shares a
@@ -76,12 +76,12 @@ pub trait Sink {
     fn file_or_pooled(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         sha256: [u8; 32],
     ) -> Result<(), SinkError> {
-        pooled_else_file(self, path, exec, size, data, sha256)
+        pooled_else_file(self, path, mode, size, data, sha256)
     }
     /// A symlink whose target stays inside the package.
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError>;
@@ -96,13 +96,13 @@ pub trait Sink {
 pub fn pooled_else_file<S: Sink + ?Sized>(
     sink: &mut S,
     path: &str,
-    exec: bool,
+    mode: FileMode,
     size: u64,
     data: &mut dyn Read,
     sha256: [u8; 32],
 ) -> Result<(), SinkError> {
-    if size > 0 && sink.try_link_pooled(path, exec, size, &sha256)? {
+    if size > 0 && sink.try_link_pooled(path, mode, size, &sha256)? {
         return Ok(());
     }
-    sink.file(path, exec, size, data, Some(sha256))
+    sink.file(path, mode, size, data, Some(sha256))
 }

@@ -56,6 +56,37 @@ enum Node {
 pub struct Plan {
     top: BTreeMap<OsString, Node>,
     bin: BTreeMap<OsString, PathBuf>,
+    /// Commands that reach their file only through an absolute symlink of the package.
+    host_links: Vec<HostLink>,
+}
+
+/// A command of `bin/` that leads through an absolute symlink of its package (a native
+/// package's `usr/bin/x -> /usr/lib/x/run`): inside `run --isolate` it resolves in the
+/// package's view, but through the shim or the merged tree it resolves on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLink {
+    /// The command's name.
+    pub command: String,
+    /// The package that provides it.
+    pub package: String,
+}
+
+impl HostLink {
+    /// The warning `use` prints.
+    pub fn warning(&self) -> String {
+        format!(
+            "command `{}` of {} goes through an absolute symlink: outside `run --isolate` it \
+             resolves on the host, not in the package",
+            self.command, self.package
+        )
+    }
+}
+
+impl Plan {
+    /// Commands exported through an absolute symlink, in name order.
+    pub fn host_links(&self) -> &[HostLink] {
+        &self.host_links
+    }
 }
 
 /// Plans the merged tree and `bin/` of `members` (sorted by name). A path two packages
@@ -63,8 +94,12 @@ pub struct Plan {
 pub fn plan(members: &[Member], prefer: &[String]) -> Result<Plan> {
     let all: Vec<usize> = (0..members.len()).collect();
     let top = plan_dir(members, prefer, Path::new(""), &all)?;
-    let bin = plan_bin(members, prefer)?;
-    Ok(Plan { top, bin })
+    let (bin, host_links) = plan_bin(members, prefer)?;
+    Ok(Plan {
+        top,
+        bin,
+        host_links,
+    })
 }
 
 /// Index of the package that wins among `who`, or the conflict error.
@@ -134,8 +169,11 @@ fn plan_dir(
     Ok(out)
 }
 
-fn plan_bin(members: &[Member], prefer: &[String]) -> Result<BTreeMap<OsString, PathBuf>> {
-    let mut cmds: BTreeMap<OsString, Vec<(usize, PathBuf)>> = BTreeMap::new();
+type Bin = (BTreeMap<OsString, PathBuf>, Vec<HostLink>);
+
+fn plan_bin(members: &[Member], prefer: &[String]) -> Result<Bin> {
+    // name -> (package index, link target, through an absolute link)
+    let mut cmds: BTreeMap<OsString, Vec<(usize, PathBuf, bool)>> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
         for d in &m.entry.manifest.exports.bin {
             let ents = match m.dir.entries_of(d) {
@@ -151,36 +189,48 @@ fn plan_bin(members: &[Member], prefer: &[String]) -> Result<BTreeMap<OsString, 
                 // Follows links inside the entry: a command is whatever ends at an
                 // executable file of the package.
                 let rel = format!("{d}/{}", name.to_string_lossy());
-                if !m.dir.is_executable_beneath(&rel) {
+                // A native package's absolute link is still its command: it ends at the
+                // package's own file when the entry is taken as `/` (its isolated view).
+                let host = if m.dir.is_executable_beneath(&rel) {
+                    false
+                } else if m.dir.is_executable_in_root(&rel) {
+                    true
+                } else {
                     continue;
-                }
+                };
                 let target = Path::new("..")
                     .join(PKGS)
                     .join(&m.package.name)
                     .join(d)
                     .join(&name);
                 let list = cmds.entry(name).or_default();
-                if !list.iter().any(|(j, _)| *j == i) {
-                    list.push((i, target));
+                if !list.iter().any(|(j, _, _)| *j == i) {
+                    list.push((i, target, host));
                 }
             }
         }
     }
     let mut out = BTreeMap::new();
+    let mut host_links = Vec::new();
     for (name, mut who) in cmds {
-        let chosen = if who.len() == 1 {
-            who.remove(0).1
+        let (i, chosen, host) = if who.len() == 1 {
+            who.remove(0)
         } else {
-            let idx: Vec<usize> = who.iter().map(|(i, _)| *i).collect();
+            let idx: Vec<usize> = who.iter().map(|(i, _, _)| *i).collect();
             let w = winner(members, prefer, &Path::new(BIN).join(&name), &idx)?;
             who.into_iter()
-                .find(|(i, _)| *i == w)
-                .map(|(_, t)| t)
+                .find(|(i, _, _)| *i == w)
                 .unwrap_or_default()
         };
+        if host {
+            host_links.push(HostLink {
+                command: name.to_string_lossy().into_owned(),
+                package: members[i].entry.spec(),
+            });
+        }
         out.insert(name, chosen);
     }
-    Ok(out)
+    Ok((out, host_links))
 }
 
 /// Writes a planned generation as `generations/<profile>/<gen.number>`. Nothing appears

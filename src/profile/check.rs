@@ -218,11 +218,13 @@ impl Profiles {
                 .into_iter()
                 .filter_map(|p| self.current(&p).ok().flatten().map(|n| (p, n)))
                 .collect();
-            // Provided: the command resolves, inside the root, in some current generation.
+            // Provided: the command resolves, inside the root, in some current generation,
+            // or reaches a native package's absolute link there (`use` warned that it
+            // resolves on the host; berth does not follow it).
             let provided = |name: &str| {
                 currents.iter().any(|(p, n)| {
-                    root.stat_beneath(&format!("generations/{p}/{n}/bin/{name}"))
-                        .is_some()
+                    let rel = format!("generations/{p}/{n}/bin/{name}");
+                    root.stat_beneath(&rel).is_some() || root.leads_out_beneath(&rel)
                 })
             };
             for ent in dir.entries()? {

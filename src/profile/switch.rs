@@ -370,6 +370,9 @@ impl<'a> Switcher<'a> {
         let d = current.as_ref().map(|(_, g)| diff(g, &gen));
         let mut change = self.activate(profile, current.map(|(n, _)| n), number, true, d)?;
         change.unmet_depends = unmet;
+        change
+            .warnings
+            .extend(plan.host_links().iter().map(build::HostLink::warning));
         Ok(change)
     }
 

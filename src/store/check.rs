@@ -175,10 +175,10 @@ impl Store {
                 continue;
             };
             for rec in list.records.values() {
-                if let Record::File { exec, size, sha256 } = rec {
+                if let Record::File { mode, size, sha256 } = rec {
                     if *size > 0 {
                         wanted
-                            .entry(ObjectPool::rel(sha256, *exec))
+                            .entry(ObjectPool::rel(sha256, *mode))
                             .or_insert_with(|| e.spec());
                     }
                 }
@@ -254,7 +254,7 @@ fn check_object(
     if is_temp(name) {
         return Some(Problem::leftover(path, "temporary file"));
     }
-    let Some((sha, exec)) = ObjectPool::parse_name(rel) else {
+    let Some((sha, want)) = ObjectPool::parse_name(rel) else {
         return Some(Problem::stray(path, "file in the object pool"));
     };
     if crate::fsutil::dir::kind_of(st) != Kind::File {
@@ -279,7 +279,7 @@ fn check_object(
             .repairable(),
         );
     }
-    let want = if exec { 0o555 } else { 0o444 };
+    let want = want.bits();
     let mode = st.st_mode & 0o7777;
     if mode != want {
         return Some(Problem::new(

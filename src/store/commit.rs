@@ -9,7 +9,7 @@ use super::writer::Built;
 use super::{entry_dir_name, Store, STAGING};
 use crate::error::{Error, Result};
 use crate::fsutil::Dir;
-use crate::package::listing::{FileList, Record};
+use crate::package::listing::{FileList, FileMode, Record};
 use rayon::prelude::*;
 
 /// How the commit places the tree.
@@ -182,25 +182,25 @@ fn seal(tree: &Dir, list: &FileList, seal_top: bool) -> Result<()> {
 fn link_objects(
     tree: &Dir,
     pool: &ObjectPool,
-    objects: &[(String, [u8; 32], bool)],
+    objects: &[(String, [u8; 32], FileMode)],
     mode: Mode,
 ) -> Result<()> {
-    objects.par_iter().try_for_each(|(path, sha, exec)| {
-        match pool.link_in(tree, path, sha, *exec) {
+    objects.par_iter().try_for_each(|(path, sha, file_mode)| {
+        match pool.link_in(tree, path, sha, *file_mode) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && mode == Mode::Repair => {
-                let rel = ObjectPool::rel(sha, *exec);
+                let rel = ObjectPool::rel(sha, *file_mode);
                 let tmp = format!("{rel}.{}", crate::fsutil::temp_name("repair"));
                 pool.dir()
                     .link_from_dir(tree, path, &tmp)
                     .map_err(|e| Error::io("link into pool", pool.dir().join(&tmp), e))?;
                 pool.dir()
                     .rename_raw(&tmp, &rel)
-                    .map_err(|e| Error::io("replace pool object", pool.path(sha, *exec), e))
+                    .map_err(|e| Error::io("replace pool object", pool.path(sha, *file_mode), e))
             }
             // Two copies raced within this install, or an earlier crash pooled it.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(Error::io("link into pool", pool.path(sha, *exec), e)),
+            Err(e) => Err(Error::io("link into pool", pool.path(sha, *file_mode), e)),
         }
     })
 }
@@ -208,9 +208,9 @@ fn link_objects(
 /// After a failed commit: objects this install pooled whose only other link was in the
 /// staging tree are orphans once the tree goes; remove them now rather than leave them to
 /// `check` (the staging tree is removed by the caller first).
-fn unlink_orphans(tree: &Dir, pool: &ObjectPool, objects: &[(String, [u8; 32], bool)]) {
-    for (path, sha, exec) in objects {
-        let rel = ObjectPool::rel(sha, *exec);
+fn unlink_orphans(tree: &Dir, pool: &ObjectPool, objects: &[(String, [u8; 32], FileMode)]) {
+    for (path, sha, file_mode) in objects {
+        let rel = ObjectPool::rel(sha, *file_mode);
         let (Ok(Some(ours)), Ok(Some(obj))) = (tree.stat(path), pool.dir().stat(&rel)) else {
             continue;
         };

@@ -1,9 +1,10 @@
 //! The content-addressed object pool `store/.objects/ab/cdef…`: one file per distinct
-//! (content, exec bit), shared by hard links between every entry that has those bytes.
+//! (content, mode), shared by hard links between every entry that has those bytes.
 //! Empty files are never pooled (each entry gets its own).
 
 use crate::error::{Error, Result};
 use crate::fsutil::{Dir, Kind};
+use crate::package::listing::FileMode;
 use crate::root::DIR_MODE;
 use std::io;
 use std::path::PathBuf;
@@ -80,16 +81,22 @@ impl ObjectPool {
         &self.dir
     }
 
-    /// The object's path relative to the pool (`ab/cdef…[x]`).
-    pub fn rel(sha256: &[u8; 32], exec: bool) -> String {
+    /// The object's path relative to the pool: `ab/cdef…` (0444), `ab/cdef…x` (0555), and
+    /// for a native package's other modes `ab/cdef…-440`: an object's mode is every
+    /// entry's that links it, so a file of another mode is another object.
+    pub fn rel(sha256: &[u8; 32], mode: FileMode) -> String {
         let hex = hex::encode(sha256);
-        let suffix = if exec { "x" } else { "" };
+        let suffix = match mode {
+            FileMode::PLAIN => String::new(),
+            FileMode::EXEC => "x".into(),
+            m => format!("-{:03o}", m.bits()),
+        };
         format!("{}/{}{suffix}", &hex[..2], &hex[2..])
     }
 
     /// The object's full path, for messages.
-    pub fn path(&self, sha256: &[u8; 32], exec: bool) -> PathBuf {
-        self.dir.join(Self::rel(sha256, exec))
+    pub fn path(&self, sha256: &[u8; 32], mode: FileMode) -> PathBuf {
+        self.dir.join(Self::rel(sha256, mode))
     }
 
     /// Links the object into `into` at `rel`, after checking that it is a regular file of
@@ -98,12 +105,12 @@ impl ObjectPool {
     pub fn link_out(
         &self,
         sha256: &[u8; 32],
-        exec: bool,
+        mode: FileMode,
         size: u64,
         into: &Dir,
         rel: &str,
     ) -> Result<(), LinkError> {
-        let obj = Self::rel(sha256, exec);
+        let obj = Self::rel(sha256, mode);
         let (shard, name) = self.shard(&obj).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => LinkError::Missing,
             _ => LinkError::Bad(e.to_string()),
@@ -113,7 +120,7 @@ impl ObjectPool {
             Ok(None) => return Err(LinkError::Missing),
             Err(e) => return Err(LinkError::Bad(e.to_string())),
         };
-        let want_mode = if exec { 0o555 } else { 0o444 };
+        let want_mode = mode.bits();
         if crate::fsutil::dir::kind_of(&st) != Kind::File {
             return Err(LinkError::Bad("it is not a regular file".into()));
         }
@@ -132,8 +139,14 @@ impl ObjectPool {
     }
 
     /// Makes the file at `rel` beneath `from` the object (AlreadyExists when it is one).
-    pub fn link_in(&self, from: &Dir, rel: &str, sha256: &[u8; 32], exec: bool) -> io::Result<()> {
-        let obj = Self::rel(sha256, exec);
+    pub fn link_in(
+        &self,
+        from: &Dir,
+        rel: &str,
+        sha256: &[u8; 32],
+        mode: FileMode,
+    ) -> io::Result<()> {
+        let obj = Self::rel(sha256, mode);
         let (shard, name) = self.shard(&obj)?;
         shard.link_from_dir(from, rel, name)
     }
@@ -176,18 +189,54 @@ impl ObjectPool {
         Ok(per.into_iter().flatten().collect())
     }
 
-    /// Parses an object's name `ab/cdef…[x]` back into (sha256, exec), for `check` and `gc`.
-    pub fn parse_name(rel: &str) -> Option<([u8; 32], bool)> {
+    /// Parses an object's name (see [`ObjectPool::rel`]) back into (sha256, mode), for
+    /// `check` and `gc`; `None` for a name `rel` would not write.
+    pub fn parse_name(rel: &str) -> Option<([u8; 32], FileMode)> {
         let (shard, name) = rel.split_once('/')?;
         if shard.len() != 2 {
             return None;
         }
-        let (hex_rest, exec) = match name.strip_suffix('x') {
-            Some(h) => (h, true),
-            None => (name, false),
+        let (hex_rest, mode) = if let Some(h) = name.strip_suffix('x') {
+            (h, FileMode::EXEC)
+        } else if let Some((h, m)) = name.split_once('-') {
+            let bits = u32::from_str_radix(m, 8).ok()?;
+            let mode = FileMode::from_bits(bits).filter(|m| !m.is_usual())?;
+            (h, mode)
+        } else {
+            (name, FileMode::PLAIN)
         };
         let mut sha = [0u8; 32];
         hex::decode_to_slice(format!("{shard}{hex_rest}"), &mut sha).ok()?;
-        Some((sha, exec))
+        (Self::rel(&sha, mode) == rel).then_some((sha, mode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_one_per_content_and_mode() {
+        let sha = [0xab; 32];
+        let modes = [
+            FileMode::PLAIN,
+            FileMode::EXEC,
+            FileMode::native(0o600),
+            FileMode::native(0o750),
+        ];
+        for m in modes {
+            let rel = ObjectPool::rel(&sha, m);
+            assert_eq!(ObjectPool::parse_name(&rel), Some((sha, m)), "{rel}");
+        }
+        assert!(ObjectPool::rel(&sha, FileMode::native(0o640)).ends_with("-440"));
+        let hex = hex::encode(&sha[1..]);
+        // Only the spelling `rel` writes: no write bits, no second name for 0444/0555.
+        for bad in ["-644", "-444", "-555", "-0440", "-4x0", "x-440"] {
+            assert_eq!(
+                ObjectPool::parse_name(&format!("ab/{hex}{bad}")),
+                None,
+                "{bad}"
+            );
+        }
     }
 }

@@ -172,11 +172,15 @@ fn check_one(dir: &Dir, path: &str, rec: &Record, depth: Depth) -> Option<(&'sta
                 Err(e) => return Some(("changed", e.to_string())),
             }
         }
-        Record::File { exec, size, sha256 } => {
+        Record::File {
+            mode: file_mode,
+            size,
+            sha256,
+        } => {
             if kind != Kind::File {
                 return Some(("type", "should be a regular file".into()));
             }
-            let want_mode = if *exec { 0o555 } else { 0o444 };
+            let want_mode = file_mode.bits();
             if mode != want_mode {
                 return Some(("mode", format!("mode {mode:o}, expected {want_mode:o}")));
             }

@@ -5,7 +5,7 @@
 use super::object_pool::{LinkError, ObjectPool};
 use crate::error::{Error, Unsafe};
 use crate::fsutil::Dir;
-use crate::package::listing::Record;
+use crate::package::listing::{FileMode, Record};
 use crate::package::sink::SinkError;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ pub struct Job {
     /// Path in the tree.
     pub path: String,
     /// Exec bit.
-    pub exec: bool,
+    pub mode: FileMode,
     /// Its content.
     pub data: Vec<u8>,
     /// The sha256 it must have, when the package lists one.
@@ -54,9 +54,9 @@ pub struct Shared {
     pub records: Mutex<Vec<(String, Record)>>,
     /// Files this install created whose content was not yet pooled: linked into the pool
     /// at commit, after the data is durable.
-    pub new_objects: Mutex<Vec<(String, [u8; 32], bool)>>,
-    /// First copy in this install of each (content, exec): later copies link to it.
-    firsts: Mutex<HashMap<([u8; 32], bool), String>>,
+    pub new_objects: Mutex<Vec<(String, [u8; 32], FileMode)>>,
+    /// First copy in this install of each (content, mode): later copies link to it.
+    firsts: Mutex<HashMap<([u8; 32], FileMode), String>>,
     /// The first error a worker met.
     pub error: Mutex<Option<SinkError>>,
     /// Files placed so far (for progress).
@@ -197,18 +197,10 @@ fn io(op: &'static str, tree: &Dir, path: &str, e: std::io::Error) -> SinkError 
     SinkError::Fail(Error::io(op, tree.join(path), e))
 }
 
-fn mode_of(exec: bool) -> u32 {
-    if exec {
-        0o555
-    } else {
-        0o444
-    }
-}
-
 impl Place {
-    fn record(&self, path: String, exec: bool, size: u64, sha256: [u8; 32]) {
+    fn record(&self, path: String, mode: FileMode, size: u64, sha256: [u8; 32]) {
         self.shared.files.fetch_add(1, Ordering::Relaxed);
-        lock(&self.shared.records).push((path, Record::File { exec, size, sha256 }));
+        lock(&self.shared.records).push((path, Record::File { mode, size, sha256 }));
     }
 
     /// Links `path` to an identical file: the pool's object, or this install's first copy.
@@ -217,14 +209,14 @@ impl Place {
         &self,
         path: &str,
         sha: &[u8; 32],
-        exec: bool,
+        mode: FileMode,
         size: u64,
         pool_checked: bool,
     ) -> Result<bool, SinkError> {
-        if !pool_checked && self.link_existing_pool_only(path, sha, exec, size)? {
+        if !pool_checked && self.link_existing_pool_only(path, sha, mode, size)? {
             return Ok(true);
         }
-        let first = lock(&self.shared.firsts).get(&(*sha, exec)).cloned();
+        let first = lock(&self.shared.firsts).get(&(*sha, mode)).cloned();
         if let Some(first) = first {
             self.tree
                 .link_within(&first, path)
@@ -234,8 +226,8 @@ impl Place {
         Ok(false)
     }
 
-    fn create(&self, path: &str, exec: bool) -> Result<std::fs::File, SinkError> {
-        let mode = mode_of(exec);
+    fn create(&self, path: &str, mode: FileMode) -> Result<std::fs::File, SinkError> {
+        let mode = mode.bits();
         let f = self
             .tree
             .create_file(path, mode)
@@ -250,10 +242,10 @@ impl Place {
     /// Records a freshly written file as the first copy of its content in this install.
     /// When another worker wrote the same content meanwhile, this copy is replaced by a
     /// link to that one, so identical files of one package share one inode and one object.
-    fn note_new(&self, path: &str, sha: [u8; 32], exec: bool) -> Result<(), SinkError> {
+    fn note_new(&self, path: &str, sha: [u8; 32], mode: FileMode) -> Result<(), SinkError> {
         let first = {
             let mut firsts = lock(&self.shared.firsts);
-            match firsts.entry((sha, exec)) {
+            match firsts.entry((sha, mode)) {
                 std::collections::hash_map::Entry::Occupied(o) => Some(o.get().clone()),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(path.to_string());
@@ -270,7 +262,7 @@ impl Place {
                     .link_within(&first, path)
                     .map_err(|e| io("link", &self.tree, path, e))?;
             }
-            None => lock(&self.shared.new_objects).push((path.to_string(), sha, exec)),
+            None => lock(&self.shared.new_objects).push((path.to_string(), sha, mode)),
         }
         Ok(())
     }
@@ -279,7 +271,7 @@ impl Place {
     pub fn small(&self, job: Job) -> Result<(), SinkError> {
         let Job {
             path,
-            exec,
+            mode,
             data,
             expected,
             pool_checked,
@@ -287,8 +279,8 @@ impl Place {
         } = job;
         let size = data.len() as u64;
         if let (true, Some(want)) = (trust_pool && size > 0, expected) {
-            if self.link_existing_pool_only(&path, &want, exec, size)? {
-                self.record(path, exec, size, want);
+            if self.link_existing_pool_only(&path, &want, mode, size)? {
+                self.record(path, mode, size, want);
                 return Ok(());
             }
         }
@@ -302,19 +294,19 @@ impl Place {
                 return Err(mismatch(&path, &want, &sha));
             }
         }
-        if size > 0 && self.link_existing(&path, &sha, exec, size, pool_checked)? {
-            self.record(path, exec, size, sha);
+        if size > 0 && self.link_existing(&path, &sha, mode, size, pool_checked)? {
+            self.record(path, mode, size, sha);
             return Ok(());
         }
-        let mut f = self.create(&path, exec)?;
+        let mut f = self.create(&path, mode)?;
         f.write_all(&data)
             .map_err(|e| io("write", &self.tree, &path, e))?;
         crate::fsutil::set_file_mtime(&f).map_err(|e| io("set mtime", &self.tree, &path, e))?;
         drop(f);
         if size > 0 {
-            self.note_new(&path, sha, exec)?;
+            self.note_new(&path, sha, mode)?;
         }
-        self.record(path, exec, size, sha);
+        self.record(path, mode, size, sha);
         Ok(())
     }
 
@@ -322,14 +314,14 @@ impl Place {
     pub fn streamed(
         &self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
         pool_checked: bool,
     ) -> Result<(), SinkError> {
         if let Some(want) = expected {
-            if self.link_existing(path, &want, exec, size, pool_checked)? {
+            if self.link_existing(path, &want, mode, size, pool_checked)? {
                 // Linked on the listed hash; the member must still hash to it (if not, the
                 // whole install fails and the staging tree with this link goes).
                 let mut h = Sha256::new();
@@ -341,11 +333,11 @@ impl Place {
                 if sha != want {
                     return Err(mismatch(path, &want, &sha));
                 }
-                self.record(path.to_string(), exec, size, want);
+                self.record(path.to_string(), mode, size, want);
                 return Ok(());
             }
         }
-        let mut f = self.create(path, exec)?;
+        let mut f = self.create(path, mode)?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 256 << 10];
         let mut n_total = 0u64;
@@ -375,31 +367,31 @@ impl Place {
         // (linked beside, then renamed over the fresh copy; DEL cannot occur in a member
         // name, so the temporary name cannot collide with one).
         let tmp = format!("{path}\u{7f}pooled");
-        if self.link_existing_pool_only(&tmp, &sha, exec, size)? {
+        if self.link_existing_pool_only(&tmp, &sha, mode, size)? {
             self.tree
                 .rename_raw(&tmp, path)
                 .map_err(|e| io("rename", &self.tree, path, e))?;
         } else {
-            self.note_new(path, sha, exec)?;
+            self.note_new(path, sha, mode)?;
         }
-        self.record(path.to_string(), exec, size, sha);
+        self.record(path.to_string(), mode, size, sha);
         Ok(())
     }
 
-    /// Links `path` to the pooled object of listed content (`sha`, `exec`, `size`) without
+    /// Links `path` to the pooled object of listed content (`sha`, `mode`, `size`) without
     /// reading the member: objects were hashed when they entered the pool. False when the
     /// pool has none (or this is a repair, which trusts nothing pooled).
     pub fn link_pooled(
         &self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         sha: &[u8; 32],
     ) -> Result<bool, SinkError> {
-        if size == 0 || !self.link_existing_pool_only(path, sha, exec, size)? {
+        if size == 0 || !self.link_existing_pool_only(path, sha, mode, size)? {
             return Ok(false);
         }
-        self.record(path.to_string(), exec, size, *sha);
+        self.record(path.to_string(), mode, size, *sha);
         Ok(true)
     }
 
@@ -407,21 +399,21 @@ impl Place {
         &self,
         path: &str,
         sha: &[u8; 32],
-        exec: bool,
+        mode: FileMode,
         size: u64,
     ) -> Result<bool, SinkError> {
         if !self.use_pool {
             return Ok(false);
         }
-        match self.pool.link_out(sha, exec, size, &self.tree, path) {
+        match self.pool.link_out(sha, mode, size, &self.tree, path) {
             Ok(()) => Ok(true),
             Err(LinkError::Missing) => Ok(false),
-            Err(e) => Err(self.pool_error(sha, exec, e)),
+            Err(e) => Err(self.pool_error(sha, mode, e)),
         }
     }
 
-    fn pool_error(&self, sha: &[u8; 32], exec: bool, e: LinkError) -> SinkError {
-        let path = self.pool.path(sha, exec);
+    fn pool_error(&self, sha: &[u8; 32], mode: FileMode, e: LinkError) -> SinkError {
+        let path = self.pool.path(sha, mode);
         SinkError::Fail(match e {
             LinkError::Bad(why) => Error::Corrupt {
                 entry: format!("pool object {}", path.display()),

@@ -7,7 +7,7 @@ use super::workers::{Job, Place, Shared, Workers, SMALL_FILE};
 use super::{entry_dir_name, Store, STAGING};
 use crate::error::{Error, Result, Unsafe};
 use crate::fsutil::{temp_name, Dir, NAME_MAX};
-use crate::package::listing::{FileList, Record};
+use crate::package::listing::{FileList, FileMode, Record};
 use crate::package::manifest::Manifest;
 use crate::package::sink::{Begin, Sink, SinkError};
 use crate::root::DIR_MODE;
@@ -43,8 +43,8 @@ pub struct Built {
     pub tree: Arc<Dir>,
     /// The complete file list.
     pub list: FileList,
-    /// (path in tree, sha256, exec) of files to link into the pool.
-    pub new_objects: Vec<(String, [u8; 32], bool)>,
+    /// (path in tree, sha256, mode) of files to link into the pool.
+    pub new_objects: Vec<(String, [u8; 32], FileMode)>,
     /// The package's manifest.
     pub manifest: Manifest,
 }
@@ -132,7 +132,7 @@ impl EntryWriter {
     fn place_file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
@@ -145,7 +145,7 @@ impl EntryWriter {
         if size > SMALL_FILE {
             return self
                 .place
-                .streamed(path, exec, size, data, expected, pool_checked);
+                .streamed(path, mode, size, data, expected, pool_checked);
         }
         let mut buf = Vec::with_capacity(size as usize);
         data.take(size).read_to_end(&mut buf).map_err(|e| {
@@ -159,7 +159,7 @@ impl EntryWriter {
         }
         let job = Job {
             path: path.to_string(),
-            exec,
+            mode,
             data: buf,
             expected,
             pool_checked,
@@ -213,39 +213,39 @@ impl Sink for EntryWriter {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError> {
-        self.place_file(path, exec, size, data, expected, false)
+        self.place_file(path, mode, size, data, expected, false)
     }
 
     fn file_or_pooled(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         sha256: [u8; 32],
     ) -> Result<(), SinkError> {
         if size > SMALL_FILE || self.repair {
-            return crate::package::sink::pooled_else_file(self, path, exec, size, data, sha256);
+            return crate::package::sink::pooled_else_file(self, path, mode, size, data, sha256);
         }
-        self.place_file(path, exec, size, data, Some(sha256), true)
+        self.place_file(path, mode, size, data, Some(sha256), true)
     }
 
     fn try_link_pooled(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         sha256: &[u8; 32],
     ) -> Result<bool, SinkError> {
         if let Some(e) = self.take_worker_error() {
             return Err(e);
         }
-        let linked = self.place.link_pooled(path, exec, size, sha256)?;
+        let linked = self.place.link_pooled(path, mode, size, sha256)?;
         self.pool_missed = (!linked).then(|| path.to_string());
         Ok(linked)
     }

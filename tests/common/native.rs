@@ -27,6 +27,10 @@ pub struct Deb<'a> {
     pub provides: Option<&'a str>,
     /// Ship a `postinst` script (which must never run: it would create `<dir>/postinst-ran`).
     pub postinst: bool,
+    /// More regular files: (path in the package, mode, content).
+    pub files: &'a [(&'a str, u32, &'a [u8])],
+    /// Symlinks: (path in the package, target as written, absolute ones included).
+    pub symlinks: &'a [(&'a str, &'a str)],
 }
 
 /// Builds `<name>_<version>_all.deb` in `dir` with `dpkg-deb --build`: `usr/bin/<name>`
@@ -67,6 +71,14 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, d: &Deb) -> PathBuf {
             format!("/etc/{name}/{name}.conf\n").as_bytes(),
             0o644,
         );
+    }
+    for (path, mode, content) in d.files {
+        write(&tree.join(path), content, *mode);
+    }
+    for (path, target) in d.symlinks {
+        let at = tree.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, at).unwrap();
     }
     if d.postinst {
         write(

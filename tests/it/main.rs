@@ -29,6 +29,8 @@ mod isolate_errors;
 mod native_deb;
 mod native_hostile;
 mod native_isolate;
+mod native_links;
+mod native_modes;
 mod native_rpm;
 mod profile_concurrency;
 mod profiles;

@@ -186,6 +186,26 @@ fn dot_dot_in_data_tar_is_refused() {
 }
 
 #[test]
+fn a_member_under_an_absolute_symlink_is_refused() {
+    // The absolute link itself is kept (native packages ship them); writing through it
+    // would write wherever it leads, so a member under it is refused as under any link.
+    let env = Env::with_good_package();
+    let data = Tar::default()
+        .dir("./")
+        .dir("./usr/")
+        .dir("./usr/lib/")
+        .symlink("./usr/lib/x", "/etc")
+        .file("./usr/lib/x/passwd", 0o644, b"root::0:0::/:/bin/sh\n")
+        .finish();
+    refuse_deb(
+        &env,
+        &deb(&control_tar(&[]), &data),
+        None,
+        "path passes through symlink `usr/lib/x`",
+    );
+}
+
+#[test]
 fn a_symlink_escaping_the_package_is_refused() {
     let env = Env::with_good_package();
     let data = Tar::default()

@@ -89,6 +89,7 @@ pub fn read(
                 ..ctx.opts.limits.clone()
             },
             allow_meta: false,
+            native: false,
         };
         read_tar(guarded, &opts, &mut Collector(&mut files)).map_err(|e| in_member(&m.name, e))?;
     }
@@ -133,7 +134,7 @@ impl Sink for Collector<'_> {
     fn file(
         &mut self,
         path: &str,
-        _exec: bool,
+        _mode: crate::package::listing::FileMode,
         size: u64,
         data: &mut dyn Read,
         _expected: Option<[u8; 32]>,

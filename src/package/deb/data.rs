@@ -5,7 +5,7 @@
 
 use crate::error::Unsafe;
 use crate::package::extract::tar::TarTarget;
-use crate::package::listing::FileList;
+use crate::package::listing::{FileList, FileMode};
 use crate::package::manifest::Manifest;
 use crate::package::sink::{Begin, Sink, SinkError};
 use md5::{Digest, Md5};
@@ -82,20 +82,20 @@ impl Sink for DataTarget<'_> {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError> {
         self.files.insert(path.to_string());
         let Some(want) = self.md5sums.get(path).copied() else {
-            return self.inner.file(path, exec, size, data, expected);
+            return self.inner.file(path, mode, size, data, expected);
         };
         let mut r = Md5Reader {
             inner: data,
             hasher: Md5::new(),
         };
-        self.inner.file(path, exec, size, &mut r, expected)?;
+        self.inner.file(path, mode, size, &mut r, expected)?;
         let got: [u8; 16] = r.hasher.finalize().into();
         if got != want {
             return Err(mismatch(&want, &got));

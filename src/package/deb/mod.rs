@@ -173,6 +173,7 @@ fn read_data(
         strip_components: 0,
         limits: ctx.opts.limits.clone(),
         allow_meta: false,
+        native: true,
     };
     let dec = decoder(c, &mut body, ctx.archive)
         .map_err(|e| refuse(&m.name, Unsafe::Decode(e.to_string().into())))?;

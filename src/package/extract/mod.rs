@@ -19,6 +19,9 @@ pub struct Options {
     pub limits: Limits,
     /// Whether leading `.berth/` members are metadata (the `.berth` format) or refused.
     pub allow_meta: bool,
+    /// A native package's data: absolute symlinks and file modes kept (see
+    /// [`Checker::native`]).
+    pub native: bool,
 }
 
 /// What extraction observed beyond the members themselves.

@@ -6,6 +6,7 @@ use super::names::check_chars;
 pub use super::names::{check_symlink_target, fold_case, is_reserved, printable, split_path};
 use crate::error::Unsafe;
 use crate::fsutil::NAME_MAX;
+use crate::package::listing::FileMode;
 use std::collections::HashMap;
 
 /// Limits that keep a hostile archive from exhausting the machine.
@@ -44,7 +45,8 @@ pub enum Member<'a> {
     File {
         /// Its size.
         size: u64,
-        /// Its mode bits (only exec and setuid/setgid/sticky matter).
+        /// Its mode bits (all of them for a native package, else only exec and
+        /// setuid/setgid/sticky matter).
         mode: u32,
     },
     /// A symlink to `target` (raw bytes as stored).
@@ -72,8 +74,8 @@ pub enum Checked {
     File {
         /// Normalised path.
         path: String,
-        /// Whether any exec bit is set.
-        exec: bool,
+        /// Its mode in the store.
+        mode: FileMode,
         /// Size in bytes.
         size: u64,
         /// Whether setuid/setgid/sticky bits were dropped.
@@ -83,7 +85,7 @@ pub enum Checked {
     Symlink {
         /// Normalised path.
         path: String,
-        /// Its target (checked to stay inside the package).
+        /// Its target (checked to stay inside the package, or absolute in a native package).
         target: String,
     },
     /// A hard link.
@@ -116,6 +118,8 @@ pub struct Checker {
     stripped: HashMap<String, (String, Kind)>,
     total: u64,
     count: u64,
+    /// A native package's archive: absolute symlink targets and file modes are kept.
+    native: bool,
 }
 
 fn refuse<T>(why: Unsafe) -> Result<T, Unsafe> {
@@ -133,7 +137,20 @@ impl Checker {
             stripped: HashMap::new(),
             total: 0,
             count: 0,
+            native: false,
         }
+    }
+
+    /// The rules of a native package (.deb, .rpm), which means its own paths and modes.
+    /// Absolute symlink targets are kept as they are instead of refused: a .deb or .rpm
+    /// ships them (`/etc/ssl/certs`, `/usr/share/zoneinfo/…`), and inside `run --isolate`
+    /// they resolve as on the distribution. berth itself never follows one (the store,
+    /// `check` and `verify` treat the target as text), and a member under such a link is
+    /// still refused like one under any symlink of the archive. File modes keep their read
+    /// and exec bits (a 0600 key stays 0400), where a berth package's files are 0444/0555.
+    pub fn native(mut self) -> Checker {
+        self.native = true;
+        self
     }
 
     /// Members accepted so far (implicit parents not counted).
@@ -223,14 +240,20 @@ impl Checker {
                 self.claim(&path, Kind::File)?;
                 Ok(Checked::File {
                     path,
-                    exec: mode & 0o111 != 0,
+                    mode: if self.native {
+                        FileMode::native(mode)
+                    } else {
+                        FileMode::of_exec(mode & 0o111 != 0)
+                    },
                     size,
                     special_bits: mode & 0o7000 != 0,
                 })
             }
             Member::Symlink { target } => {
                 let target = self.link_text(target)?;
-                check_symlink_target(&path, &target)?;
+                if !(self.native && target.starts_with('/')) {
+                    check_symlink_target(&path, &target)?;
+                }
                 self.claim(&path, Kind::Symlink)?;
                 Ok(Checked::Symlink { path, target })
             }
@@ -379,6 +402,43 @@ mod tests {
     }
 
     #[test]
+    fn native_packages_keep_absolute_links_but_not_paths_through_them() {
+        let mut parents = Vec::new();
+        let link = Member::Symlink { target: b"/etc" };
+        let mut plain = Checker::new(Limits::default(), 0);
+        assert_eq!(
+            plain.check(b"usr/lib/x", link, &mut parents),
+            Err(Unsafe::SymlinkAbsolute("/etc".into()))
+        );
+        let mut native = Checker::new(Limits::default(), 0).native();
+        parents.clear();
+        assert_eq!(
+            native.check(b"usr/lib/x", link, &mut parents),
+            Ok(Checked::Symlink {
+                path: "usr/lib/x".into(),
+                target: "/etc".into()
+            })
+        );
+        parents.clear();
+        assert_eq!(
+            native.check(
+                b"usr/lib/x/passwd",
+                Member::File {
+                    size: 1,
+                    mode: 0o644
+                },
+                &mut parents
+            ),
+            Err(Unsafe::ThroughSymlink("usr/lib/x".into()))
+        );
+        // Still text without control characters, and a relative one still stays inside.
+        let bad = Member::Symlink { target: b"/a\x1b" };
+        assert!(native.check(b"b", bad, &mut parents).is_err());
+        let out = Member::Symlink { target: b"../../x" };
+        assert!(native.check(b"c", out, &mut parents).is_err());
+    }
+
+    #[test]
     fn case_folding() {
         assert_eq!(fold_case("ΑΣ"), fold_case("ασ"));
         assert_eq!(fold_case("ας"), fold_case("ασ"));
@@ -402,7 +462,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(parents, vec!["a", "a/b"]);
-        assert!(matches!(r, Checked::File { exec: true, .. }));
+        assert!(matches!(
+            r,
+            Checked::File {
+                mode: FileMode::EXEC,
+                ..
+            }
+        ));
         parents.clear();
         assert_eq!(
             c.check(b"A/B/F", Member::File { size: 1, mode: 0 }, &mut parents),

@@ -8,6 +8,7 @@ use super::guard::ExtensionGuard;
 use super::rules::{is_reserved, split_path, Checked, Checker, Member};
 use super::{Options, Report};
 use crate::error::Unsafe;
+use crate::package::listing::FileMode;
 use crate::package::sink::{Begin, Sink, SinkError};
 use std::io::Read;
 
@@ -63,12 +64,12 @@ impl Sink for Plain<'_> {
     fn file(
         &mut self,
         path: &str,
-        exec: bool,
+        mode: FileMode,
         size: u64,
         data: &mut dyn Read,
         expected: Option<[u8; 32]>,
     ) -> Result<(), SinkError> {
-        self.0.file(path, exec, size, data, expected)
+        self.0.file(path, mode, size, data, expected)
     }
     fn symlink(&mut self, path: &str, target: &str) -> Result<(), SinkError> {
         self.0.symlink(path, target)
@@ -92,7 +93,11 @@ pub fn read_tar<R: Read>(
 ) -> Result<(Report, Begin), TarError> {
     let mut archive = tar::Archive::new(ExtensionGuard::new(reader));
     let mut state = State {
-        checker: Checker::new(opts.limits.clone(), opts.strip_components),
+        checker: if opts.native {
+            Checker::new(opts.limits.clone(), opts.strip_components).native()
+        } else {
+            Checker::new(opts.limits.clone(), opts.strip_components)
+        },
         report: Report::default(),
         started: false,
         allow_meta: opts.allow_meta,
@@ -227,7 +232,7 @@ impl State {
             }
             Checked::File {
                 path,
-                exec,
+                mode,
                 size,
                 special_bits,
             } => {
@@ -237,7 +242,7 @@ impl State {
                 self.report.members += 1;
                 self.report.files += 1;
                 self.report.bytes += size;
-                target.file(&path, exec, size, entry, None)?;
+                target.file(&path, mode, size, entry, None)?;
             }
             Checked::Symlink { path, target: t } => {
                 self.report.members += 1;

@@ -96,7 +96,7 @@ pub fn stream<R: Read>(
     sink: &mut dyn Sink,
 ) -> Result<Report, TarError> {
     let mut st = State {
-        checker: Checker::new(limits.clone(), 0),
+        checker: Checker::new(limits.clone(), 0).native(),
         report: Report::default(),
         parents: Vec::new(),
         sink,
@@ -238,7 +238,7 @@ impl State<'_> {
             }
             Checked::File {
                 path,
-                exec,
+                mode,
                 size,
                 special_bits,
             } => {
@@ -248,7 +248,7 @@ impl State<'_> {
                 }
                 self.report.files += 1;
                 self.report.bytes += size;
-                self.sink.file(&path, exec, size, data, sha).map(|()| path)
+                self.sink.file(&path, mode, size, data, sha).map(|()| path)
             }
             Checked::Symlink { path, target } => {
                 self.listed(&path, S_IFLNK, None, Some(&target), shown)?;
