@@ -293,7 +293,13 @@ pub fn restart(
     } else {
         return Ok(Restart::NotPossible);
     };
-    let outcome = hooks::run("restart", &command, env, Some(limit))?;
+    let outcome = hooks::run(
+        "restart",
+        &command,
+        env,
+        Some(limit),
+        hooks::Leftovers::Keep,
+    )?;
     Ok(Restart::Ran {
         command,
         outcome,
