@@ -163,7 +163,13 @@ fn before_switch(
     if let Some(cmd) = spec.hooks.as_ref().and_then(|h| h.pre_switch.as_deref()) {
         let env = SwitchEnv::new(profiles, profile, from, to.number)?;
         let limit = hook_limit(&spec);
-        let o = hooks::run("pre-switch hook", cmd, &env, Some(limit))?;
+        let o = hooks::run(
+            "pre-switch hook",
+            cmd,
+            &env,
+            Some(limit),
+            hooks::Leftovers::Kill,
+        )?;
         if !o.ok() {
             return Err(DeployError::PreSwitchFailed {
                 profile: profile.to_string(),
@@ -343,8 +349,15 @@ fn after_switch(
     }
     if let Some(cmd) = spec.hooks.as_ref().and_then(|h| h.post_switch.as_deref()) {
         let limit = hook_limit(&spec);
-        let o =
-            lock.released_while(|| hooks::run("post-switch hook", cmd, &env, Some(limit)))??;
+        let o = lock.released_while(|| {
+            hooks::run(
+                "post-switch hook",
+                cmd,
+                &env,
+                Some(limit),
+                hooks::Leftovers::Kill,
+            )
+        })??;
         if o.ok() {
             change.notes.push(format!("post-switch hook `{cmd}` ran"));
         } else {

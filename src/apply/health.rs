@@ -3,7 +3,7 @@
 //! routinely take a while, so the default is generous). Each try is limited to what is
 //! left of the timeout, so a command that hangs cannot stall the switch.
 
-use super::hooks::{self, Outcome, SwitchEnv};
+use super::hooks::{self, Leftovers, Outcome, SwitchEnv};
 use crate::error::Result;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ pub fn check(command: &str, env: &SwitchEnv, timeout: Duration) -> Result<Health
     loop {
         tries += 1;
         let left = timeout.saturating_sub(start.elapsed()).max(INTERVAL);
-        let last = hooks::run("health check", command, env, Some(left))?;
+        let last = hooks::run("health check", command, env, Some(left), Leftovers::Kill)?;
         if last.ok() {
             return Ok(Health {
                 healthy: true,

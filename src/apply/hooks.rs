@@ -4,7 +4,10 @@
 //! stdin closed, stdout and stderr captured together into an anonymous file. A file, not a
 //! pipe: a restart command that leaves a daemon running in the background (which inherits
 //! the descriptor) must not keep berth waiting for an end of file that never comes. Each
-//! command runs in its own process group, so a time limit kills it and its children.
+//! command runs in its own process group and dies with berth; at its time limit it and
+//! every process it started, in its group or not, are killed ([`super::children`]), and
+//! so are those still running when it ends, except after a restart command (which may
+//! start the service itself).
 
 use crate::error::{Error, Result};
 use crate::profile::Profiles;
@@ -95,9 +98,25 @@ impl Outcome {
     }
 }
 
+/// What becomes of the processes a command leaves running when it exits in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftovers {
+    /// Killed: a hook or a health check has nothing to leave behind.
+    Kill,
+    /// Left running: a restart command may start the service (a daemon) itself.
+    Keep,
+}
+
 /// Runs `command` with `sh -c` in the switch's environment; `what` names it in the log.
-/// With `limit`, the command (and its process group) is killed when it runs longer.
-pub fn run(what: &str, command: &str, env: &SwitchEnv, limit: Option<Duration>) -> Result<Outcome> {
+/// With `limit`, the command and every process it started are killed when it runs
+/// longer; what it leaves running when it exits in time goes as `leftovers` says.
+pub fn run(
+    what: &str,
+    command: &str,
+    env: &SwitchEnv,
+    limit: Option<Duration>,
+    leftovers: Leftovers,
+) -> Result<Outcome> {
     let out = rustix::fs::memfd_create("berth-hook-output", rustix::fs::MemfdFlags::CLOEXEC)
         .map_err(|e| Error::io("create output buffer for", what, e.into()))?;
     let mut out = std::fs::File::from(out);
@@ -108,7 +127,10 @@ pub fn run(what: &str, command: &str, env: &SwitchEnv, limit: Option<Duration>) 
         .try_clone()
         .map_err(|e| Error::io("create output buffer for", what, e))?;
     tracing::info!("{what}: sh -c {command:?}");
-    let mut child = Command::new("/bin/sh")
+    let scope = super::children::Scope::begin();
+    let berth = std::process::id();
+    let mut child = Command::new("/bin/sh");
+    child
         .arg("-c")
         .arg(command)
         .env(crate::env::PATH, &env.path)
@@ -122,7 +144,9 @@ pub fn run(what: &str, command: &str, env: &SwitchEnv, limit: Option<Duration>) 
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(err))
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: the closure makes only async-signal-safe system calls (prctl, getppid).
+    let mut child = unsafe { child.pre_exec(move || super::children::die_with_parent(berth)) }
         .spawn()
         .map_err(|e| Error::io("run /bin/sh for", what, e))?;
     let start = Instant::now();
@@ -140,10 +164,17 @@ pub fn run(what: &str, command: &str, env: &SwitchEnv, limit: Option<Duration>) 
                 nix::unistd::Pid::from_raw(child.id() as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
-            break child.wait().map_err(|e| Error::io("wait for", what, e))?;
+            let status = child.wait().map_err(|e| Error::io("wait for", what, e))?;
+            // And what left the group (setsid, a double fork).
+            scope.kill_all();
+            break status;
         }
         std::thread::sleep(Duration::from_millis(25));
     };
+    if !timed_out && leftovers == Leftovers::Kill {
+        scope.kill_all();
+    }
+    drop(scope);
     let len = out.seek(SeekFrom::End(0)).unwrap_or(0);
     let _ = out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL)));
     let mut bytes = Vec::new();

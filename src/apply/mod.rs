@@ -7,6 +7,7 @@
 //! [`snapshot`]s of the data, the [`service`] restart and its [`health`] check.
 
 pub mod check;
+mod children;
 pub mod conffile;
 pub mod constraint;
 pub mod converge;

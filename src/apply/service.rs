@@ -93,8 +93,8 @@ pub fn render(i: &UnitInput<'_>) -> Result<String> {
          Type=simple\n\
          Environment={}\n\
          Environment={}\n",
-        quote(&format!("{}={}", crate::env::BERTH_PROFILE, i.profile))?,
-        quote(&format!("{}={root}", crate::env::BERTH_ROOT))?,
+        quote_value(&format!("{}={}", crate::env::BERTH_PROFILE, i.profile))?,
+        quote_value(&format!("{}={root}", crate::env::BERTH_ROOT))?,
         p = i.profile,
     ));
     u.push_str(&format!("ExecStart={exec_start}\n"));
@@ -104,32 +104,48 @@ pub fn render(i: &UnitInput<'_>) -> Result<String> {
          # No User=: berth starts as root and drops to the profile's user itself (run --user),\n\
          # after preparing mounts and config/data directories that need root.\n\
          # Hardening that matches what berth does anyway: berth sets no_new_privs before it\n\
-         # execs the service, never makes setuid files, and needs neither realtime scheduling,\n\
-         # personality changes nor kernel tunables.\n\
+         # execs the service, never makes setuid files, and needs neither realtime scheduling\n\
+         # nor personality changes. The host is read-only (ProtectSystem=strict) but for what\n\
+         # berth writes under its root: its lock, run/ (holds, private /run and /tmp), the\n\
+         # profile's own etc/ and var/, and with --isolate users/ (the profile's id range).\n\
          NoNewPrivileges=yes\n\
          RestrictSUIDSGID=yes\n\
          LockPersonality=yes\n\
          RestrictRealtime=yes\n\
-         ProtectKernelTunables=yes\n\
+         ProtectSystem=strict\n\
+         PrivateTmp=yes\n\
          ProtectControlGroups=yes\n",
     );
+    let mut writable = vec![
+        i.root.join(crate::lock::LOCK_FILE),
+        i.root.join(crate::isolate::RUN),
+        i.root.join(super::layout::ETC).join(i.profile),
+        i.root.join(super::layout::VAR).join(i.profile),
+    ];
+    if s.isolate {
+        writable.push(i.root.join(crate::isolate::USERS));
+    }
+    let writable = writable
+        .iter()
+        .map(|p| quote_value(&format!("-{}", text("the root's path", p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    u.push_str(&format!("ReadWritePaths={}\n", writable.join(" ")));
     if s.isolate {
         u.push_str(
-            "# run --isolate makes its own mount namespace with overlays over /usr, /etc … and\n\
-             # binds from the root: ProtectSystem=, ProtectHome= and PrivateTmp= would put\n\
-             # read-only or private mounts under those overlays (and hide a root below /home or\n\
-             # /tmp), and ProtectKernelModules= would stop the overlay module from loading on\n\
-             # demand; so they are left out. The isolation itself is berth's.\n",
+            "# The rest of the boundary is berth's own (run --isolate): a fresh /proc with its\n\
+             # tunables read-only, a private /dev, the root hidden. ProtectKernelTunables= is\n\
+             # left out on purpose: its read-only mounts over /proc/sys would forbid the fresh\n\
+             # /proc in berth's user namespace (the kernel mounts proc there only where the\n\
+             # host's is fully visible); berth makes those paths read-only itself, inside.\n\
+             # ProtectKernelModules= is left out too: it could stop the overlay module from\n\
+             # loading on demand.\n\
+             PrivateDevices=yes\n",
         );
     } else {
-        u.push_str(&format!(
-            "# Plain mode: the system's directories are read-only to the service (and to berth,\n\
-             # which still writes its lock and the profile's etc/ and var/ under the root).\n\
-             ProtectSystem=full\n\
-             ProtectKernelModules=yes\n\
-             ReadWritePaths={}\n",
-            quote(&format!("-{root}"))?
-        ));
+        u.push_str(
+            "ProtectKernelTunables=yes\n\
+             ProtectKernelModules=yes\n",
+        );
     }
     u.push_str("\n[Install]\nWantedBy=multi-user.target\n");
     Ok(u)
@@ -145,9 +161,22 @@ fn text(what: &'static str, p: &Path) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// One word of a unit's command line or assignment: specifiers (`%`) and variables (`$`)
+/// One word of a unit's command line (`ExecStart=`): specifiers (`%`) and variables (`$`)
 /// escaped, double-quoted unless it is plain.
 fn quote(w: &str) -> Result<String> {
+    quote_word(w, true)
+}
+
+/// One word of an `Environment=` assignment or a `ReadWritePaths=` path: specifiers
+/// escaped, but not `$`, which systemd expands only on command lines (elsewhere `$$` would
+/// stay two dollars).
+fn quote_value(w: &str) -> Result<String> {
+    quote_word(w, false)
+}
+
+/// `%` doubled, and `$` when `dollar` (command lines); double-quoted, with `\` and `"`
+/// escaped, unless the word is plain.
+fn quote_word(w: &str, dollar: bool) -> Result<String> {
     if w.chars().any(char::is_control) {
         return Err(DeployError::UnitValue {
             what: "a word",
@@ -156,7 +185,12 @@ fn quote(w: &str) -> Result<String> {
         }
         .into());
     }
-    let escaped = w.replace('%', "%%").replace('$', "$$");
+    let escaped = w.replace('%', "%%");
+    let escaped = if dollar {
+        escaped.replace('$', "$$")
+    } else {
+        escaped
+    };
     let plain = !w.is_empty()
         && w != ";"
         && w.chars()
@@ -206,7 +240,7 @@ fn check_unit_dir(dir: &Path) -> Result<()> {
 /// Writes the unit of `profile` (atomically) into `dir`.
 pub fn install(
     profile: &str,
-    root: &Path,
+    root: &crate::root::Root,
     spec: &ProfileSpec,
     generation: u64,
     dir: &Path,
@@ -220,6 +254,12 @@ pub fn install(
         .into());
     };
     check_unit_dir(dir)?;
+    // The unit leaves writable only these paths of the root; systemd skips those missing
+    // (`-`), and berth could not create them under a read-only root.
+    crate::isolate::ensure_dirs(root)?;
+    super::layout::etc_dir(root, profile)?;
+    super::layout::var_dir(root, profile)?;
+    let root = root.path();
     let root = std::fs::canonicalize(root).map_err(|e| Error::io("resolve", root, e))?;
     let berth = std::env::current_exe().map_err(|e| Error::io("find", "this berth binary", e))?;
     let text = render(&UnitInput {
@@ -293,7 +333,13 @@ pub fn restart(
     } else {
         return Ok(Restart::NotPossible);
     };
-    let outcome = hooks::run("restart", &command, env, Some(limit))?;
+    let outcome = hooks::run(
+        "restart",
+        &command,
+        env,
+        Some(limit),
+        hooks::Leftovers::Keep,
+    )?;
     Ok(Restart::Ran {
         command,
         outcome,

@@ -70,7 +70,7 @@ fn install(ctx: &Ctx, a: InstallArgs) -> Result<()> {
         }
         .into());
     };
-    let done = service::install(&a.profile, view.root.path(), &spec, n, &a.unit_dir)?;
+    let done = service::install(&a.profile, &view.root, &spec, n, &a.unit_dir)?;
     if ctx.json {
         output::json(&done);
     } else if !ctx.quiet {

@@ -34,3 +34,11 @@ pub const USERS: &str = "users";
 
 /// The names this module owns at the top of a root (for `check`).
 pub const ROOT_NAMES: &[&str] = &[RUN, USERS];
+
+/// Creates `run/` and `users/` when missing: a systemd unit that makes the host read-only
+/// but for them (`ReadWritePaths=`) needs them to exist before berth starts inside it.
+pub fn ensure_dirs(root: &crate::root::Root) -> crate::error::Result<()> {
+    root.dir().ensure_dir(RUN, crate::root::DIR_MODE)?;
+    root.dir().ensure_dir(USERS, crate::root::DIR_MODE)?;
+    Ok(())
+}

@@ -174,3 +174,45 @@ fn a_failing_post_switch_hook_warns_and_the_switch_stands() {
     );
     assert_eq!(env.current("p"), Some(1));
 }
+
+#[test]
+fn a_health_check_child_that_left_its_process_group_ends_at_the_time_limit() {
+    let env = Env::new();
+    env.script_package("tool", "1", "tool");
+    let pidfile = env.dir().join("escaped.pid");
+    // The child starts a new session (out of the command's process group) and writes its
+    // pid; the check itself hangs past the 1s timeout.
+    let health = format!(
+        "setsid sh -c 'echo $$ > {}; exec sleep 300' & sleep 300",
+        pidfile.display()
+    );
+    let spec = env.spec_file(
+        "e.toml",
+        &format!(
+            "profile = \"e\"\n[service]\nexec = \"tool\"\nrestart = \"true\"\nhealth = \"{health}\"\n\
+             health_timeout = \"1s\"\n"
+        ),
+    );
+    let r = env.use_with_spec("e", &["tool@1"], &spec);
+    assert_ne!(r.code, 0, "the health check cannot pass: {r}");
+    assert!(
+        r.stderr.contains("health check of e generation 1 failed"),
+        "{r}"
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("the child wrote its pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    if alive {
+        // Do not leave it behind when the test fails.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(
+        !alive,
+        "the health check's setsid child {pid} still runs after berth returned: {r}"
+    );
+}

@@ -65,11 +65,26 @@ fn plain_and_isolated_units_pass_systemd_analyze_verify() {
         assert!(text.contains("Restart=on-failure\n"));
         assert!(text.contains(&format!("Environment=BERTH_PROFILE={p}\n")));
         assert!(text.contains("NoNewPrivileges=yes\n"));
+        assert!(text.contains("ProtectSystem=strict\n"), "{text}");
+        assert!(text.contains("PrivateTmp=yes\n"), "{text}");
+        // Writable: what berth writes under the root, nothing else of it.
+        let r = root.display();
+        let mut rw = format!("ReadWritePaths=-{r}/.lock -{r}/run -{r}/etc/{p} -{r}/var/{p}");
+        if isolate {
+            rw.push_str(&format!(" -{r}/users"));
+        }
+        assert!(text.contains(&format!("{rw}\n")), "{rw}\n{text}");
+        for dir in ["run", "users", &format!("etc/{p}"), &format!("var/{p}")] {
+            assert!(root.join(dir).is_dir(), "{dir} exists for ReadWritePaths=");
+        }
+        // Berth's fresh /proc in its user namespace needs the host's /proc uncovered: the
+        // tunables are made read-only by berth inside instead.
         assert_eq!(
-            text.contains("ProtectSystem=full\n"),
+            text.contains("ProtectKernelTunables=yes\n"),
             !isolate,
-            "isolate needs its own mounts: {text}"
+            "{text}"
         );
+        assert_eq!(text.contains("PrivateDevices=yes\n"), isolate, "{text}");
         if have("systemd-analyze", "verify the unit") {
             let (ok, out) = systemd_verify(&path);
             assert!(
@@ -112,6 +127,70 @@ fn plain_and_isolated_units_pass_systemd_analyze_verify() {
         err.starts_with("error: no unit berth-plain.service in "),
         "{err}"
     );
+}
+
+#[test]
+fn a_root_path_with_dollar_and_percent_is_written_so_that_systemd_reads_it_back() {
+    let env = Env::new();
+    let root = env.dir().join("r$HOME 100%d");
+    let src = env.source_with("tool", "1", "", &[("bin/tool*", b"#!/bin/sh\n")]);
+    let pkg = env.pack(&src);
+    env.run_at(&root, &["install", pkg.to_str().unwrap()]).ok();
+    let spec = env.spec_file(
+        "site.toml",
+        "profile = \"site\"\n[service]\nexec = \"tool\"\nisolate = true\n",
+    );
+    env.run_at(
+        &root,
+        &["use", "site", "tool@1", "--spec", spec.to_str().unwrap()],
+    )
+    .ok();
+    let units = env.dir().join("units");
+    std::fs::create_dir(&units).unwrap();
+    env.run_at(
+        &root,
+        &[
+            "service",
+            "install",
+            "site",
+            "--unit-dir",
+            units.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let path = units.join("berth-site.service");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let dir = std::fs::canonicalize(env.dir()).unwrap();
+    let d = dir.display();
+    // On the command line systemd expands `$` and `%`: both doubled.
+    let exec = text.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+    assert!(
+        exec.contains(&format!(
+            " --root \"{d}/r$$HOME 100%%d\" run --isolate site"
+        )),
+        "{exec}"
+    );
+    // Elsewhere only specifiers: `$` stays one (systemd would keep `$$` as two).
+    assert!(
+        text.contains(&format!("Environment=\"BERTH_ROOT={d}/r$HOME 100%%d\"\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"-{d}/r$HOME 100%%d/var/site\"")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("$$HOME 100%%d/"),
+        "no `$$` outside ExecStart=: {text}"
+    );
+    if have("systemd-analyze", "verify the unit") {
+        let (ok, out) = systemd_verify(&path);
+        assert!(
+            ok,
+            "systemd-analyze verify {}:\n{out}\n{text}",
+            path.display()
+        );
+    }
 }
 
 #[test]
