@@ -117,15 +117,7 @@ pub fn run(
     limit: Option<Duration>,
     leftovers: Leftovers,
 ) -> Result<Outcome> {
-    let out = rustix::fs::memfd_create("berth-hook-output", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(|e| Error::io("create output buffer for", what, e.into()))?;
-    let mut out = std::fs::File::from(out);
-    let err = out
-        .try_clone()
-        .map_err(|e| Error::io("create output buffer for", what, e))?;
-    let stdout = out
-        .try_clone()
-        .map_err(|e| Error::io("create output buffer for", what, e))?;
+    let (out, stdout, err) = output_buffer(what)?;
     tracing::info!("{what}: sh -c {command:?}");
     let scope = super::children::Scope::begin();
     let berth = std::process::id();
@@ -149,45 +141,15 @@ pub fn run(
     let mut child = unsafe { child.pre_exec(move || super::children::die_with_parent(berth)) }
         .spawn()
         .map_err(|e| Error::io("run /bin/sh for", what, e))?;
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) => {}
-            Err(e) => return Err(Error::io("wait for", what, e)),
-        }
-        if limit.is_some_and(|l| start.elapsed() >= l) {
-            timed_out = true;
-            // The whole group: `sh -c` and whatever it started in the foreground.
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let status = child.wait().map_err(|e| Error::io("wait for", what, e))?;
-            // And what left the group (setsid, a double fork).
-            scope.kill_all();
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    };
+    let (status, timed_out) = wait_within(&mut child, limit, &scope, what)?;
     if !timed_out && leftovers == Leftovers::Kill {
         scope.kill_all();
     }
     drop(scope);
-    let len = out.seek(SeekFrom::End(0)).unwrap_or(0);
-    let _ = out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL)));
-    let mut bytes = Vec::new();
-    let _ = out.take(OUTPUT_TAIL).read_to_end(&mut bytes);
-    let output: String = String::from_utf8_lossy(&bytes)
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
-        .collect();
     let outcome = Outcome {
         code: status.code(),
         timed_out,
-        output,
+        output: tail(out),
     };
     tracing::info!(
         "{what}: {}{}",
@@ -199,4 +161,61 @@ pub fn run(
         }
     );
     Ok(outcome)
+}
+
+/// One in-memory file for the command's output, and two handles on it (stdout, stderr),
+/// so both streams land in order in one place.
+fn output_buffer(what: &str) -> Result<(std::fs::File, std::fs::File, std::fs::File)> {
+    let out = rustix::fs::memfd_create("berth-hook-output", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| Error::io("create output buffer for", what, e.into()))?;
+    let out = std::fs::File::from(out);
+    let clone = || {
+        out.try_clone()
+            .map_err(|e| Error::io("create output buffer for", what, e))
+    };
+    let (stdout, err) = (clone()?, clone()?);
+    Ok((out, stdout, err))
+}
+
+/// Waits for the command; past `limit`, kills its process group and then whatever else it
+/// started (setsid, a double fork). Returns its status and whether the limit ended it.
+fn wait_within(
+    child: &mut std::process::Child,
+    limit: Option<Duration>,
+    scope: &super::children::Scope,
+    what: &str,
+) -> Result<(std::process::ExitStatus, bool)> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Ok((s, false)),
+            Ok(None) => {}
+            Err(e) => return Err(Error::io("wait for", what, e)),
+        }
+        if limit.is_some_and(|l| start.elapsed() >= l) {
+            // The whole group: `sh -c` and whatever it started in the foreground.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let status = child.wait().map_err(|e| Error::io("wait for", what, e))?;
+            // And what left the group (setsid, a double fork).
+            scope.kill_all();
+            return Ok((status, true));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The last `OUTPUT_TAIL` bytes of the output, control characters but newlines shown as `?`.
+fn tail(mut out: std::fs::File) -> String {
+    let len = out.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL)));
+    let mut bytes = Vec::new();
+    let _ = out.take(OUTPUT_TAIL).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes)
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
 }

@@ -9,12 +9,15 @@
 //! lock: the id range, and gc must not take the entries), then [`instance`]:
 //! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
+mod attach;
 pub mod error;
 pub mod hold;
 pub mod instance;
+mod kernel_fs;
 pub mod launch;
 pub mod mounts;
 pub mod namespace;
+mod overlay;
 pub mod plan;
 pub mod privileges;
 pub mod service;

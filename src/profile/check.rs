@@ -254,6 +254,13 @@ impl Profiles {
                 }
             }
         }
+        self.check_shim_binary(out)
+    }
+
+    /// The shim binary every shim runs (present, 0755, the one built with this berth) and
+    /// the mode of libexec/.
+    fn check_shim_binary(&self, out: &mut Vec<Problem>) -> Result<()> {
+        let root = self.root().dir();
         let bad_binary = match root.stat(SHIM_BINARY)? {
             None => root
                 .open_dir_opt(SHIMS)?
