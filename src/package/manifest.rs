@@ -27,6 +27,71 @@ pub struct Manifest {
     /// Fields kept from an imported format (a .deb's control fields, for instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<toml::Table>,
+    /// `[[user]]`: system users the package needs inside its profile's isolated view
+    /// (made entries record those their package's scripts add). Never host users.
+    #[serde(default, rename = "user", skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserRecord>,
+    /// `[made]`: present on an entry made by running another package's maintainer scripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<Made>,
+}
+
+/// `[[user]]`: a system user (and its primary group) inside a profile's isolated view;
+/// ids are inside the profile's id range (or mapped to the caller without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    /// Login name (shadow's rules).
+    pub name: String,
+    /// Its uid inside.
+    pub uid: u32,
+    /// Its primary group's name.
+    pub group: String,
+    /// Its primary group's gid inside.
+    pub gid: u32,
+    /// Home directory inside.
+    #[serde(default = "default_home")]
+    pub home: String,
+    /// Login shell.
+    #[serde(default = "default_shell")]
+    pub shell: String,
+}
+
+fn default_home() -> String {
+    "/nonexistent".into()
+}
+
+fn default_shell() -> String {
+    "/usr/sbin/nologin".into()
+}
+
+/// `[made]`: what ran to make this entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Made {
+    /// The package whose scripts made it: its config and data live under that package's
+    /// name in `etc/<profile>/` and `var/<profile>/`.
+    #[serde(rename = "for")]
+    pub for_package: String,
+    /// Each script that ran, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<ScriptReport>,
+}
+
+/// One maintainer script's run, as `berth info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptReport {
+    /// `preinst`, `postinst` …
+    pub script: String,
+    /// `ok`, or what went wrong (`exit status 1`, `timed out after 60 s`).
+    pub status: String,
+    /// What berth understood or kept, one line each (`/usr/bin/php -> php8.2 (alternative)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made: Vec<String>,
+    /// What it printed (capped), for a script that failed or warned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
 }
 
 /// `[package]`.
@@ -67,6 +132,31 @@ fn default_bin() -> Vec<String> {
 pub struct PathEntry {
     /// Relative to the package root.
     pub path: String,
+    /// `user[:group]` that owns it inside the profile's view (names from the host or the
+    /// profile's `[[user]]` records); root when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Its mode, in octal (`0640`, `2750`); the package's copy's mode when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+impl PathEntry {
+    /// A path with no owner or mode of its own.
+    pub fn plain(path: impl Into<String>) -> PathEntry {
+        PathEntry {
+            path: path.into(),
+            owner: None,
+            mode: None,
+        }
+    }
+
+    /// The mode as a number, if one is given.
+    pub fn mode_bits(&self) -> Option<u32> {
+        self.mode
+            .as_deref()
+            .and_then(|m| u32::from_str_radix(m, 8).ok())
+    }
 }
 
 /// `[service]`.
@@ -97,6 +187,8 @@ impl Manifest {
             writable: vec![],
             service: None,
             origin: None,
+            users: vec![],
+            made: None,
         };
         m.validate(Path::new("(command line)"))?;
         Ok(m)
@@ -150,12 +242,18 @@ impl Manifest {
             config: &'a [PathEntry],
             writable: &'a [PathEntry],
             service: &'a Option<Service>,
+            #[serde(skip_serializing_if = "<[UserRecord]>::is_empty")]
+            users: &'a [UserRecord],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            made_for: Option<&'a str>,
         }
         serde_json::to_string(&Key {
             exports: &self.exports,
             config: &self.config,
             writable: &self.writable,
             service: &self.service,
+            users: &self.users,
+            made_for: self.made.as_ref().map(|m| m.for_package.as_str()),
         })
         .map_err(|e| Error::Internal {
             what: "manifest",
@@ -192,8 +290,57 @@ impl Manifest {
         for w in &self.writable {
             rel("writable path", &w.path)?;
         }
+        for p in self.config.iter().chain(&self.writable) {
+            if let Some(m) = &p.mode {
+                if p.mode_bits().is_none_or(|b| b > 0o7777) {
+                    return Err(bad(format!(
+                        "mode `{}` of `{}` is not an octal mode (like 0640)",
+                        super::printable::printable(m),
+                        p.path
+                    )));
+                }
+            }
+            if let Some(o) = &p.owner {
+                let ok = |n: &str| {
+                    !n.is_empty()
+                        && n.len() <= 32
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                };
+                let (u, g) = o.split_once(':').unwrap_or((o, "root"));
+                if !ok(u) || !ok(g) {
+                    return Err(bad(format!(
+                        "owner `{}` of `{}` is not `user` or `user:group`",
+                        super::printable::printable(o),
+                        p.path
+                    )));
+                }
+            }
+        }
+        for u in &self.users {
+            check_user_name(&u.name).map_err(&bad)?;
+            check_user_name(&u.group).map_err(&bad)?;
+        }
         Ok(())
     }
+}
+
+/// A user or group name by shadow's rules: lowercase letters, digits, `-` and `_`, not
+/// starting with a digit or `-`, at most 32 bytes.
+pub fn check_user_name(name: &str) -> std::result::Result<(), String> {
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !first_ok || !rest_ok || name.len() > 32 {
+        return Err(format!(
+            "user or group name `{}` must be lowercase letters, digits, `-` or `_`, start with a letter or `_`, at most 32 bytes",
+            super::printable::printable(name)
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {

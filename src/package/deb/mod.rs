@@ -239,9 +239,7 @@ fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
     manifest.config = conffiles
         .iter()
         .filter(|c| !c.remove_on_upgrade)
-        .map(|c| PathEntry {
-            path: c.relative.clone(),
-        })
+        .map(|c| PathEntry::plain(c.relative.clone()))
         .collect();
     let md5sums = control::parse_md5sums(text(member, files, "md5sums")?)
         .map_err(|e| bad("md5sums", e.to_string()))?;

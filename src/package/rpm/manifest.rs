@@ -52,9 +52,7 @@ pub fn describe(meta: &PackageMetadata) -> Result<Described, TarError> {
     let (listing, config) = listing(meta)?;
     manifest.config = config
         .iter()
-        .map(|p| PathEntry {
-            path: p.trim_start_matches('/').to_string(),
-        })
+        .map(|p| PathEntry::plain(p.trim_start_matches('/')))
         .collect();
     let arch = meta.get_arch().unwrap_or_default().to_string();
     let fields = origin_fields(meta, [name, version, release, &arch], epoch);
