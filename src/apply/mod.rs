@@ -13,6 +13,7 @@ pub mod constraint;
 pub mod converge;
 pub mod deploy;
 pub mod deploy_error;
+pub mod edit;
 pub mod ensure;
 mod error;
 pub mod health;

@@ -1,4 +1,4 @@
-//! `berth config status|diff PROFILE`: a profile's config files against their shipped copies.
+//! `berth config status|diff|path PROFILE`: a profile's config files against their shipped copies.
 
 use super::{output, Ctx};
 use crate::apply::conffile;
@@ -22,6 +22,25 @@ shipped (the template's last rendering, or the package's copy in the current gen
   berth config diff site-a sites/default/settings.php
   berth config diff site-a drupal7/etc/drupal7/settings.php")]
     Diff(DiffArgs),
+    /// Print where to edit one config file (seeding it first if no run has yet)
+    #[command(after_help = "Examples:
+  berth config path site-a /etc/nginx/nginx.conf
+  sudoedit \"$(berth config path site-a /etc/redis/redis.conf)\"
+  berth config path site-a nginx-common/etc/nginx/nginx.conf --json
+
+FILE is the path the service sees (/etc/nginx/nginx.conf), or the name `config status`
+shows. The file is <root>/etc/<profile>/<package>/<path>: your edits there survive upgrades
+and rollbacks (an upgrade's new copy waits beside it as .berth-dist when you edited it).")]
+    Path(PathArgs),
+}
+
+/// `config path`.
+#[derive(Debug, clap::Args)]
+pub struct PathArgs {
+    /// The profile
+    pub profile: String,
+    /// The file as the service sees it (/etc/nginx/nginx.conf), or as `config status` names it
+    pub file: String,
 }
 
 /// `config status`.
@@ -45,7 +64,25 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
     match c {
         Command::Status(a) => status(ctx, &a.profile),
         Command::Diff(a) => diff(ctx, &a.profile, a.file.as_deref()),
+        Command::Path(a) => path(ctx, &a.profile, &a.file),
     }
+}
+
+fn path(ctx: &Ctx, profile: &str, file: &str) -> Result<()> {
+    // The profile must exist before the lock is taken (and a root made for nothing).
+    super::pick::view_with_profile(ctx, profile)?;
+    let l = ctx.lock()?;
+    let n = l.profiles.existing(profile)?;
+    let gen = l.profiles.read(profile, n)?;
+    let names: Vec<String> = gen.packages.iter().map(|p| p.entry_dir()).collect();
+    let entries = crate::isolate::plan::load_entries(&l.store, &names, &gen.prefer)?;
+    let p = crate::apply::edit::config_path(&l.store, &l.lock, profile, &entries, file)?;
+    if ctx.json {
+        output::json(&serde_json::json!({ "profile": profile, "file": file, "path": p }));
+    } else {
+        println!("{}", p.display());
+    }
+    Ok(())
 }
 
 fn files(ctx: &Ctx, profile: &str) -> Result<Vec<conffile::FileStatus>> {

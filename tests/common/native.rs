@@ -330,6 +330,60 @@ pub fn debian_hello() -> Result<std::path::PathBuf, String> {
     find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A real Debian package, `NAME_VERSION_ARCH.deb` from the configured mirror
+/// (`apt-get download NAME=VERSION`), kept in cargo's scratch directory so every test and
+/// later runs (and CI's unprivileged pass) share one download; the reason when there is none.
+pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
+    // apt-get names the file with the epoch's `:` escaped as `%3a`.
+    let file_version = version.replace(':', "%3a");
+    let prefix = format!("{name}_{file_version}_");
+    let find = || {
+        super::children(&cache)
+            .into_iter()
+            .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            .map(|n| cache.join(n))
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    // Into a private directory first, then renamed: tests running at once never see half a
+    // download under the real name.
+    let scratch = tempfile::tempdir_in(&cache).map_err(|e| e.to_string())?;
+    let out = Command::new("apt-get")
+        .args(["download", &format!("{name}={version}")])
+        .current_dir(scratch.path())
+        .output()
+        .map_err(|e| format!("apt-get: {e}"))?;
+    for n in super::children(scratch.path()) {
+        if n.starts_with(&prefix) && n.ends_with(".deb") {
+            let _ = std::fs::rename(scratch.path().join(&n), cache.join(&n));
+        }
+    }
+    find().ok_or_else(|| {
+        format!(
+            "cannot fetch {name}={version} with `apt-get download`: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+}
+
+/// Like [`debian_deb`], with the rule of [`debian_hello_or_skip`] when it cannot be
+/// fetched.
+#[track_caller]
+pub fn debian_deb_or_skip(test: &str, name: &str, version: &str) -> Option<PathBuf> {
+    let why = match debian_deb(name, version) {
+        Ok(deb) => return Some(deb),
+        Err(why) => format!("{why}: run `apt-get update` first"),
+    };
+    let unprivileged = std::env::var_os("BERTH_TEST_UNPRIVILEGED").is_some();
+    if !unprivileged || super::is_root_or_skip(&format!("{test}: {why}")) {
+        super::tools::unavailable(test, &why);
+    }
+    None
+}
+
 /// A dpkg status file declaring these (name, version, status) packages.
 pub fn dpkg_status(dir: &Path, packages: &[(&str, &str, &str)]) -> PathBuf {
     let mut text = String::new();

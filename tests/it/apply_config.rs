@@ -176,3 +176,36 @@ fn config_commands_refuse_unknown_profiles_and_files() {
     one_error_line(&r);
     assert_eq!(env.ok(&["config", "diff", "p"]), "");
 }
+
+#[test]
+fn config_path_names_the_file_to_edit_by_the_path_the_service_sees() {
+    let env = Env::new();
+    env.config_package("app", "1.0", "v = 1\n");
+    env.config_package("app", "1.1", "v = 2\n");
+    env.ok(&["use", "p", "app@1.0"]);
+    let conf = env.etc("p", "app/etc/app.conf");
+    // By the path inside the view, and by the name `config status` gives: the same file.
+    let printed = env.ok(&["config", "path", "p", "/etc/app.conf"]);
+    assert_eq!(printed.trim(), conf.to_str().unwrap());
+    let j = env.json(&["config", "path", "p", "app/etc/app.conf"]);
+    assert_eq!(j["path"], conf.to_str().unwrap(), "{j}");
+    // The operator's edit there survives an upgrade (the new copy waits) and a rollback.
+    std::fs::write(&conf, "v = 1\nmine = yes\n").unwrap();
+    env.ok(&["use", "p", "app@1.1"]);
+    assert_eq!(read(&conf), "v = 1\nmine = yes\n");
+    env.ok(&["rollback", "p"]);
+    assert_eq!(read(&conf), "v = 1\nmine = yes\n");
+    // Unknown files and profiles: one line, exit 3, the root as it was.
+    let before = snapshot(env.root(), None);
+    let r = env.run(&["config", "path", "p", "/etc/passwd"]).code(3);
+    let line = one_error_line(&r);
+    assert!(
+        line.contains("no config file `/etc/passwd`") && line.contains("/etc/app.conf"),
+        "{r}"
+    );
+    env.run(&["config", "path", "nope", "/etc/app.conf"])
+        .code(3);
+    env.run(&["config", "path", "../p", "/etc/app.conf"])
+        .code(2);
+    assert_eq!(snapshot(env.root(), None), before);
+}
