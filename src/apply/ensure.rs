@@ -73,34 +73,36 @@ fn invoker() -> (String, String) {
         .ok()
         .flatten()
         .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string());
+        .unwrap_or_else(|| format!("uid:{uid}"));
     let group = nix::unistd::Group::from_gid(gid)
         .ok()
         .flatten()
         .map(|g| g.name)
-        .unwrap_or_else(|| gid.to_string());
+        .unwrap_or_else(|| format!("gid:{gid}"));
     (user, group)
 }
 
-/// uid and gid of a name, also given as a number.
+/// uid and gid of a name, or of an explicit `uid:N` (a bare number is a name: the profile
+/// file's check refuses those).
 fn uid_of(name: &str) -> Option<(u32, u32)> {
-    if let Ok(n) = name.parse::<u32>() {
-        return Some((n, nix::unistd::getegid().as_raw()));
+    match super::spec::account(name, "uid") {
+        Ok(super::spec::Account::Id(n)) => Some((n, nix::unistd::getegid().as_raw())),
+        _ => nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| (u.uid.as_raw(), u.gid.as_raw())),
     }
-    nix::unistd::User::from_name(name)
-        .ok()
-        .flatten()
-        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
+/// gid of a group name, or of an explicit `gid:N`.
 fn gid_of(name: &str) -> Option<u32> {
-    if let Ok(n) = name.parse::<u32>() {
-        return Some(n);
+    match super::spec::account(name, "gid") {
+        Ok(super::spec::Account::Id(n)) => Some(n),
+        _ => nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw()),
     }
-    nix::unistd::Group::from_name(name)
-        .ok()
-        .flatten()
-        .map(|g| g.gid.as_raw())
 }
 
 /// The group a `[[dir]]` gets: its own, else the invoker's when it names no owner, else
@@ -114,7 +116,7 @@ fn group_of(d: &DirSpec, ids: Option<(u32, u32)>, my_group: String, owner: &str)
                 .ok()
                 .flatten()
                 .map(|g| g.name)
-                .unwrap_or_else(|| gid.to_string()),
+                .unwrap_or_else(|| format!("gid:{gid}")),
             // useradd --system makes a group of the user's name.
             None => owner.to_string(),
         },

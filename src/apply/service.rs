@@ -59,8 +59,9 @@ fn exec_start(i: &UnitInput<'_>) -> Result<String> {
         argv.push("--isolate".into());
     }
     if let Some(u) = &s.user {
+        // The profile file says an id explicitly (`uid:993`); `run --user` takes numbers.
         argv.push("--user".into());
-        argv.push(u.clone());
+        argv.push(u.replace("uid:", "").replace("gid:", ""));
     }
     for c in &s.capabilities {
         argv.push("--cap".into());

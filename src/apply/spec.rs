@@ -260,10 +260,17 @@ impl ProfileSpec {
             }
         }
         for u in &self.users {
-            named("user name", &u.name)?;
+            crate::package::manifest::check_user_name(&u.name)
+                .map_err(|why| bad(format!("user: {why}")))?;
         }
         for d in &self.dirs {
             relative("dir", &d.path).map_err(&bad)?;
+            for (what, v, prefix) in [("owner", &d.owner, "uid"), ("group", &d.group, "gid")] {
+                if let Some(v) = v {
+                    account(v, prefix)
+                        .map_err(|why| bad(format!("dir \"{}\".{what}: {why}", d.path)))?;
+                }
+            }
             if let Some(m) = &d.mode {
                 mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
             }
@@ -272,6 +279,15 @@ impl ProfileSpec {
             if s.exec.trim().is_empty() {
                 return Err(bad("service.exec: empty command".into()));
             }
+            if let Some(u) = &s.user {
+                let (user, group) = u
+                    .split_once(':')
+                    .map_or((u.as_str(), None), |(a, b)| (a, Some(b)));
+                account(user, "uid").map_err(|why| bad(format!("service.user: {why}")))?;
+                if let Some(g) = group {
+                    account(g, "gid").map_err(|why| bad(format!("service.user: {why}")))?;
+                }
+            }
             if let Some(t) = &s.health_timeout {
                 humantime::parse_duration(t)
                     .map_err(|e| bad(format!("service.health_timeout `{t}`: {e}")))?;
@@ -279,6 +295,37 @@ impl ProfileSpec {
         }
         Ok(())
     }
+}
+
+/// A user or group as a profile file may name it: a name by shadow's rules, or a number
+/// said explicitly (`uid:993`, `gid:4`). A bare number is refused: `"0"` could be the login
+/// named 0 or root, and the two must never be confused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// A name, looked up on the host.
+    Name(String),
+    /// An explicit id.
+    Id(u32),
+}
+
+/// Parses `v` as an [`Account`]; `prefix` is `uid` or `gid`.
+pub fn account(v: &str, prefix: &str) -> std::result::Result<Account, String> {
+    let shown = crate::package::extract::printable(v);
+    if let Some(n) = v.strip_prefix(prefix).and_then(|r| r.strip_prefix(':')) {
+        return n
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n != u32::MAX)
+            .map(Account::Id)
+            .ok_or_else(|| format!("`{shown}` is not {prefix}:NUMBER with a valid id"));
+    }
+    if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "`{shown}` is a number: write `{prefix}:{shown}` for an id, or a name"
+        ));
+    }
+    crate::package::manifest::check_user_name(v)?;
+    Ok(Account::Name(v.to_string()))
 }
 
 /// Parses an octal mode string (`"0750"`), at most 0o7777 and without setuid/setgid.

@@ -283,6 +283,48 @@ fn bad_and_hostile_input_is_refused_with_the_root_unchanged() {
             "must be relative",
         ),
         (
+            "all-digit user name",
+            p("[[user]]\nname = \"0\"\n"),
+            6,
+            "user or group name `0` must be",
+        ),
+        (
+            "user name starting with a digit",
+            p("[[user]]\nname = \"1abc\"\n"),
+            6,
+            "start with a letter",
+        ),
+        (
+            "user name starting with -",
+            p("[[user]]\nname = \"-x\"\n"),
+            6,
+            "start with a letter",
+        ),
+        (
+            "owner as a bare number",
+            p("[[dir]]\npath = \"d\"\nowner = \"0\"\n"),
+            6,
+            "write `uid:0` for an id",
+        ),
+        (
+            "group as a bare number",
+            p("[[dir]]\npath = \"d\"\ngroup = \"4\"\n"),
+            6,
+            "write `gid:4` for an id",
+        ),
+        (
+            "service user as a bare number",
+            p("[service]\nexec = \"app\"\nuser = \"0\"\n"),
+            6,
+            "service.user: `0` is a number",
+        ),
+        (
+            "uid out of range",
+            p("[[dir]]\npath = \"d\"\nowner = \"uid:4294967295\"\n"),
+            6,
+            "valid id",
+        ),
+        (
             "template ..",
             p("[config.\"x\"]\ntemplate = \"../outside/secret.j2\"\n"),
             6,
@@ -396,4 +438,23 @@ fn the_example_profiles_apply_without_root_or_network() {
         assert!(stdout(&out).contains(want), "{p}: {}", stdout(&out));
         assert_eq!(env.config_state(p, "site.ini"), "pristine");
     }
+}
+
+#[test]
+fn an_owner_given_as_an_explicit_id_is_that_id() {
+    let env = Env::new();
+    env.config_package("app", "1.0", "a\n");
+    let me = nix::unistd::geteuid().as_raw();
+    let file = env.profile_file(
+        "ids.toml",
+        &format!(
+            "profile = \"ids\"\n[packages]\napp = \"1.0\"\n[[dir]]\npath = \"d\"\nowner = \"uid:{me}\"\nmode = \"0750\"\n"
+        ),
+    );
+    env.apply(&file, &[]).ok();
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(env.var("ids", "d")).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (me, 0o750));
+    // Applying again changes nothing: the id is read back as the same owner.
+    assert_eq!(env.apply(&file, &[]).ok().stdout, "ids: unchanged\n");
 }
