@@ -36,7 +36,24 @@ a cached copy still has the signed sha256), cut off at the size the index gives,
 extracted as it arrives (one pass over the bytes); nothing is committed to the store
 unless its sha256 is the one the signed index gives.
 With `require_signatures = true` in <root>/config.toml, local files need --signature
-(checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.")]
+(checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.
+
+With --apt the arguments are Debian packages, NAME or NAME=VERSION (apt's candidate when
+no version is given):
+  berth install --apt redis-tools=5:7.0.15-1~deb12u10 --dry-run
+  berth install --apt nginx=1.22.1-9+deb12u12 nginx-common=1.22.1-9+deb12u12
+berth asks the host's apt (apt-cache) for each, adds every Pre-Depends/Depends that
+neither the host's dpkg, the named set nor what was added already meets (the first
+alternative apt can provide, at apt's candidate when it satisfies the relation, else the
+newest version that does; a virtual package through its one provider), downloads them all
+with `apt-get download` (apt checks them against its own signed lists; it needs no
+privilege, so this works as any user) into a fresh directory under <root>/cache/apt/, then
+installs each (held to the SHA256 of apt's record) and removes the download. --dry-run
+lists the set with why each is there and changes nothing. Exit codes: 2 a name or
+version that is not a Debian one (refused before apt runs) or a virtual package several
+packages provide; 3 apt or its lists are missing, an unknown package or version, or a
+dependency apt cannot provide; 1 the download failed. In each of these cases nothing is
+installed.")]
 pub struct Args {
     /// Package files to install, or NAME[@VERSION] from the repositories
     #[arg(required = true, value_name = "FILE|NAME[@VERSION]")]
@@ -75,10 +92,17 @@ pub struct Args {
     /// Install local files without a signature although config.toml requires one
     #[arg(long)]
     pub insecure: bool,
+    /// The arguments are Debian packages, NAME or NAME=VERSION: download them and the
+    /// dependencies the host does not meet through the host's apt, then install them all
+    #[arg(long, conflicts_with_all = ["name", "pkg_version", "sha256", "signature", "repair", "insecure"])]
+    pub apt: bool,
+    /// With --apt: list what would be downloaded and installed (and why); change nothing
+    #[arg(long, requires = "apt")]
+    pub dry_run: bool,
 }
 
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row {
     file: PathBuf,
     name: String,
     version: String,
@@ -97,6 +121,9 @@ struct Row {
 
 /// Runs `install`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
+    if a.apt {
+        return super::install_apt::run(ctx, &a);
+    }
     let per_file =
         a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some() || a.signature.is_some();
     if a.files.len() > 1 && per_file {
@@ -118,7 +145,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
                 e.id()
             );
         }
-        let row = report(ctx, file, &outcome, source);
+        let row = report(ctx, file, &outcome, source, "");
         rows.push(row);
     }
     // Shims link to libexec/berth-shim: keep it equal to the shim built with this berth.
@@ -143,7 +170,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     Ok(())
 }
 
-fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin) -> Row {
+/// Tells the user what installing `file` did (`note`, when not empty, ends the line) and
+/// returns its `--json` row.
+pub(super) fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin, note: &str) -> Row {
     let e = outcome.entry();
     let (status, new_objects, dropped) = match outcome {
         Outcome::Installed {
@@ -193,15 +222,20 @@ fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin) -> Row {
         source,
     };
     if !ctx.json && !ctx.quiet {
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!(" [{note}]")
+        };
         match status {
             "unchanged" => println!(
-                "unchanged {}@{} ({}): already installed with the same content",
+                "unchanged {}@{} ({}): already installed with the same content{note}",
                 row.name,
                 row.version,
                 &row.id[..12]
             ),
             _ => println!(
-                "{status} {}@{} ({}, {} files, {}, {} new objects)",
+                "{status} {}@{} ({}, {} files, {}, {} new objects){note}",
                 row.name,
                 row.version,
                 &row.id[..12],

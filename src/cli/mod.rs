@@ -10,6 +10,7 @@ mod generations;
 mod info;
 mod info_native;
 mod install;
+mod install_apt;
 mod man;
 mod output;
 mod pack;

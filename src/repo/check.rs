@@ -1,6 +1,8 @@
 //! What this module leaves in the root's `cache/`, checked and repaired here so that
 //! `berth check` only composes: each entry is a directory named by a sha256 holding
-//! verified downloads; a temporary file there is a download that was interrupted.
+//! verified downloads; a temporary file there is a download that was interrupted. Beside
+//! them, `cache/apt/` holds `install --apt`'s download directories, each removed when its
+//! install ends: one still there is a leftover of an interrupted run.
 
 use super::CACHE_DIR;
 use crate::error::Result;
@@ -27,6 +29,18 @@ pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
     let base = root.path().join(CACHE_DIR);
     for ent in cache.entries()? {
         let name = ent.name.to_string_lossy().into_owned();
+        if name == super::apt::APT_DIR && ent.kind == Kind::Dir {
+            for f in cache.open_dir(&name)?.entries()? {
+                let file = f.name.to_string_lossy();
+                let path = base.join(&name).join(file.as_ref());
+                out.push(if is_temp(&file) {
+                    Problem::leftover(path, "interrupted apt download")
+                } else {
+                    Problem::stray(path, "file in cache/apt/")
+                });
+            }
+            continue;
+        }
         if !is_sha256(&name) || ent.kind != Kind::Dir {
             out.push(Problem::stray(base.join(&name), "file in cache/"));
             continue;
@@ -56,7 +70,7 @@ pub fn repair(root: &Root, _lock: &LockedFile, problems: &[Problem]) -> Result<V
         let Some((dir, file)) = rel.split_once('/') else {
             continue;
         };
-        if !is_sha256(dir) || !is_temp(file) || file.contains('/') {
+        if !(is_sha256(dir) || dir == super::apt::APT_DIR) || !is_temp(file) || file.contains('/') {
             continue;
         }
         if let Some(d) = root.dir().open_dir_opt(&format!("{CACHE_DIR}/{dir}"))? {

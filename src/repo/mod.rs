@@ -7,6 +7,7 @@
 //! `repos/<name>.json` (the last good index of each, with its signature), `cache/` (verified
 //! downloads), `keys/*.pub` (extra keys trusted for `install --signature`) and `config.toml`.
 
+pub mod apt;
 pub mod cache;
 pub mod check;
 mod error;
