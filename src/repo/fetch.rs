@@ -247,11 +247,13 @@ fn file_path(url: &str) -> Option<&str> {
     url.strip_prefix("file://")
 }
 
+/// Opens a `file://` repository's file: a regular file only, opened without blocking, so a
+/// FIFO named `index.json` cannot hang a command that holds the root's lock.
 fn open_file(path: &str, url: &str) -> Result<std::fs::File> {
-    std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound { url: url.into() }.into(),
-        _ => io_error(url, &e),
-    })
+    match crate::fsutil::open_input(std::path::Path::new(path)) {
+        Err(crate::Error::InputNotFound { .. }) => Err(Error::NotFound { url: url.into() }.into()),
+        r => r,
+    }
 }
 
 fn io_error(url: &str, e: &std::io::Error) -> crate::Error {

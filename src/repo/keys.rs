@@ -18,12 +18,15 @@ pub struct PublicKey {
     key: minisign_verify::PublicKey,
 }
 
+/// The largest key file berth reads (a minisign key file is under 400 bytes).
+const KEY_FILE_CAP: u64 = 64 << 10;
+
 impl PublicKey {
     /// Reads a key given as its base64 line, the text of a `.pub` file, or a `.pub` file's path.
     pub fn parse(given: &str) -> Result<PublicKey> {
         let text = match given.trim() {
-            t if !t.contains('\n') && !t.starts_with("RW") && Path::new(t).is_file() => {
-                std::fs::read_to_string(t).ctx("read", t)?
+            t if !t.contains('\n') && !t.starts_with("RW") && Path::new(t).exists() => {
+                crate::fsutil::read_input_text(Path::new(t), KEY_FILE_CAP)?
             }
             t => t.to_string(),
         };
@@ -135,14 +138,7 @@ pub fn generate(base: &Path, password: Option<String>) -> Result<Generated> {
 
 /// Loads a secret key file made by berth or `minisign -G`; an encrypted one needs `password`.
 pub fn load_secret(path: &Path, password: Option<String>) -> Result<SecretKey> {
-    let text = match std::fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(crate::Error::InputNotFound {
-                path: path.to_path_buf(),
-            })
-        }
-        r => r.ctx("read", path)?,
-    };
+    let text = crate::fsutil::read_input_text(path, KEY_FILE_CAP)?;
     let bad = |why: String, hint: &'static str| Error::BadSecretKey {
         path: path.to_path_buf(),
         why,
@@ -249,7 +245,7 @@ pub fn verify_file<'k>(
         .verify_stream(&sig)
         .map_err(|e| verify_error(e, &url))?;
     // The user's own artifact (`install FILE --signature`), not under the root.
-    let mut f = std::fs::File::open(path).ctx("open", path)?;
+    let mut f = crate::fsutil::open_input(path)?;
     let mut sha = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 << 10];
     loop {

@@ -6,7 +6,7 @@
 use crate::common;
 
 use crate::common::nginx::Nginx;
-use crate::common::{tool, Env, Run};
+use crate::common::{one_error_line, tool, Env, Run};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -701,4 +701,48 @@ fn a_download_cut_short_is_refused_naming_the_url_and_the_bytes() {
         .collect();
     assert!(cached.is_empty(), "a partial download was kept: {cached:?}");
     assert!(fx.installed().is_empty());
+}
+
+#[test]
+fn a_fifo_index_in_a_file_repository_is_refused_at_once_and_never_holds_the_lock() {
+    let fx = Fx::new();
+    let url = format!("file://{}/", fx.repo().display());
+    fx.add(&[&url]);
+    let index = fx.repo().join("index.json");
+    std::fs::remove_file(&index).unwrap();
+    nix::unistd::mkfifo(&index, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let before = fx.snapshot();
+    // No writer ever opens the FIFO: before, `update` blocked here forever, lock held.
+    let start = std::time::Instant::now();
+    let r = fx.env.run(&["update"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "{r}");
+    let line = one_error_line(&r);
+    assert!(line.contains("index.json") && line.contains("fifo"), "{r}");
+    assert!(!r.success());
+    assert_eq!(fx.snapshot(), before);
+    // The lock is free: another change goes through at once.
+    let pkg = fx.env.small_package("other", "1.0");
+    fx.ok(&["install", "--lock-timeout", "0", pkg.to_str().unwrap()]);
+}
+
+#[test]
+fn a_key_or_signature_path_that_is_a_fifo_is_refused_without_blocking() {
+    let fx = Fx::new();
+    let fifo = fx.env.dir().join("key.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let url = format!("file://{}/", fx.repo().display());
+    let r = fx
+        .env
+        .run(&["repo", "add", "x", &url, "--key", fifo.to_str().unwrap()]);
+    assert!(!r.success());
+    assert!(one_error_line(&r).contains("fifo"), "{r}");
+    let pkg = fx.env.small_package("other", "1.0");
+    let r = fx.env.run(&[
+        "install",
+        pkg.to_str().unwrap(),
+        "--signature",
+        fifo.to_str().unwrap(),
+    ]);
+    assert!(!r.success());
+    assert!(one_error_line(&r).contains("fifo"), "{r}");
 }
