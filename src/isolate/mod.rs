@@ -18,6 +18,7 @@ pub mod launch;
 pub mod mounts;
 pub mod namespace;
 mod overlay;
+pub mod owned;
 pub mod plan;
 pub mod privileges;
 pub mod service;
