@@ -330,6 +330,47 @@ pub fn debian_hello() -> Result<std::path::PathBuf, String> {
     find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// `NAME_VERSION_*.deb` from the configured Debian mirror (`apt-get download NAME=VERSION`),
+/// kept in cargo's scratch directory beside [`debian_hello`]'s so later runs (and the
+/// unprivileged pass) reuse it; the reason when there is none.
+pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
+    // apt names the file with the epoch's `:` written `%3a`.
+    let prefix = format!("{name}_{}_", version.replace(':', "%3a"));
+    let find = || {
+        super::children(&cache)
+            .into_iter()
+            .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            .map(|n| cache.join(n))
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let out = Command::new("apt-get")
+        .args(["download", &format!("{name}={version}")])
+        .current_dir(&cache)
+        .output()
+        .map_err(|e| e.to_string())?;
+    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// [`debian_deb`], or None after the skip rule of [`debian_hello_or_skip`].
+#[track_caller]
+pub fn debian_deb_or_skip(test: &str, name: &str, version: &str) -> Option<PathBuf> {
+    let why = match debian_deb(name, version) {
+        Ok(deb) => return Some(deb),
+        Err(why) => format!(
+            "cannot fetch {name} with `apt-get download {name}={version}` ({why}): run `apt-get update` first"
+        ),
+    };
+    let unprivileged = std::env::var_os("BERTH_TEST_UNPRIVILEGED").is_some();
+    if !unprivileged || super::is_root_or_skip(&format!("{test}: {why}")) {
+        super::tools::unavailable(test, &why);
+    }
+    None
+}
+
 /// A dpkg status file declaring these (name, version, status) packages.
 pub fn dpkg_status(dir: &Path, packages: &[(&str, &str, &str)]) -> PathBuf {
     let mut text = String::new();

@@ -26,6 +26,7 @@ mod health;
 mod hostile;
 mod isolate;
 mod isolate_errors;
+mod isolate_owned;
 mod native_deb;
 mod native_hostile;
 mod native_isolate;
