@@ -10,7 +10,9 @@
 //! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
 mod attach;
+mod entries;
 pub mod error;
+mod fhs;
 pub mod hold;
 pub mod instance;
 mod kernel_fs;

@@ -4,6 +4,7 @@
 //! points that config and writable binds need, and the binds themselves. Below those, one
 //! overlay without the host per directory that is the packages' alone ([`super::owned`]).
 
+pub use super::entries::{load_entries, order};
 use super::error::{Ctx, Error};
 use crate::store::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,20 +68,6 @@ pub struct Plan {
     pub store: PathBuf,
     /// Where the mount-point layer (a tmpfs private to the namespace) is mounted.
     pub mount_point_dir: PathBuf,
-}
-
-/// Orders a profile's entries as its merged tree does: the `prefer` list first (in its
-/// order), then the others in the generation's order.
-pub fn order(entries: Vec<Entry>, prefer: &[String]) -> Vec<Entry> {
-    let mut rest = entries;
-    let mut out = Vec::with_capacity(rest.len());
-    for p in prefer {
-        if let Some(i) = rest.iter().position(|e| e.name() == p) {
-            out.push(rest.remove(i));
-        }
-    }
-    out.extend(rest);
-    out
 }
 
 /// Plans the mounts for `entries` (in precedence order) and `binds`. `host` is the host's
@@ -401,29 +388,6 @@ fn missing_targets(
         out.push((rel, b.dir));
     }
     Ok(out)
-}
-
-/// Loads the entries named (directory names) from the store, in the profile's precedence.
-/// One that vanished (gc, remove) is [`Error::EntryGone`].
-pub fn load_entries(
-    store: &crate::store::Store,
-    names: &[String],
-    prefer: &[String],
-) -> crate::Result<Vec<Entry>> {
-    let mut out = Vec::with_capacity(names.len());
-    let Some(dir) = store.dir() else {
-        return match names.first() {
-            Some(n) => Err(Error::EntryGone { entry: n.clone() }.into()),
-            None => Ok(out),
-        };
-    };
-    for n in names {
-        if dir.stat(n)?.is_none() {
-            return Err(Error::EntryGone { entry: n.clone() }.into());
-        }
-        out.push(Entry::load(dir, n)?);
-    }
-    Ok(order(out, prefer))
 }
 
 #[cfg(test)]

@@ -361,7 +361,11 @@ fn empty_archives_are_refused_unless_allowed() {
     assert!(r.stderr.contains("--allow-empty"), "{r}");
     let out = env.dir().join("hollow-1.berth");
     assert!(!out.exists(), "nothing written");
-    berth(&env, &["pack", s(&src), "-o", s(env.dir()), "--allow-empty"]).ok();
+    berth(
+        &env,
+        &["pack", s(&src), "-o", s(env.dir()), "--allow-empty"],
+    )
+    .ok();
     let pkg = out;
     let bytes = std::fs::read(&pkg).unwrap();
     refuse(

@@ -17,7 +17,12 @@ impl HostDir {
     fn new(e: &Env) -> HostDir {
         let name = e.dir().file_name().unwrap().to_str().unwrap();
         let d = HostDir(Path::new("/var/tmp").join(format!("owned-{name}")));
-        for f in ["shared/host.txt", "own/host.txt", "own/sub/host.txt", "mine/host.txt"] {
+        for f in [
+            "shared/host.txt",
+            "own/host.txt",
+            "own/sub/host.txt",
+            "mine/host.txt",
+        ] {
             let p = d.0.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "host\n").unwrap();
@@ -96,7 +101,10 @@ fn a_directory_no_other_host_package_owns_shows_only_the_package() {
     let admin = fake_dpkg(
         &e,
         &[
-            ("base-files", vec!["/var".into(), "/var/tmp".into(), d.clone()]),
+            (
+                "base-files",
+                vec!["/var".into(), "/var/tmp".into(), d.clone()],
+            ),
             ("other", vec![format!("{d}/shared")]),
             ("app", vec![format!("{d}/shared"), format!("{d}/mine")]),
         ],
@@ -118,12 +126,15 @@ fn a_directory_no_other_host_package_owns_shows_only_the_package() {
         "{r}"
     );
     assert!(
-        r.stderr.contains(&format!("{d}/own is the package's (no host package owns it)")),
+        r.stderr.contains(&format!(
+            "{d}/own is the package's (no host package owns it)"
+        )),
         "{r}"
     );
     assert!(
-        r.stderr
-            .contains(&format!("{d}/mine is the package's (on the host only app owns it")),
+        r.stderr.contains(&format!(
+            "{d}/mine is the package's (on the host only app owns it"
+        )),
         "{r}"
     );
     assert!(!r.stderr.contains(&format!("{d}/shared is")), "{r}");
@@ -172,7 +183,10 @@ fn debian_nginx_common_hides_the_host_s_enabled_sites() {
     };
     let host_default = Path::new("/etc/nginx/sites-enabled/default");
     if std::fs::symlink_metadata(host_default).is_err() {
-        eprintln!("note: {test}: the host has no {}: nothing to hide", host_default.display());
+        eprintln!(
+            "note: {test}: the host has no {}: nothing to hide",
+            host_default.display()
+        );
     }
     let e = Env::new();
     e.install(&deb, &[]);

@@ -35,6 +35,7 @@ mod native_modes;
 mod native_rpm;
 mod profile_concurrency;
 mod profiles;
+mod quiet;
 mod repo;
 mod seekable;
 mod service;
