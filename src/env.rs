@@ -15,6 +15,10 @@ pub const PATH: &str = "PATH";
 /// The dpkg status file checked for native packages' dependencies (default
 /// `/var/lib/dpkg/status`; tests point it elsewhere).
 pub const BERTH_DPKG_STATUS: &str = "BERTH_DPKG_STATUS";
+/// dpkg's admin directory whose `info/*.list` tell `run --isolate` which host directories
+/// other packages own (default `/var/lib/dpkg`). For tests, which point it at a fake
+/// database; a directory without `info/` stands for a host without dpkg.
+pub const BERTH_DPKG_ADMIN: &str = "BERTH_DPKG_ADMIN";
 /// `legacy` makes `run --isolate` mount overlays with mount(2) and one option string
 /// (short `/proc/self/fd/N` layer paths) instead of one `fsconfig` call per layer.
 pub const BERTH_OVERLAY_API: &str = "BERTH_OVERLAY_API";

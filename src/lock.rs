@@ -11,7 +11,17 @@ use rustix::fs::{FlockOperation, OFlags};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether the waiting line is left out (`-q`).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Leaves out the line a waiter prints (`-q`); the wait itself is unchanged. The line only
+/// ever goes to stderr: a service started by `berth run` owns stdout.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
 
 /// The lock file's name in the root.
 pub const LOCK_FILE: &str = ".lock";
@@ -92,13 +102,13 @@ fn wait(file: &mut File, path: &std::path::Path, timeout: Option<Duration>) -> R
                         });
                     }
                 }
-                if !told {
+                if !told && !QUIET.load(Ordering::Relaxed) {
                     eprintln!(
                         "waiting for the lock on {} (held by {holder})",
                         path.display()
                     );
-                    told = true;
                 }
+                told = true;
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(Error::io("lock", path, e.into())),

@@ -197,7 +197,8 @@ pub(super) fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin, 
     let scripts = crate::package::native::NativeOrigin::of(&e.manifest)
         .map(|n| n.scripts)
         .unwrap_or_default();
-    if !scripts.is_empty() && status != "unchanged" {
+    // Advice about the package rather than a failure of the install: `-q` silences it.
+    if !scripts.is_empty() && status != "unchanged" && !ctx.quiet {
         eprintln!(
             "warning: {}@{}: not running its maintainer scripts ({}); berth never runs them \
              (`berth info {}@{}` lists them)",

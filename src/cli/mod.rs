@@ -214,6 +214,7 @@ impl Ctx {
 /// Runs a parsed command line. A command's other exit codes come from its error
 /// (`Error::exit_code`), so success is the only value left to return.
 pub fn run(cli: Cli) -> Result<()> {
+    crate::lock::set_quiet(cli.global.quiet);
     let ctx = Ctx {
         root_path: crate::root::locate(cli.global.root.as_deref()),
         insecure: cli.global.insecure_permissions,

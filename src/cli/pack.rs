@@ -22,11 +22,14 @@ pub struct Args {
     /// zstd compression level (1-22)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub level: i32,
+    /// Accept a package that holds no files (install then needs --allow-empty too)
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// Runs `pack`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
-    let packed = crate::package::pack::pack(&a.dir, a.output.as_deref(), a.level)?;
+    let packed = crate::package::pack::pack(&a.dir, a.output.as_deref(), a.level, a.allow_empty)?;
     if ctx.json {
         output::json(&packed);
     } else if !ctx.quiet {

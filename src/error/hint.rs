@@ -65,7 +65,7 @@ impl Error {
                 s("recompress it with gzip, xz or zstd; nothing was installed")
             }
             EmptyArchive { .. } => {
-                s("check --strip-components; pass --allow-empty to install an empty package")
+                s("pass --allow-empty to accept a package that holds no files (for a tarball, check --strip-components)")
             }
             ChecksumMismatch { .. } => {
                 s("the file is corrupt or not the one you meant; nothing was installed")

@@ -10,7 +10,9 @@
 //! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
 mod attach;
+mod entries;
 pub mod error;
+mod fhs;
 pub mod hold;
 pub mod instance;
 mod kernel_fs;
@@ -18,6 +20,7 @@ pub mod launch;
 pub mod mounts;
 pub mod namespace;
 mod overlay;
+pub mod owned;
 pub mod plan;
 pub mod privileges;
 pub mod service;

@@ -113,7 +113,8 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
     } else {
         0
     };
-    let scratch = if plan.mount_points.is_empty() && layer_count == 0 {
+    let all_over_host = plan.overlays.iter().all(|o| o.over_host);
+    let scratch = if plan.mount_points.is_empty() && layer_count == 0 && all_over_host {
         None
     } else {
         Some(scratch_layer(plan, layer_count)?)
@@ -179,9 +180,11 @@ impl Sources {
         }
         let submounts = submounts_of(plan.overlays.iter().map(|o| o.target.as_path()))?;
         let mut resubmount: Vec<Vec<Pending>> = Vec::new();
-        for list in &submounts {
+        for (list, o) in submounts.iter().zip(&plan.overlays) {
             let mut v = Vec::new();
-            for m in list {
+            // The host's mounts under a directory that is the packages' alone stay hidden
+            // with the rest of the host's files there.
+            for m in list.iter().filter(|_| o.over_host) {
                 v.push(clone(m, m)?);
             }
             resubmount.push(v);
@@ -237,8 +240,15 @@ fn mount_overlays(
             all.push(fd.try_clone().ctx("duplicate descriptor", &o.target)?);
         }
         // The host's directory as it is now: under an overlay mounted just before (bin/ on
-        // a merged-/usr host goes over the new /usr's bin).
-        all.push(open_dir(&o.target)?);
+        // a merged-/usr host goes over the new /usr's bin). A directory that is the
+        // packages' alone gets an empty layer instead (overlayfs wants two lower layers).
+        match (o.over_host, scratch) {
+            (true, _) => all.push(open_dir(&o.target)?),
+            (false, Some(dir)) => all.push(open_dir(&dir.join(EMPTY))?),
+            (false, None) => {
+                unreachable!("a scratch layer is made for every plan with owned directories")
+            }
+        }
         mount_overlay(o, &all, api, &plan.store)?;
         tracing::debug!("overlay on {}: {} layer(s)", o.target.display(), all.len());
         for p in subs {
@@ -252,6 +262,8 @@ fn mount_overlays(
 const POINTS: &str = "points";
 /// Where the idmapped package layers are attached in the scratch tmpfs.
 const LAYERS: &str = "layers";
+/// An empty directory in the scratch tmpfs: the bottom layer of an overlay without the host.
+const EMPTY: &str = "empty";
 
 /// Attaches each idmapped layer in the scratch tmpfs (overlayfs takes an attached mount
 /// as a lower layer, not a detached one) and opens it by path.
@@ -297,6 +309,8 @@ fn scratch_layer(plan: &Plan, layers: usize) -> Result<PathBuf, Error> {
     })?;
     let points = dir.join(POINTS);
     std::fs::create_dir_all(&points).ctx("create directory", &points)?;
+    let empty = dir.join(EMPTY);
+    std::fs::create_dir_all(&empty).ctx("create directory", &empty)?;
     for (rel, is_dir) in &plan.mount_points {
         let p = points.join(rel);
         if let Some(parent) = p.parent() {

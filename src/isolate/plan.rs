@@ -1,11 +1,13 @@
 //! What an isolated run mounts, computed before anything is touched: for each top-level
 //! directory the profile's packages provide (`usr`, `etc`, `opt` …), a read-only overlay of
 //! those packages' trees (in the profile's precedence) over the host's directory, the mount
-//! points that config and writable binds need, and the binds themselves.
+//! points that config and writable binds need, and the binds themselves. Below those, one
+//! overlay without the host per directory that is the packages' alone ([`super::owned`]).
 
+pub use super::entries::{load_entries, order};
 use super::error::{Ctx, Error};
 use crate::store::Entry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Top-level directories that are never overlaid: they hold kernel interfaces or scratch
@@ -24,14 +26,18 @@ pub struct Layer {
 /// One overlay mount.
 #[derive(Debug, Clone)]
 pub struct Overlay {
-    /// The top-level name in the packages (`usr`).
+    /// The path in the packages: a top-level name (`usr`), or a directory that is the
+    /// packages' alone (`etc/nginx`).
     pub top: String,
     /// Where it is mounted (`/usr`, or `/usr/bin` for `bin` on a merged-/usr host).
     pub target: PathBuf,
-    /// Package layers, highest precedence first; the host's directory goes below them.
+    /// Package layers, highest precedence first.
     pub layers: Vec<Layer>,
     /// Whether the mount-point layer goes on top (it holds targets for binds).
     pub mount_points: bool,
+    /// Whether the host's directory goes below the layers (merged with the host); false
+    /// for a directory that is the packages' alone: an empty layer goes there instead.
+    pub over_host: bool,
 }
 
 /// A file or directory of the root bound read-write onto its path inside the namespace.
@@ -64,22 +70,8 @@ pub struct Plan {
     pub mount_point_dir: PathBuf,
 }
 
-/// Orders a profile's entries as its merged tree does: the `prefer` list first (in its
-/// order), then the others in the generation's order.
-pub fn order(entries: Vec<Entry>, prefer: &[String]) -> Vec<Entry> {
-    let mut rest = entries;
-    let mut out = Vec::with_capacity(rest.len());
-    for p in prefer {
-        if let Some(i) = rest.iter().position(|e| e.name() == p) {
-            out.push(rest.remove(i));
-        }
-    }
-    out.extend(rest);
-    out
-}
-
 /// Plans the mounts for `entries` (in precedence order) and `binds`. `host` is the host's
-/// root directory (`/`).
+/// root directory (`/`); the host's dpkg database is `$BERTH_DPKG_ADMIN` or /var/lib/dpkg.
 pub fn plan(
     entries: &[Entry],
     binds: Vec<Bind>,
@@ -87,6 +79,32 @@ pub fn plan(
     mount_point_dir: &Path,
     host: &Path,
 ) -> Result<Plan, Error> {
+    let dirs = Dirs {
+        store,
+        mount_point_dir,
+        host,
+        dpkg_admin: &super::owned::admin_dir(),
+    };
+    plan_in(entries, binds, &dirs)
+}
+
+/// Where a plan looks: the store, the mount-point layer, the host's root and its dpkg
+/// admin directory (whose `info/*.list` say which directories other packages own).
+#[derive(Debug, Clone, Copy)]
+pub struct Dirs<'a> {
+    /// The store, bound read-only onto itself.
+    pub store: &'a Path,
+    /// Where the mount-point layer goes.
+    pub mount_point_dir: &'a Path,
+    /// The host's root directory (`/`).
+    pub host: &'a Path,
+    /// dpkg's admin directory (`/var/lib/dpkg`).
+    pub dpkg_admin: &'a Path,
+}
+
+/// [`plan`] with every directory it looks at given.
+pub fn plan_in(entries: &[Entry], binds: Vec<Bind>, dirs: &Dirs) -> Result<Plan, Error> {
+    let host = dirs.host;
     for b in &binds {
         let rel = b.target.strip_prefix("/").unwrap_or(&b.target);
         if NEVER_OVERLAID.contains(&first(rel).as_str()) {
@@ -98,31 +116,46 @@ pub fn plan(
     }
     let mut tops = layers_by_top(entries, &binds)?;
     check_binds(&binds)?;
-    let mount_points = missing_targets(&binds, &tops, host)?;
-    let mut overlays = Vec::new();
+    let mut targets = BTreeMap::new();
+    for (top, layers) in &tops {
+        targets.insert(top.clone(), host_target(top, layers, host)?);
+    }
+    let ours: BTreeSet<String> = entries.iter().map(|e| e.name().to_string()).collect();
+    let mut owned = super::owned::overlays(&tops, &targets, &binds, dirs.dpkg_admin, &ours)?;
+    let mount_points = missing_targets(&binds, &tops, host, &owned)?;
     let needs_points: Vec<String> = mount_points.iter().map(|(p, _)| first(p)).collect();
     for name in needs_points.iter() {
         tops.entry(name.clone()).or_default();
     }
+    let mut overlays = Vec::new();
     for (top, layers) in tops {
-        let target = host_target(&top, &layers, host)?;
+        let target = match targets.remove(&top) {
+            Some(t) => t,
+            None => host_target(&top, &layers, host)?,
+        };
         overlays.push(Overlay {
             mount_points: needs_points.contains(&top),
             top,
             target,
             layers,
+            over_host: true,
         });
     }
+    for o in &mut owned {
+        o.mount_points = mount_points.iter().any(|(p, _)| p.starts_with(&o.top));
+    }
+    overlays.extend(owned);
+    // Parents before children: /etc, then /etc/nginx over it.
     overlays.sort_by(|a, b| a.target.cmp(&b.target));
-    store_outside_layers(&overlays, store)?;
+    store_outside_layers(&overlays, dirs.store)?;
     let mut binds = binds;
     binds.sort_by(|a, b| a.target.cmp(&b.target));
     Ok(Plan {
         overlays,
         binds,
         mount_points,
-        store: store.to_path_buf(),
-        mount_point_dir: mount_point_dir.to_path_buf(),
+        store: dirs.store.to_path_buf(),
+        mount_point_dir: dirs.mount_point_dir.to_path_buf(),
     })
 }
 
@@ -307,11 +340,13 @@ fn not_a_dir(what: String, path: PathBuf) -> Error {
 
 /// Bind targets that exist neither in a package nor on the host: they get a mount point in
 /// the mount-point layer. Their existing ancestors must be real directories (a mount-point
-/// directory over a host symlink would hide the link).
+/// directory over a host symlink would hide the link). Under a directory that is the
+/// packages' alone (`owned`) the host's files do not count: they are hidden.
 fn missing_targets(
     binds: &[Bind],
     tops: &BTreeMap<String, Vec<Layer>>,
     host: &Path,
+    owned: &[Overlay],
 ) -> Result<Vec<(PathBuf, bool)>, Error> {
     let mut out = Vec::new();
     for b in binds {
@@ -327,7 +362,10 @@ fn missing_targets(
             layers
                 .iter()
                 .find_map(|l| std::fs::symlink_metadata(l.dir.join(under)).ok())
-                .or_else(|| std::fs::symlink_metadata(host.join(p)).ok())
+                .or_else(|| match owned.iter().any(|o| p.starts_with(&o.top)) {
+                    true => None,
+                    false => std::fs::symlink_metadata(host.join(p)).ok(),
+                })
         };
         if inside(&rel).is_some() {
             continue;
@@ -350,29 +388,6 @@ fn missing_targets(
         out.push((rel, b.dir));
     }
     Ok(out)
-}
-
-/// Loads the entries named (directory names) from the store, in the profile's precedence.
-/// One that vanished (gc, remove) is [`Error::EntryGone`].
-pub fn load_entries(
-    store: &crate::store::Store,
-    names: &[String],
-    prefer: &[String],
-) -> crate::Result<Vec<Entry>> {
-    let mut out = Vec::with_capacity(names.len());
-    let Some(dir) = store.dir() else {
-        return match names.first() {
-            Some(n) => Err(Error::EntryGone { entry: n.clone() }.into()),
-            None => Ok(out),
-        };
-    };
-    for n in names {
-        if dir.stat(n)?.is_none() {
-            return Err(Error::EntryGone { entry: n.clone() }.into());
-        }
-        out.push(Entry::load(dir, n)?);
-    }
-    Ok(order(out, prefer))
 }
 
 #[cfg(test)]

@@ -40,7 +40,9 @@ enum Kind {
 }
 
 /// Packs `src` (holding `berth.toml`) into `<out_dir>/<name>-<version>.berth`, or `out`.
-pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
+/// A payload without files or links is refused, as `install` refuses it, unless
+/// `allow_empty` (the flag of both).
+pub fn pack(src: &Path, out: Option<&Path>, level: i32, allow_empty: bool) -> Result<Packed> {
     if !src.is_dir() {
         return Err(Error::InputNotFound {
             path: src.to_path_buf(),
@@ -53,6 +55,11 @@ pub fn pack(src: &Path, out: Option<&Path>, level: i32) -> Result<Packed> {
     let mut paths = Vec::new();
     walk(src, src, &mut paths)?;
     check_like_install(src, &paths)?;
+    if !allow_empty && paths.iter().all(|(_, k)| matches!(k, Kind::Dir)) {
+        return Err(Error::EmptyArchive {
+            archive: src.to_path_buf(),
+        });
+    }
     let list = hash_all(src, paths)?;
     let name = &manifest.package.name;
     let version = &manifest.package.version;

@@ -41,6 +41,10 @@ pub struct Change {
     /// What went wrong without undoing the switch (no way to restart, a failed post-switch hook).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Warnings about how the profile's packages behave (a command through an absolute
+    /// link, what maintainer scripts did) rather than about the switch: `-q` silences them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<String>,
 }
 
 /// The package set a new generation is asked to hold.
@@ -371,7 +375,7 @@ impl<'a> Switcher<'a> {
         let mut change = self.activate(profile, current.map(|(n, _)| n), number, true, d)?;
         change.unmet_depends = unmet;
         change
-            .warnings
+            .advisories
             .extend(plan.host_links().iter().map(build::HostLink::warning));
         Ok(change)
     }
@@ -410,6 +414,7 @@ impl<'a> Switcher<'a> {
             unmet_depends: vec![],
             notes: vec![],
             warnings: vec![],
+            advisories: vec![],
         })
     }
 
@@ -428,6 +433,7 @@ impl<'a> Switcher<'a> {
             unmet_depends: vec![],
             notes: vec![],
             warnings: vec![],
+            advisories: vec![],
         })
     }
 }

@@ -50,6 +50,7 @@ pub fn clean_env(c: &mut Command) -> &mut Command {
         .env_remove("BERTH_PROFILE")
         .env_remove("RUST_LOG")
         .env_remove("XDG_DATA_HOME")
+        .env_remove("BERTH_DPKG_ADMIN")
         .env("NO_COLOR", "1")
 }
 

@@ -354,7 +354,19 @@ fn empty_archives_are_refused_unless_allowed() {
         "[package]\nname = \"hollow\"\nversion = \"1\"\n",
     )
     .unwrap();
-    let pkg = env.pack(&src);
+    // pack refuses it as install does (same error, same exit code), unless --allow-empty.
+    let r = berth(&env, &["pack", s(&src), "-o", s(env.dir())]);
+    assert_eq!(r.code, 6, "{r}");
+    assert!(r.stderr.contains("the archive holds no files"), "{r}");
+    assert!(r.stderr.contains("--allow-empty"), "{r}");
+    let out = env.dir().join("hollow-1.berth");
+    assert!(!out.exists(), "nothing written");
+    berth(
+        &env,
+        &["pack", s(&src), "-o", s(env.dir()), "--allow-empty"],
+    )
+    .ok();
+    let pkg = out;
     let bytes = std::fs::read(&pkg).unwrap();
     refuse(
         &env,
