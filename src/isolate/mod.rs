@@ -9,6 +9,7 @@
 //! lock: the id range, and gc must not take the entries), then [`instance`]:
 //! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
+pub mod accounts;
 mod attach;
 pub mod error;
 pub mod hold;
@@ -21,6 +22,7 @@ mod overlay;
 pub mod plan;
 pub mod privileges;
 pub mod service;
+pub mod shipped;
 mod syscalls;
 pub mod users;
 
