@@ -5,13 +5,13 @@
 
 use crate::apply::{layout, state as apply_state};
 use crate::error::Result;
+use crate::isolate::accounts::Accounts;
 use crate::isolate::hold::{self, Hold};
 use crate::isolate::instance;
 use crate::isolate::launch::{self, Source};
 use crate::isolate::mounts::Private;
 use crate::isolate::namespace::{self, Mode};
 use crate::isolate::privileges::{self, resolve_user, Privileges};
-use crate::isolate::accounts::Accounts;
 use crate::isolate::service::{self, ServiceCommand};
 use crate::isolate::shipped;
 use crate::isolate::users;
@@ -78,8 +78,12 @@ impl Shipped {
 fn provided(store: &Store, entries: &[Entry], path: &str) -> bool {
     let rel = path.trim_start_matches('/');
     let alias = match rel.strip_prefix("usr/") {
-        Some(r) if ["bin/", "sbin/", "lib/"].iter().any(|p| r.starts_with(p)) => Some(r.to_string()),
-        _ if ["bin/", "sbin/", "lib/"].iter().any(|p| rel.starts_with(p)) => Some(format!("usr/{rel}")),
+        Some(r) if ["bin/", "sbin/", "lib/"].iter().any(|p| r.starts_with(p)) => {
+            Some(r.to_string())
+        }
+        _ if ["bin/", "sbin/", "lib/"].iter().any(|p| rel.starts_with(p)) => {
+            Some(format!("usr/{rel}"))
+        }
         _ => None,
     };
     entries.iter().any(|e| {

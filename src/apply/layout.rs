@@ -20,8 +20,8 @@
 use crate::error::Result;
 use crate::fsutil::Dir;
 use crate::isolate::plan::Bind;
-use crate::root::{Root, DIR_MODE};
 use crate::package::manifest::PathEntry;
+use crate::root::{Root, DIR_MODE};
 use crate::store::Entry;
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,11 @@ impl StatePath {
     /// The owner and mode it is given: the last declaration that says (the made entry's,
     /// which knows what the scripts chowned, over the package's).
     pub fn owner_mode(&self) -> (Option<&str>, Option<u32>) {
-        let owner = self.declared.iter().rev().find_map(|(_, p)| p.owner.as_deref());
+        let owner = self
+            .declared
+            .iter()
+            .rev()
+            .find_map(|(_, p)| p.owner.as_deref());
         let mode = self.declared.iter().rev().find_map(|(_, p)| p.mode_bits());
         (owner, mode)
     }
@@ -140,9 +144,9 @@ pub fn state_paths(entries: &[Entry], implicit: &[Vec<PathEntry>]) -> Vec<StateP
     let mut out: Vec<StatePath> = Vec::new();
     let mut add = |i: usize, p: &PathEntry, dir: bool, any_state: bool| {
         let state = state_name(&entries[i]);
-        let same = out.iter_mut().find(|s| {
-            s.path == p.path && s.dir == dir && (any_state || s.state == state)
-        });
+        let same = out
+            .iter_mut()
+            .find(|s| s.path == p.path && s.dir == dir && (any_state || s.state == state));
         match same {
             Some(s) => s.declared.push((i, p.clone())),
             None => out.push(StatePath {
@@ -180,8 +184,14 @@ pub fn binds(root: &Root, profile: &str, entries: &[Entry], paths: &[StatePath])
         .iter()
         .map(|s| {
             let (source, what) = match s.dir {
-                true => (package_data_path(root, profile, &s.state, &s.path), "writable"),
-                false => (package_config_path(root, profile, &s.state, &s.path), "config"),
+                true => (
+                    package_data_path(root, profile, &s.state, &s.path),
+                    "writable",
+                ),
+                false => (
+                    package_config_path(root, profile, &s.state, &s.path),
+                    "config",
+                ),
             };
             Bind {
                 source,

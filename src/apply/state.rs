@@ -85,8 +85,16 @@ pub fn prepare(
         } else {
             let base = layout::package_etc_dir(root, profile, &sp.state)?;
             let (pkg, e) = &pkgs[0];
-            if prepare_file(&base, &sp.path, pkg, e)? {
-                if let (Some((u, g)), true) = (ids, owner.is_some()) {
+            let seeded = prepare_file(&base, &sp.path, pkg, e)?;
+            // A config file is often seeded at the switch (`conffile`), before any run: it is
+            // given its declared owner and mode the first time a run finds it still root's.
+            let roots = [0, owners.base.unwrap_or(0)];
+            let first = seeded
+                || base.stat(&sp.path)?.is_some_and(|st| {
+                    roots.contains(&st.st_uid) && ids.is_some_and(|(u, _)| u != st.st_uid)
+                });
+            if first && owner.is_some() {
+                if let Some((u, g)) = ids {
                     base.chown(&sp.path, u, g)?;
                 }
                 if let Some(m) = mode {
@@ -103,7 +111,12 @@ pub fn prepare(
 /// 65536 (made before the profile ran in its own id range) to the same ids in the range
 /// at `base` (uid u becomes `base` + u): inside the instance they keep the owner they had.
 /// Once per file: what is in the range already stays.
-pub fn shift_into_range(root: &Root, profile: &str, paths: &[layout::StatePath], base: u32) -> Result<()> {
+pub fn shift_into_range(
+    root: &Root,
+    profile: &str,
+    paths: &[layout::StatePath],
+    base: u32,
+) -> Result<()> {
     crate::package::name::check_name("profile name", profile)?;
     let mut shifted = 0usize;
     let mut shift = |dir: &Dir, rel: &str, st: &crate::fsutil::Stat| -> Result<()> {

@@ -89,10 +89,9 @@ impl Accounts {
         let mut passwd = String::new();
         for line in host("/etc/passwd").lines() {
             let f: Vec<&str> = line.split(':').collect();
-            let clash = self
-                .records
-                .iter()
-                .any(|r| Some(&r.name.as_str()) == f.first() || f.get(2) == Some(&r.uid.to_string().as_str()));
+            let clash = self.records.iter().any(|r| {
+                Some(&r.name.as_str()) == f.first() || f.get(2) == Some(&r.uid.to_string().as_str())
+            });
             if !clash {
                 passwd.push_str(line);
                 passwd.push('\n');
@@ -108,7 +107,8 @@ impl Accounts {
         for line in host("/etc/group").lines() {
             let f: Vec<&str> = line.split(':').collect();
             let clash = self.records.iter().any(|r| {
-                Some(&r.group.as_str()) == f.first() || f.get(2) == Some(&r.gid.to_string().as_str())
+                Some(&r.group.as_str()) == f.first()
+                    || f.get(2) == Some(&r.gid.to_string().as_str())
             });
             if !clash {
                 group.push_str(line);

@@ -53,7 +53,12 @@ pub fn find(
         None => entries[*i].name().to_string(),
     };
     let describe = |c: &(usize, Option<&Unit>)| match c.1 {
-        Some(u) => format!("{} (unit {} of {})", name_of(c), u.file, entries[c.0].spec()),
+        Some(u) => format!(
+            "{} (unit {} of {})",
+            name_of(c),
+            u.file,
+            entries[c.0].spec()
+        ),
         None => format!("{} ([service] of {})", name_of(c), entries[c.0].spec()),
     };
     let chosen: Vec<&(usize, Option<&Unit>)> = match pick {

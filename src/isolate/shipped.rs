@@ -102,7 +102,10 @@ fn units(pkg: &Dir, e: &Entry) -> Result<Vec<Unit>> {
             match Unit::parse(&n, &text) {
                 Ok(u) => out.push(u),
                 Err(UnitError::NoExecStart { .. }) => {
-                    tracing::debug!("{}: {n} has no ExecStart=, not a service berth runs", e.spec());
+                    tracing::debug!(
+                        "{}: {n} has no ExecStart=, not a service berth runs",
+                        e.spec()
+                    );
                 }
                 Err(source) => {
                     return Err(Error::BadUnit {

@@ -304,7 +304,8 @@ impl Manifest {
                 let ok = |n: &str| {
                     !n.is_empty()
                         && n.len() <= 32
-                        && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                        && n.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                 };
                 let (u, g) = o.split_once(':').unwrap_or((o, "root"));
                 if !ok(u) || !ok(g) {

@@ -100,7 +100,9 @@ mod tests {
 
     #[test]
     fn escaping_paths_are_refused() {
-        let e = parse("x.conf", "d /var/../etc 0755\n").unwrap_err().to_string();
+        let e = parse("x.conf", "d /var/../etc 0755\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.conf:1:"), "{e}");
         assert!(parse("x.conf", "d run/x\n").is_err());
     }

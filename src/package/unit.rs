@@ -148,7 +148,9 @@ fn sections(file: &str, text: &str) -> Result<BTreeMap<String, Section>, UnitErr
             });
         };
         let value = v.trim().to_string();
-        out.entry(sec.clone()).or_default().push((key, value, line_no));
+        out.entry(sec.clone())
+            .or_default()
+            .push((key, value, line_no));
     }
     Ok(out)
 }
@@ -222,7 +224,9 @@ impl Unit {
                 "AmbientCapabilities" if value.is_empty() => u.ambient_caps.clear(),
                 "AmbientCapabilities" => {
                     if value.starts_with('~') {
-                        return Err(bad("an inverted list is not supported; name the capabilities to keep"));
+                        return Err(bad(
+                            "an inverted list is not supported; name the capabilities to keep",
+                        ));
                     }
                     u.ambient_caps
                         .extend(value.split_whitespace().map(str::to_string));
@@ -315,7 +319,9 @@ fn exec_line(value: &str, line: usize) -> Result<ExecLine, String> {
     };
     check_absolute(prog).map_err(|why| format!("the program {why}"))?;
     if let Some(w) = argv.iter().find(|w| w.contains("$MAINPID")) {
-        return Err(format!("`{w}` needs systemd's main pid, which berth does not give"));
+        return Err(format!(
+            "`{w}` needs systemd's main pid, which berth does not give"
+        ));
     }
     Ok(ExecLine {
         argv,
@@ -412,7 +418,11 @@ mod tests {
         let cases = [
             ("[Service]\nExecStart=usr/bin/x\n", 2, "must be absolute"),
             ("[Service]\nExecStart=/usr/../bin/x\n", 2, "`..`"),
-            ("[Service]\nExecStart=/bin/x\nRuntimeDirectory=../etc\n", 3, "`..`"),
+            (
+                "[Service]\nExecStart=/bin/x\nRuntimeDirectory=../etc\n",
+                3,
+                "`..`",
+            ),
             ("[Service]\nExecStart=/bin/kill $MAINPID\n", 2, "MAINPID"),
             ("[Service]\nnonsense\n", 2, "not a section"),
             ("ExecStart=/bin/x\n", 1, "outside any section"),
