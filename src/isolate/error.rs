@@ -57,7 +57,7 @@ pub enum Error {
     BadUnit {
         package: String,
         #[source]
-        source: crate::package::unit::UnitError,
+        source: Box<crate::package::unit::UnitError>,
     },
     #[error("{package}: {file}: {what} `{path}` {why}")]
     UnitPath {

@@ -110,7 +110,7 @@ fn units(pkg: &Dir, e: &Entry) -> Result<Vec<Unit>> {
                 Err(source) => {
                     return Err(Error::BadUnit {
                         package: e.spec(),
-                        source,
+                        source: Box::new(source),
                     }
                     .into())
                 }
@@ -177,7 +177,7 @@ fn unit_state(e: &Entry, u: &Unit, out: &mut Shipped) -> Result<()> {
         // /var/run and /var/lock are /run's on Debian: the private /run has them.
         match p.path.strip_prefix("/var/") {
             Some(rest) if !rest.starts_with("run/") && !rest.starts_with("lock/") => {
-                add(format!("var/{rest}"))
+                add(format!("var/{rest}"));
             }
             _ => tracing::debug!("{}: ReadWritePaths={} left to the view", u.file, p.path),
         }
@@ -213,7 +213,7 @@ fn tmpfile_lines(pkg: &Dir, e: &Entry) -> Result<Vec<(String, TmpEntry)>> {
         };
         let lines = tmpfiles::parse(&n, &text).map_err(|source| Error::BadUnit {
             package: e.spec(),
-            source,
+            source: Box::new(source),
         })?;
         out.extend(lines.into_iter().map(|t| (n.clone(), t)));
     }

@@ -308,12 +308,15 @@ fn refused(files: &[(&str, u32, &[u8])], needle: &str) {
 
 const UNIT: &str = "lib/systemd/system/bad.service";
 
+/// Files a test .deb ships: (path, mode, content).
+type Files<'a> = &'a [(&'a str, u32, &'a [u8])];
+
 #[test]
 fn hostile_units_and_tmpfiles_are_one_error_line_and_nothing_is_made() {
     if !have("dpkg-deb", "hostile units") {
         return;
     }
-    let cases: [(&[(&str, u32, &[u8])], &str); 7] = [
+    let cases: [(Files, &str); 7] = [
         (
             &[(UNIT, 0o644, b"[Service]\nExecStart=/bin/sh -c 'echo x'\n")],
             "ExecStart `/bin/sh` is not a program of the profile",
