@@ -5,6 +5,7 @@
 
 use crate::apply::{layout, state as apply_state};
 use crate::error::Result;
+use crate::isolate::accounts::Accounts;
 use crate::isolate::hold::{self, Hold};
 use crate::isolate::instance;
 use crate::isolate::launch::{self, Source};
@@ -12,6 +13,7 @@ use crate::isolate::mounts::Private;
 use crate::isolate::namespace::{self, Mode};
 use crate::isolate::privileges::{self, resolve_user, Privileges};
 use crate::isolate::service::{self, ServiceCommand};
+use crate::isolate::shipped;
 use crate::isolate::users;
 use crate::isolate::{plan, Error as IsolateError};
 use crate::lock::LockedFile;
@@ -43,6 +45,55 @@ pub struct Request {
     pub env: Vec<(OsString, OsString)>,
     /// How long to wait for the root's lock (`--lock-timeout`).
     pub lock_timeout: Option<Duration>,
+    /// `--service NAME`: which of several services runs when no command is given.
+    pub service: Option<String>,
+}
+
+/// What the profile's native packages ship for running (units, implied state, runtime
+/// directories), and who exists in its view.
+struct Shipped {
+    per_entry: Vec<shipped::Shipped>,
+    accounts: Accounts,
+}
+
+impl Shipped {
+    fn read(store: &Store, entries: &[Entry]) -> Result<Shipped> {
+        let mut per_entry = Vec::with_capacity(entries.len());
+        for e in entries {
+            per_entry.push(shipped::read(store, e)?);
+        }
+        Ok(Shipped {
+            per_entry,
+            accounts: Accounts::of(entries),
+        })
+    }
+
+    fn implicit(&self) -> Vec<Vec<crate::package::manifest::PathEntry>> {
+        self.per_entry.iter().map(|s| s.state.clone()).collect()
+    }
+}
+
+/// Whether a package of `entries` ships the absolute path `path` (on a merged-/usr view
+/// `/bin/x` and `/usr/bin/x` are one).
+fn provided(store: &Store, entries: &[Entry], path: &str) -> bool {
+    let rel = path.trim_start_matches('/');
+    let alias = match rel.strip_prefix("usr/") {
+        Some(r) if ["bin/", "sbin/", "lib/"].iter().any(|p| r.starts_with(p)) => {
+            Some(r.to_string())
+        }
+        _ if ["bin/", "sbin/", "lib/"].iter().any(|p| rel.starts_with(p)) => {
+            Some(format!("usr/{rel}"))
+        }
+        _ => None,
+    };
+    entries.iter().any(|e| {
+        store.open_entry(e).is_ok_and(|d| {
+            [Some(rel.to_string()), alias.clone()]
+                .into_iter()
+                .flatten()
+                .any(|r| d.stat(&r).ok().flatten().is_some())
+        })
+    })
 }
 
 /// Carries out `req`. Without `--isolate` it returns only on failure (the command replaces
@@ -59,13 +110,31 @@ pub fn launch(store: &Store, req: Request) -> Result<i32> {
         }
         .into());
     }
+    let shipped = match req.isolate || req.command.is_empty() {
+        true => Shipped::read(store, &entries)?,
+        false => Shipped {
+            per_entry: Vec::new(),
+            accounts: Accounts::default(),
+        },
+    };
     let service = match req.command.is_empty() {
-        true => Some(service::find(&req.profile, &entries)?),
+        true => {
+            let units: Vec<Vec<_>> = shipped.per_entry.iter().map(|s| s.units.clone()).collect();
+            let s = service::find(
+                &req.profile,
+                &entries,
+                &units,
+                req.service.as_deref(),
+                &|p| provided(store, &entries, p),
+            )?;
+            tracing::info!("profile {}: runs the service {}", req.profile, s.from);
+            Some(s)
+        }
         false => None,
     };
-    let privs = privileges(&req, service.as_ref())?;
+    let privs = privileges(&req, service.as_ref(), &shipped.accounts)?;
     if req.isolate {
-        isolated(store, &req, &gen, &entries, &privs, service)
+        isolated(store, &req, &gen, &entries, &privs, service, &shipped)
     } else {
         let drop_privs = req.user.is_some() || !req.caps.is_empty() || service.is_some();
         plain(
@@ -79,7 +148,11 @@ pub fn launch(store: &Store, req: Request) -> Result<i32> {
 }
 
 /// The identity and capabilities to drop to: the flags', else the service's.
-fn privileges(req: &Request, service: Option<&ServiceCommand>) -> Result<Privileges> {
+fn privileges(
+    req: &Request,
+    service: Option<&ServiceCommand>,
+    accounts: &Accounts,
+) -> Result<Privileges> {
     let user = match (&req.user, service) {
         (Some(u), _) => Some((u.as_str(), Source::Flag)),
         (None, Some(s)) => s.user.as_deref().map(|u| (u, Source::Manifest)),
@@ -90,7 +163,7 @@ fn privileges(req: &Request, service: Option<&ServiceCommand>) -> Result<Privile
         (_, Some(s)) => (&s.capabilities, Source::Manifest),
         _ => (&[], Source::Flag),
     };
-    Ok(launch::privileges_for(user, caps, req.isolate)?)
+    Ok(launch::privileges_for(user, caps, req.isolate, accounts)?)
 }
 
 /// The service's command line: a program with a `/` that does not start with one is
@@ -105,6 +178,16 @@ fn service_argv(s: &ServiceCommand, root_of: impl Fn(usize) -> OsString) -> Vec<
         argv[0] = p;
     }
     argv
+}
+
+/// The service's `ExecStartPre=` lines as the launch takes them.
+fn pre_commands(service: Option<&ServiceCommand>) -> Vec<(Vec<OsString>, bool)> {
+    service.map_or_else(Vec::new, |s| {
+        s.pre
+            .iter()
+            .map(|(argv, ignore)| (argv.iter().map(OsString::from).collect(), *ignore))
+            .collect()
+    })
 }
 
 fn identity_env(privs: &Privileges, env: &mut Vec<(OsString, OsString)>) {
@@ -145,6 +228,14 @@ fn plain(
         privileges::apply(p, nix::unistd::geteuid().is_root())?;
     }
     env.extend(req.env.iter().cloned());
+    for (argv, ignore) in pre_commands(service.as_ref()) {
+        if let Err(e) = launch::run_pre(&argv, &env) {
+            if !ignore {
+                return Err(e.into());
+            }
+            tracing::warn!("{e} (ignored: the line starts with `-`)");
+        }
+    }
     Err(launch::exec(&command, &env, profile, false).into())
 }
 
@@ -158,11 +249,13 @@ fn isolated(
     entries: &[Entry],
     privs: &Privileges,
     service: Option<ServiceCommand>,
+    shipped: &Shipped,
 ) -> Result<i32> {
     let root = store.root();
     let profile = req.profile.as_str();
     let mode = Mode::for_caller();
-    let binds = layout::binds(root, profile, entries);
+    let paths = layout::state_paths(entries, &shipped.implicit());
+    let binds = layout::binds(root, profile, entries, &paths);
     let plan = plan::plan(
         entries,
         binds,
@@ -171,7 +264,7 @@ fn isolated(
         Path::new("/"),
     )?;
     namespace::check_kernel(mode)?;
-    let prepared = prepare(store, req, gen, entries, privs, mode)?;
+    let prepared = prepare(store, req, gen, entries, privs, mode, &paths, shipped)?;
     let command = match &service {
         Some(s) => service_argv(s, |_| OsString::new()),
         None => req.command.clone(),
@@ -183,14 +276,17 @@ fn isolated(
             root: root.path().to_path_buf(),
             tmp: prepared.tmp,
             run: prepared.run,
+            accounts: prepared.accounts,
         },
         cwd: std::env::current_dir().ok(),
         hold_fd: Some(prepared.hold.raw_fd()),
     };
+    let pre = pre_commands(service.as_ref());
     let cmd = instance::Command {
         argv: &command,
         env: &env,
         profile,
+        pre: &pre,
     };
     let status = instance::run(&plan, mode, &boundary, privs, &cmd);
     prepared.hold.release();
@@ -204,6 +300,8 @@ struct Prepared {
     /// The profile's private /tmp and /run on the host.
     tmp: std::path::PathBuf,
     run: std::path::PathBuf,
+    /// The view's passwd and group, when the profile has users of its own.
+    accounts: Option<std::path::PathBuf>,
     /// This run's hold on its entries.
     hold: Hold,
 }
@@ -211,6 +309,7 @@ struct Prepared {
 /// Under the root's lock: clears stale holds, makes sure gc has not taken an entry since
 /// they were loaded, gives the profile its id range (as root; its state belongs to that
 /// range), seeds the binds' sources, makes its private /tmp and /run and records the hold.
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     store: &Store,
     req: &Request,
@@ -218,6 +317,8 @@ fn prepare(
     entries: &[Entry],
     privs: &Privileges,
     mode: Mode,
+    paths: &[layout::StatePath],
+    shipped: &Shipped,
 ) -> Result<Prepared> {
     let root = store.root();
     let profile = req.profile.as_str();
@@ -234,7 +335,7 @@ fn prepare(
     let inside = privs.identity.as_ref().map(|i| (i.uid, i.gid));
     let (owner, private_owner) = match range {
         Some(base) => {
-            apply_state::shift_into_range(root, profile, entries, base)?;
+            apply_state::shift_into_range(root, profile, paths, base)?;
             let (u, g) = inside.unwrap_or((0, 0));
             (Some((base + u, base + g)), (base, base))
         }
@@ -246,13 +347,32 @@ fn prepare(
             ),
         ),
     };
-    apply_state::prepare(root, &store, &lock, profile, entries, owner)?;
+    let owners = apply_state::Owners {
+        default: owner,
+        accounts: &shipped.accounts,
+        base: range,
+    };
+    apply_state::prepare(root, &store, &lock, profile, entries, paths, &owners)?;
     let (tmp, run) = hold::private_dirs(root, &lock, profile, private_owner)?;
+    let mut runtime = Vec::new();
+    for r in shipped.per_entry.iter().flat_map(|s| s.runtime.iter()) {
+        let ids = match (&r.owner, range) {
+            (Some(o), Some(base)) => {
+                let (u, g) = shipped.accounts.owner_ids(o)?;
+                (base + u, base + g)
+            }
+            _ => private_owner,
+        };
+        runtime.push((r.path.clone(), r.mode, ids));
+    }
+    hold::runtime_dirs(root, &lock, profile, &runtime)?;
+    let accounts = hold::accounts_dir(root, &lock, profile, &shipped.accounts)?;
     let hold = Hold::create(root, &lock, profile, gen.number, &names)?;
     Ok(Prepared {
         range,
         tmp,
         run,
+        accounts,
         hold,
     })
 }

@@ -209,11 +209,25 @@ pub fn after_switch(
         if old_entry.is_some_and(|o| o.id() == e.id()) {
             continue;
         }
+        // A made entry's config merges under its package's name; a path its package ships
+        // too is the package's to merge (the made entry only says owner and mode).
+        let package_declares = |path: &str| {
+            e.manifest.made.as_ref().is_some_and(|m| {
+                new.packages
+                    .iter()
+                    .filter(|o| o.name == m.for_package)
+                    .filter_map(|o| entry_of(&entries, o))
+                    .any(|pe| pe.manifest.config.iter().any(|pc| pc.path == path))
+            })
+        };
         for c in &e.manifest.config {
+            if package_declares(&c.path) {
+                continue;
+            }
             if let Err(err) = merge_package_file(store, profile, e, old_entry, &c.path) {
                 tracing::warn!(
                     "config {}/{} of profile {profile} was not merged: {err}",
-                    e.name(),
+                    layout::state_name(e),
                     c.path
                 );
             }
@@ -236,7 +250,7 @@ fn merge_package_file(
         Some(o) => package_copy(store, o, path)?.map(|(b, _)| b),
         None => None,
     };
-    let base = layout::package_etc_dir(store.root(), profile, e.name())?;
+    let base = layout::package_etc_dir(store.root(), profile, layout::state_name(e))?;
     let disk = read_file(&base, path)?;
     let action = decide(old.as_deref(), disk.as_deref(), &new, false);
     carry_out(&base, path, action, disk.as_deref(), &new, mode)?;
@@ -322,7 +336,7 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
             continue;
         };
         let base = match &etc {
-            Some(etc) => etc.open_dir_opt(e.name())?,
+            Some(etc) => etc.open_dir_opt(layout::state_name(e))?,
             None => None,
         };
         for c in &e.manifest.config {
@@ -335,9 +349,9 @@ pub fn status(store: &Store, profile: &str, gen: &Generation) -> Result<Vec<File
                 None => (None, false),
             };
             out.push(row(
-                format!("{}/{}", e.name(), c.path),
+                format!("{}/{}", layout::state_name(e), c.path),
                 (format!("package {}", e.spec()), true),
-                layout::package_config_path(root, profile, e.name(), &c.path),
+                layout::package_config_path(root, profile, layout::state_name(e), &c.path),
                 shipped,
                 disk,
                 dist,

@@ -20,6 +20,7 @@
 use crate::error::Result;
 use crate::fsutil::Dir;
 use crate::isolate::plan::Bind;
+use crate::package::manifest::PathEntry;
 use crate::root::{Root, DIR_MODE};
 use crate::store::Entry;
 use std::path::{Path, PathBuf};
@@ -96,29 +97,109 @@ pub fn package_var_dir(root: &Root, profile: &str, package: &str) -> Result<Dir>
     var_dir(root, profile)?.ensure_dir(package, DIR_MODE)
 }
 
-/// The binds for `entries` of `profile`: config files and writable directories, from the
-/// root onto their paths inside the namespace. Computes only; `state::prepare` seeds them.
-pub fn binds(root: &Root, profile: &str, entries: &[Entry]) -> Vec<Bind> {
-    let mut out = Vec::new();
-    for e in entries {
+/// The name an entry's config and data live under: `[made] for` (what a package's
+/// maintainer scripts made belongs with that package's state), else its own name.
+pub fn state_name(e: &Entry) -> &str {
+    e.manifest
+        .made
+        .as_ref()
+        .map_or(e.name(), |m| m.for_package.as_str())
+}
+
+/// One config file or writable directory of a profile, with every entry that declares it.
+#[derive(Debug, Clone)]
+pub struct StatePath {
+    /// The state name it lives under (`etc/<profile>/<state>/…`).
+    pub state: String,
+    /// Relative to `/` and to the state directory.
+    pub path: String,
+    /// A writable directory (rather than a config file).
+    pub dir: bool,
+    /// Index (into the entries) and declaration of each entry declaring it: packages
+    /// before made entries, so seeding takes the package's copy first.
+    pub declared: Vec<(usize, PathEntry)>,
+}
+
+impl StatePath {
+    /// The owner and mode it is given: the last declaration that says (the made entry's,
+    /// which knows what the scripts chowned, over the package's).
+    pub fn owner_mode(&self) -> (Option<&str>, Option<u32>) {
+        let owner = self
+            .declared
+            .iter()
+            .rev()
+            .find_map(|(_, p)| p.owner.as_deref());
+        let mode = self.declared.iter().rev().find_map(|(_, p)| p.mode_bits());
+        (owner, mode)
+    }
+}
+
+/// Every config file and writable directory of `entries`: their manifests' `[[config]]`
+/// and `[[writable]]`, then `implicit` (per entry, the state its native package implies:
+/// empty var/ directories it ships, its unit's and tmpfiles.d's). One per target: a path
+/// declared twice under one state name (a package and its made entry) is one; an implicit
+/// one that a declared one already covers adds nothing; two state names declaring one
+/// path stay two (the plan refuses them, naming both).
+pub fn state_paths(entries: &[Entry], implicit: &[Vec<PathEntry>]) -> Vec<StatePath> {
+    let mut out: Vec<StatePath> = Vec::new();
+    let mut add = |i: usize, p: &PathEntry, dir: bool, any_state: bool| {
+        let state = state_name(&entries[i]);
+        let same = out
+            .iter_mut()
+            .find(|s| s.path == p.path && s.dir == dir && (any_state || s.state == state));
+        match same {
+            Some(s) => s.declared.push((i, p.clone())),
+            None => out.push(StatePath {
+                state: state.to_string(),
+                path: p.path.clone(),
+                dir,
+                declared: vec![(i, p.clone())],
+            }),
+        }
+    };
+    for (i, e) in entries.iter().enumerate() {
         for c in &e.manifest.config {
-            out.push(Bind {
-                source: package_config_path(root, profile, e.name(), &c.path),
-                target: Path::new("/").join(&c.path),
-                dir: false,
-                what: "config",
-                package: e.spec(),
-            });
+            add(i, c, false, false);
         }
         for w in &e.manifest.writable {
-            out.push(Bind {
-                source: package_data_path(root, profile, e.name(), &w.path),
-                target: Path::new("/").join(&w.path),
-                dir: true,
-                what: "writable",
-                package: e.spec(),
-            });
+            add(i, w, true, false);
         }
     }
+    for (i, list) in implicit.iter().enumerate().take(entries.len()) {
+        for w in list {
+            add(i, w, true, true);
+        }
+    }
+    for s in &mut out {
+        s.declared
+            .sort_by_key(|(i, _)| entries[*i].manifest.made.is_some());
+    }
     out
+}
+
+/// The binds of `paths` of `profile`: config files and writable directories, from the
+/// root onto their paths inside the namespace. Computes only; `state::prepare` seeds them.
+pub fn binds(root: &Root, profile: &str, entries: &[Entry], paths: &[StatePath]) -> Vec<Bind> {
+    paths
+        .iter()
+        .map(|s| {
+            let (source, what) = match s.dir {
+                true => (
+                    package_data_path(root, profile, &s.state, &s.path),
+                    "writable",
+                ),
+                false => (
+                    package_config_path(root, profile, &s.state, &s.path),
+                    "config",
+                ),
+            };
+            Bind {
+                source,
+                target: Path::new("/").join(&s.path),
+                dir: s.dir,
+                what,
+                package: entries[s.declared[0].0].spec(),
+            }
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@
 use super::layout;
 use crate::error::{Error, Result};
 use crate::fsutil::{temp_name, Dir, Kind};
+use crate::isolate::accounts::Accounts;
 use crate::isolate::plan::Bind;
 use crate::lock::LockedFile;
 use crate::root::{Root, DIR_MODE};
@@ -28,44 +29,94 @@ pub fn copy_mode(st_mode: u32) -> u32 {
     (st_mode & 0o555) | 0o200
 }
 
-/// Creates what [`layout::binds`] names and does not exist yet, seeded from the packages. New
-/// writable directories are given to `owner` (uid, gid) when set, so a service that runs
-/// as another user can write them. Returns the binds.
+/// Who seeded state belongs to: `default` (host ids: the service's user) for what declares
+/// no owner, and the ids an `owner` field names in the profile's view (`accounts`), as
+/// root shifted into the profile's range from `base`.
+pub struct Owners<'a> {
+    /// Host ids of what declares no owner (None: the caller's).
+    pub default: Option<(u32, u32)>,
+    /// The profile's users and groups.
+    pub accounts: &'a Accounts,
+    /// As root: the first host id of the profile's range.
+    pub base: Option<u32>,
+}
+
+impl Owners<'_> {
+    /// The host ids of a declared `owner`, or the default.
+    fn host_ids(&self, owner: Option<&str>) -> Result<Option<(u32, u32)>> {
+        let Some(o) = owner else {
+            return Ok(self.default);
+        };
+        let (u, g) = self.accounts.owner_ids(o)?;
+        match self.base {
+            Some(b) => Ok(Some((b + u, b + g))),
+            // Without a range only the caller's own ids exist in the view.
+            None => {
+                tracing::debug!("owner {o} left as the caller (no id range without root)");
+                Ok(self.default)
+            }
+        }
+    }
+}
+
+/// Creates what [`layout::binds`] names for `paths` and does not exist yet, seeded from the
+/// packages that declare it (the package's copy, then its made entry's), given the owner
+/// and mode declared, else `owners.default`. Returns the binds.
 pub fn prepare(
     root: &Root,
     store: &Store,
     _lock: &LockedFile,
     profile: &str,
     entries: &[Entry],
-    owner: Option<(u32, u32)>,
+    paths: &[layout::StatePath],
+    owners: &Owners,
 ) -> Result<Vec<Bind>> {
     crate::package::name::check_name("profile name", profile)?;
-    for e in entries {
-        if e.manifest.config.is_empty() && e.manifest.writable.is_empty() {
-            continue;
+    for sp in paths {
+        let (owner, mode) = sp.owner_mode();
+        let ids = owners.host_ids(owner)?;
+        let mut pkgs = Vec::new();
+        for (i, _) in &sp.declared {
+            pkgs.push((store.open_entry(&entries[*i])?, &entries[*i]));
         }
-        let pkg = store.open_entry(e)?;
-        if !e.manifest.config.is_empty() {
-            let base = layout::package_etc_dir(root, profile, e.name())?;
-            for c in &e.manifest.config {
-                prepare_file(&base, &c.path, &pkg, e)?;
-            }
-        }
-        if !e.manifest.writable.is_empty() {
-            let base = layout::package_var_dir(root, profile, e.name())?;
-            for w in &e.manifest.writable {
-                prepare_dir(&base, &w.path, &pkg, e, owner)?;
+        if sp.dir {
+            let base = layout::package_var_dir(root, profile, &sp.state)?;
+            prepare_dir(&base, &sp.path, &pkgs, ids, mode)?;
+        } else {
+            let base = layout::package_etc_dir(root, profile, &sp.state)?;
+            let (pkg, e) = &pkgs[0];
+            let seeded = prepare_file(&base, &sp.path, pkg, e)?;
+            // A config file is often seeded at the switch (`conffile`), before any run: it is
+            // given its declared owner and mode the first time a run finds it still root's.
+            let roots = [0, owners.base.unwrap_or(0)];
+            let first = seeded
+                || base.stat(&sp.path)?.is_some_and(|st| {
+                    roots.contains(&st.st_uid) && ids.is_some_and(|(u, _)| u != st.st_uid)
+                });
+            if first && owner.is_some() {
+                if let Some((u, g)) = ids {
+                    base.chown(&sp.path, u, g)?;
+                }
+                if let Some(m) = mode {
+                    base.chmod(&sp.path, m)
+                        .map_err(|err| Error::io("chmod", base.join(&sp.path), err))?;
+                }
             }
         }
     }
-    Ok(layout::binds(root, profile, entries))
+    Ok(layout::binds(root, profile, entries, paths))
 }
 
 /// Gives a profile's config files and writable trees that still belong to host ids below
 /// 65536 (made before the profile ran in its own id range) to the same ids in the range
 /// at `base` (uid u becomes `base` + u): inside the instance they keep the owner they had.
 /// Once per file: what is in the range already stays.
-pub fn shift_into_range(root: &Root, profile: &str, entries: &[Entry], base: u32) -> Result<()> {
+pub fn shift_into_range(
+    root: &Root,
+    profile: &str,
+    paths: &[layout::StatePath],
+    base: u32,
+) -> Result<()> {
     crate::package::name::check_name("profile name", profile)?;
     let mut shifted = 0usize;
     let mut shift = |dir: &Dir, rel: &str, st: &crate::fsutil::Stat| -> Result<()> {
@@ -85,29 +136,21 @@ pub fn shift_into_range(root: &Root, profile: &str, entries: &[Entry], base: u32
     };
     let etc = layout::etc_dir_opt(root, profile)?;
     let var = layout::var_dir_opt(root, profile)?;
-    for e in entries {
-        let open = |d: &Option<Dir>| match d {
-            Some(d) => d.open_dir_opt(e.name()),
-            None => Ok(None),
+    for sp in paths {
+        let top = if sp.dir { &var } else { &etc };
+        let Some(base_dir) = (match top {
+            Some(d) => d.open_dir_opt(&sp.state)?,
+            None => None,
+        }) else {
+            continue;
         };
-        if let Some(base_dir) = open(&etc)? {
-            for c in &e.manifest.config {
-                if let Some(st) = base_dir.stat(&c.path)? {
-                    shift(&base_dir, &c.path, &st)?;
-                }
-            }
-        }
-        if let Some(base_dir) = open(&var)? {
-            for w in &e.manifest.writable {
-                let Some(st) = base_dir.stat(&w.path)? else {
-                    continue;
-                };
-                shift(&base_dir, &w.path, &st)?;
-                if crate::fsutil::dir::kind_of(&st) == Kind::Dir {
-                    let tree = base_dir.open_dir(&w.path)?;
-                    crate::fsutil::walk(&tree, &mut |rel, _, st| shift(&tree, rel, st))?;
-                }
-            }
+        let Some(st) = base_dir.stat(&sp.path)? else {
+            continue;
+        };
+        shift(&base_dir, &sp.path, &st)?;
+        if sp.dir && crate::fsutil::dir::kind_of(&st) == Kind::Dir {
+            let tree = base_dir.open_dir(&sp.path)?;
+            crate::fsutil::walk(&tree, &mut |rel, _, st| shift(&tree, rel, st))?;
         }
     }
     if shifted > 0 {
@@ -143,9 +186,10 @@ fn parent_of<'a>(base: &Dir, rel: &'a str) -> Result<(Dir, &'a str)> {
     }
 }
 
-fn prepare_file(base: &Dir, rel: &str, pkg: &Dir, e: &Entry) -> Result<()> {
+/// Seeds one config file; whether it was made now.
+fn prepare_file(base: &Dir, rel: &str, pkg: &Dir, e: &Entry) -> Result<bool> {
     match base.stat(rel)? {
-        Some(st) if crate::fsutil::dir::kind_of(&st) == Kind::File => return Ok(()),
+        Some(st) if crate::fsutil::dir::kind_of(&st) == Kind::File => return Ok(false),
         Some(_) => {
             return Err(wrong_kind(
                 e,
@@ -185,23 +229,27 @@ fn prepare_file(base: &Dir, rel: &str, pkg: &Dir, e: &Entry) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(true)
 }
 
+/// Seeds one writable directory from the first declarer that ships it, then what the
+/// others ship that it lacks; `owner` and `mode` on every new directory's top, `owner` on
+/// all of it. An existing one is left as it is (its data is the service's).
 fn prepare_dir(
     base: &Dir,
     rel: &str,
-    pkg: &Dir,
-    e: &Entry,
+    pkgs: &[(Dir, &Entry)],
     owner: Option<(u32, u32)>,
+    mode: Option<u32>,
 ) -> Result<()> {
+    let e = pkgs[0].1;
     match base.stat(rel)? {
         Some(st) if crate::fsutil::dir::kind_of(&st) == Kind::Dir => {
             if let Some((uid, _)) = owner {
                 if st.st_uid != uid {
-                    tracing::warn!(
-                        "{} belongs to uid {}, but the service runs as uid {uid}; it may not be \
-                         able to write there (chown it if it should)",
+                    tracing::debug!(
+                        "{} belongs to uid {}, not uid {uid}; left as it is (chown it if the \
+                         service cannot write there)",
                         base.join(rel).display(),
                         st.st_uid
                     );
@@ -222,13 +270,26 @@ fn prepare_dir(
     let (parent, name) = parent_of(base, rel)?;
     let tmp = temp_name(name);
     let built = (|| {
-        match pkg.open_following_beneath(rel, true) {
-            Some(fd) => copy_tree(&Dir::from_fd(fd, pkg.join(rel)), &parent, &tmp, owner)?,
-            None if pkg.open_following_beneath(rel, false).is_some() => {
-                return Err(wrong_kind(e, "writable", rel, "a file"))
+        make_dir(&parent, &tmp, owner)?;
+        for (pkg, pe) in pkgs {
+            match pkg.open_following_beneath(rel, true) {
+                Some(fd) => copy_tree(
+                    &Dir::from_fd(fd, pkg.join(rel)),
+                    &parent.open_dir(&tmp)?,
+                    owner,
+                )?,
+                None if pkg.open_following_beneath(rel, false).is_some() => {
+                    return Err(wrong_kind(pe, "writable", rel, "a file"))
+                }
+                None => {}
             }
-            None => make_dir(&parent, &tmp, owner)?,
         }
+        if let Some(m) = mode {
+            parent
+                .chmod(&tmp, m)
+                .map_err(|err| Error::io("chmod", parent.join(&tmp), err))?;
+        }
+        parent.open_dir(&tmp)?.fsync()?;
         parent.rename(&tmp, &parent, name)
     })();
     if built.is_err() {
@@ -252,15 +313,25 @@ fn make_dir(parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> Result<()> {
     Ok(())
 }
 
-/// Copies a shipped directory: directories 0755, files 0644 (0755 when executable),
-/// links as links; all given to `owner`. Made durable before the caller's rename.
-fn copy_tree(src: &Dir, parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> Result<()> {
-    make_dir(parent, name, owner)?;
-    let dst = parent.open_dir(name)?;
+/// Copies a shipped directory into `dst` (what `dst` has already stays): directories
+/// 0755, files 0644 (0755 when executable), links as links; all given to `owner`. Made
+/// durable before the caller's rename.
+fn copy_tree(src: &Dir, dst: &Dir, owner: Option<(u32, u32)>) -> Result<()> {
     for ent in src.entries()? {
         let Some(n) = ent.name_str() else { continue };
+        if dst.stat(n)?.is_some() {
+            if ent.kind == Kind::Dir {
+                if let Some(sub) = dst.open_dir_opt(n)? {
+                    copy_tree(&src.open_dir(n)?, &sub, owner)?;
+                }
+            }
+            continue;
+        }
         match ent.kind {
-            Kind::Dir => copy_tree(&src.open_dir(n)?, &dst, n, owner)?,
+            Kind::Dir => {
+                make_dir(dst, n, owner)?;
+                copy_tree(&src.open_dir(n)?, &dst.open_dir(n)?, owner)?;
+            }
             Kind::Symlink => {
                 if let Some(target) = src.read_link(n)? {
                     dst.symlink(target, n)?;
@@ -280,7 +351,9 @@ fn copy_tree(src: &Dir, parent: &Dir, name: &str, owner: Option<(u32, u32)>) -> 
             Kind::Other => continue,
         }
         if let Some((uid, gid)) = owner {
-            dst.chown(n, uid, gid)?;
+            if ent.kind != Kind::Dir {
+                dst.chown(n, uid, gid)?;
+            }
         }
     }
     dst.fsync()

@@ -17,6 +17,7 @@ pub const AFTER_HELP: &str = "Examples:
   berth run --isolate site-a -- cat /usr/share/drupal7/VERSION
   berth run --isolate site-b --user www-data -- php-fpm8.2 -F
   berth run --isolate site-b                       # the profile's [service] exec
+  berth run --isolate site-a --service nginx       # the nginx.service a package ships
   berth run --isolate site-b --user nobody --cap NET_BIND_SERVICE
 
 --isolate: an instance with its own user namespace (as root: the profile's private range of
@@ -34,8 +35,16 @@ no_new_privs, and exec. berth stays as the instance's supervisor: it passes sign
 exits with the command's status when the last process inside has ended; until then gc
 keeps (defers) the entries it uses.
 
-Without a command, the profile's [service] exec runs (relative to the package root), with
-its user and capabilities unless --user / --cap say otherwise. --user and --cap also work
+Without a command, the profile's service runs: a package's [service] exec (relative to the
+package root), else the systemd unit a native package ships (lib/systemd/system/*.service:
+its ExecStartPre= lines first, then ExecStart=, User=, Group=, AmbientCapabilities=), with
+its user and capabilities unless --user / --cap say otherwise; --service NAME picks one of
+several, -v says which and from where. Under --isolate a native package's state directories
+(the empty var/lib, var/log, var/cache, var/spool directories it ships, its unit's
+StateDirectory=, LogsDirectory=, CacheDirectory=, ReadWritePaths= under /var, tmpfiles.d
+lines under /var) are bound like [[writable]], its RuntimeDirectory= and tmpfiles.d lines
+under /run are made in the profile's /run, and /etc/passwd and /etc/group are the host's
+plus the profile's [[user]] records. --user and --cap also work
 without --isolate (root only, except --user naming yourself). -v says which namespace
 kind was used. Exit status: the command's; 127 when it is not found, 126 when it cannot be
 executed; berth's own errors as listed in `berth --help`.";
@@ -58,7 +67,11 @@ pub struct Args {
     /// environment is otherwise clean
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(OsString, OsString)>,
-    /// The command and its arguments, after `--` [default: the profile's [service] exec]
+    /// Without a command: which service runs when the profile has several (a unit's name
+    /// without .service, or a package's name)
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The command and its arguments, after `--` [default: the profile's service]
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
@@ -85,6 +98,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         command: a.command,
         env: a.env,
         lock_timeout: ctx.lock_timeout,
+        service: a.service,
     };
     let status = crate::run::launch(&view.store, req)?;
     // The instance's own exit status is berth's, as if berth had exec'd the command (as it

@@ -45,6 +45,28 @@ pub enum Error {
         profile: String,
         packages: Vec<String>,
     },
+    #[error("profile {profile} has no service `{name}`; it has: {}", .known.join(", "))]
+    NoSuchService {
+        profile: String,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error("ExecStartPre `{command}` failed ({status}); the service was not started")]
+    PreFailed { command: String, status: String },
+    #[error("{package}: {source}")]
+    BadUnit {
+        package: String,
+        #[source]
+        source: Box<crate::package::unit::UnitError>,
+    },
+    #[error("{package}: {file}: {what} `{path}` {why}")]
+    UnitPath {
+        package: String,
+        file: String,
+        what: &'static str,
+        path: String,
+        why: &'static str,
+    },
     #[error("{package}: [service] exec `{exec}` {why}")]
     BadServiceExec {
         package: String,
@@ -153,7 +175,10 @@ impl Error {
             UnknownCapability { .. } => s("use a name from capabilities(7) such as NET_BIND_SERVICE (the CAP_ prefix is optional)"),
             NoPackages { profile, .. } => Some(format!("`berth use {profile} PACKAGE` adds one")),
             NoService { profile, .. } => Some(format!("give a command after `--`: berth run {profile} -- CMD")),
-            ManyServices { profile, .. } => Some(format!("name the command after `--`, e.g. berth run {profile} -- CMD")),
+            ManyServices { profile, packages } => Some(format!("pick one with --service NAME (berth run --isolate {profile} --service {}), or give a command after `--`", packages.first().map_or("NAME", |p| p.split(' ').next().unwrap_or(p)))),
+            NoSuchService { .. } => s("name one of those (a unit name without .service, or a package name)"),
+            PreFailed { .. } => s("fix what it checks (run it by hand: berth run --isolate PROFILE -- COMMAND), or prefix the line with `-` in a [service] of your own"),
+            BadUnit { .. } | UnitPath { .. } => s("the package's systemd unit or tmpfiles.d snippet asks for something berth refuses; nothing was changed (give the profile file a [service] instead)"),
             BadServiceExec { .. } => s("write the command relative to the package root, like exec = \"usr/bin/app serve\""),
             _ => None,
         }
@@ -203,7 +228,10 @@ impl ModuleError for Error {
             | Error::UnknownGroup { .. }
             | Error::NoPackages { .. }
             | Error::NoService { .. } => exit::NOT_FOUND,
-            Error::UnknownCapability { .. } | Error::ManyServices { .. } => exit::USAGE,
+            Error::UnknownCapability { .. }
+            | Error::ManyServices { .. }
+            | Error::NoSuchService { .. } => exit::USAGE,
+            Error::BadUnit { .. } | Error::UnitPath { .. } => exit::REFUSED,
             Error::BadServiceExec { .. } | Error::WrongKind { .. } | Error::Reserved { .. } => {
                 exit::REFUSED
             }
@@ -216,7 +244,8 @@ impl ModuleError for Error {
             | Error::NoOverlayfs { .. }
             | Error::TooManyLayers { .. }
             | Error::Mount { .. }
-            | Error::Privileges { .. } => exit::FAILURE,
+            | Error::Privileges { .. }
+            | Error::PreFailed { .. } => exit::FAILURE,
             Error::Io(e) => e.exit_code(),
         }
     }

@@ -148,6 +148,60 @@ pub fn private_dirs(
     Ok((base.join("tmp"), base.join("run")))
 }
 
+/// Makes `dirs` (path relative to /run, mode, host owner) in the profile's private /run
+/// where missing, as systemd makes `RuntimeDirectory=` before a service starts; missing
+/// parents are made 0755 for the range's root. What exists is left as it is.
+pub fn runtime_dirs(
+    root: &Root,
+    _lock: &LockedFile,
+    profile: &str,
+    dirs: &[(String, u32, (u32, u32))],
+) -> Result<()> {
+    crate::package::name::check_name("profile name", profile)?;
+    let Some(run) = root
+        .dir()
+        .open_dir_opt(&format!("{RUN}/{PROFILES}/{profile}/run"))?
+    else {
+        return Ok(());
+    };
+    for (path, mode, (uid, gid)) in dirs {
+        crate::package::unit::check_relative(path).map_err(|why| Error::Internal {
+            what: "runtime directory",
+            detail: format!("{path} {why}"),
+        })?;
+        let (parent, name) = match path.rsplit_once('/') {
+            Some((p, n)) => (run.ensure_dir(p, DIR_MODE)?, n),
+            None => (run.try_clone()?, path.as_str()),
+        };
+        if parent.create_dir(name, DIR_MODE)? {
+            parent.chown(name, *uid, *gid)?;
+            parent
+                .chmod(name, *mode)
+                .map_err(|e| Error::io("chmod", parent.join(name), e))?;
+            tracing::debug!("runtime directory /run/{path} made ({mode:o}, {uid}:{gid})");
+        }
+    }
+    Ok(())
+}
+
+/// Writes the view's `passwd` and `group` (`accounts`) into `run/profiles/<profile>/etc`
+/// and returns that directory; None when the profile has no records (the host's serve).
+pub fn accounts_dir(
+    root: &Root,
+    _lock: &LockedFile,
+    profile: &str,
+    accounts: &super::accounts::Accounts,
+) -> Result<Option<PathBuf>> {
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    crate::package::name::check_name("profile name", profile)?;
+    let rel = format!("{RUN}/{PROFILES}/{profile}/etc");
+    let dir = root.dir().ensure_dir(&rel, DIR_MODE)?;
+    accounts.write_files(&dir)?;
+    Ok(Some(root.path().join(rel)))
+}
+
 /// The directory of the profiles' private /tmp and /run in `run/`.
 const PROFILES: &str = "profiles";
 

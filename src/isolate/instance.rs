@@ -61,6 +61,9 @@ pub struct Command<'a> {
     pub env: &'a [(OsString, OsString)],
     /// The profile, for messages.
     pub profile: &'a str,
+    /// Commands run first, each to its end (a unit's `ExecStartPre=`), and whether its
+    /// failure is ignored.
+    pub pre: &'a [(Vec<OsString>, bool)],
 }
 
 /// Runs the instance and waits for it: the command's exit status (128 + the signal that
@@ -219,6 +222,14 @@ fn start(privileges: &Privileges, command: &Command) -> Error {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if let Err(e) = privileges::apply(privileges, true) {
         return e;
+    }
+    for (argv, ignore) in command.pre {
+        if let Err(e) = launch::run_pre(argv, command.env) {
+            if !*ignore {
+                return e;
+            }
+            tracing::warn!("{e} (ignored: the line starts with `-`)");
+        }
     }
     launch::exec(command.argv, command.env, command.profile, true)
 }

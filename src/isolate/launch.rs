@@ -2,6 +2,7 @@
 //! through [`super::instance`] (namespaces, mounts, a PID 1 that waits for the last
 //! process), whose command ends here too; a plain run `exec`s directly.
 
+use super::accounts::Accounts;
 use super::error::Error;
 use super::privileges::{parse_caps, resolve_user, Privileges};
 use caps::Capability;
@@ -47,9 +48,12 @@ pub fn privileges_for(
     user: Option<(&str, Source)>,
     caps: (&[String], Source),
     isolated: bool,
+    accounts: &Accounts,
 ) -> Result<Privileges, Error> {
     let mut keep = parse_caps(caps.0)?;
+    // Under --isolate names resolve in the view (the host's users plus the profile's).
     let mut identity = match user {
+        Some((u, _)) if isolated => Some(accounts.resolve(u)?),
         Some((u, _)) => Some(resolve_user(u)?),
         None => None,
     };
@@ -162,6 +166,34 @@ pub fn exec(
             profile: profile.to_string(),
             source: err,
         },
+    }
+}
+
+/// Runs one `ExecStartPre=` command to its end, with the service's environment.
+pub fn run_pre(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    let text = argv
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some((prog, args)) = argv.split_first() else {
+        return Ok(());
+    };
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(Error::PreFailed {
+            command: text,
+            status: s.to_string(),
+        }),
+        Err(e) => Err(Error::PreFailed {
+            command: text,
+            status: e.to_string(),
+        }),
     }
 }
 

@@ -9,6 +9,7 @@
 //! lock: the id range, and gc must not take the entries), then [`instance`]:
 //! [`namespace`], [`mounts`], [`privileges`], [`launch`]'s `exec`.
 
+pub mod accounts;
 mod attach;
 mod entries;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod owned;
 pub mod plan;
 pub mod privileges;
 pub mod service;
+pub mod shipped;
 mod syscalls;
 pub mod users;
 

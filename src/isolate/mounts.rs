@@ -37,6 +37,9 @@ pub struct Private {
     pub tmp: PathBuf,
     /// The profile's /run.
     pub run: PathBuf,
+    /// A directory with the view's `passwd` and `group` (the host's plus the profile's
+    /// records), bound read-only over /etc/passwd and /etc/group; None: the host's.
+    pub accounts: Option<PathBuf>,
 }
 
 /// Opens the package layers of `plan`. With `userns` (as root), each layer is a detached
@@ -154,6 +157,10 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
             b.target.display()
         );
     }
+    for p in &sources.accounts {
+        attach(p, "bind the profile's users over")?;
+        remount(&p.target, MsFlags::MS_RDONLY)?;
+    }
     Ok(())
 }
 
@@ -166,6 +173,7 @@ struct Sources {
     devs: Vec<Pending>,
     tmp: Pending,
     run: Pending,
+    accounts: Vec<Pending>,
 }
 
 impl Sources {
@@ -189,7 +197,14 @@ impl Sources {
             }
             resubmount.push(v);
         }
+        let mut accounts = Vec::new();
+        if let Some(dir) = &private.accounts {
+            for name in ["passwd", "group"] {
+                accounts.push(clone(&dir.join(name), &Path::new("/etc").join(name))?);
+            }
+        }
         Ok(Sources {
+            accounts,
             store,
             binds,
             resubmount,

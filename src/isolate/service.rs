@@ -1,7 +1,9 @@
-//! The profile's service: the one package with a `[service]` section, and its `exec` line
-//! split into words (single and double quotes, backslash escapes; no other shell syntax).
+//! The profile's service: the package with a `[service]` section, else a systemd unit its
+//! native packages ship (`--service` picks one of several), and its command line split
+//! into words (single and double quotes, backslash escapes; no other shell syntax).
 
 use super::error::Error;
+use crate::package::unit::Unit;
 use crate::store::Entry;
 
 /// The service of a profile: which package, and its command line.
@@ -12,35 +14,91 @@ pub struct ServiceCommand {
     /// The words of `exec`; the first is the program (relative to the package root when
     /// it contains a `/` and does not start with one).
     pub argv: Vec<String>,
-    /// `[service] user`.
+    /// Commands run before it, in order (a unit's `ExecStartPre=`): words, and whether a
+    /// failure is ignored (`-`).
+    pub pre: Vec<(Vec<String>, bool)>,
+    /// `[service] user`, or a unit's `User=[:Group=]`.
     pub user: Option<String>,
-    /// `[service] capabilities`.
+    /// `[service] capabilities`, or a unit's `AmbientCapabilities=`.
     pub capabilities: Vec<String>,
+    /// Its name (the unit's without `.service`, or the package's).
+    pub name: String,
+    /// Where it comes from, for `-v` (`unit nginx.service of nginx-common@1.22`).
+    pub from: String,
 }
 
-/// The one service among `entries`; none or several is an error naming the packages.
-pub fn find(profile: &str, entries: &[Entry]) -> Result<ServiceCommand, Error> {
-    let with: Vec<usize> = (0..entries.len())
+/// The service to run among `entries` (with `units[i]` the units entry i ships): the
+/// manifests' `[service]` sections, else the units; `pick` (`--service`) chooses by the
+/// unit's or the package's name. None, several without `pick`, or an unknown `pick` is an
+/// error naming them. `provided` says whether a package of the profile ships an absolute
+/// path: a unit's `ExecStart=` must run a program of the profile, not of the host.
+pub fn find(
+    profile: &str,
+    entries: &[Entry],
+    units: &[Vec<Unit>],
+    pick: Option<&str>,
+    provided: &dyn Fn(&str) -> bool,
+) -> Result<ServiceCommand, Error> {
+    let mut all: Vec<(usize, Option<&Unit>)> = (0..entries.len())
         .filter(|&i| entries[i].manifest.service.is_some())
+        .map(|i| (i, None))
         .collect();
-    let i = match with.as_slice() {
-        [i] => *i,
+    if all.is_empty() {
+        for (i, list) in units.iter().enumerate().take(entries.len()) {
+            all.extend(list.iter().map(|u| (i, Some(u))));
+        }
+    }
+    let name_of = |(i, u): &(usize, Option<&Unit>)| match u {
+        Some(u) => u.name().to_string(),
+        None => entries[*i].name().to_string(),
+    };
+    let describe = |c: &(usize, Option<&Unit>)| match c.1 {
+        Some(u) => format!(
+            "{} (unit {} of {})",
+            name_of(c),
+            u.file,
+            entries[c.0].spec()
+        ),
+        None => format!("{} ([service] of {})", name_of(c), entries[c.0].spec()),
+    };
+    let chosen: Vec<&(usize, Option<&Unit>)> = match pick {
+        Some(p) => all
+            .iter()
+            .filter(|c| name_of(c) == p || entries[c.0].name() == p)
+            .collect(),
+        None => all.iter().collect(),
+    };
+    let c = match chosen.as_slice() {
+        [c] => *c,
+        [] if pick.is_some() && !all.is_empty() => {
+            return Err(Error::NoSuchService {
+                profile: profile.to_string(),
+                name: pick.unwrap_or_default().to_string(),
+                known: all.iter().map(describe).collect(),
+            })
+        }
         [] => {
             return Err(Error::NoService {
                 profile: profile.to_string(),
                 packages: entries.iter().map(Entry::spec).collect(),
             })
         }
-        _ => {
+        many => {
             return Err(Error::ManyServices {
                 profile: profile.to_string(),
-                packages: with.iter().map(|&i| entries[i].spec()).collect(),
+                packages: many.iter().map(|c| describe(c)).collect(),
             })
         }
     };
-    let e = &entries[i];
+    match c.1 {
+        Some(u) => from_unit(c.0, &entries[c.0], u, provided, describe(c)),
+        None => from_manifest(c.0, &entries[c.0], describe(c)),
+    }
+}
+
+fn from_manifest(i: usize, e: &Entry, from: String) -> Result<ServiceCommand, Error> {
     let Some(s) = e.manifest.service.as_ref() else {
-        unreachable!("filtered on service above")
+        unreachable!("chosen among entries with a [service]")
     };
     let bad = |why| Error::BadServiceExec {
         package: e.spec(),
@@ -57,8 +115,60 @@ pub fn find(profile: &str, entries: &[Entry]) -> Result<ServiceCommand, Error> {
     Ok(ServiceCommand {
         package: i,
         argv,
+        pre: Vec::new(),
         user: s.user.clone(),
         capabilities: s.capabilities.clone(),
+        name: e.name().to_string(),
+        from,
+    })
+}
+
+fn from_unit(
+    i: usize,
+    e: &Entry,
+    u: &Unit,
+    provided: &dyn Fn(&str) -> bool,
+    from: String,
+) -> Result<ServiceCommand, Error> {
+    let Some(start) = &u.exec_start else {
+        unreachable!("units without ExecStart= are not services")
+    };
+    if !provided(&start.argv[0]) {
+        return Err(Error::UnitPath {
+            package: e.spec(),
+            file: format!("{}:{}", u.file, start.line),
+            what: "ExecStart",
+            path: start.argv[0].clone(),
+            why: "is not a program of the profile's packages (berth runs the package's service, not the host's programs)",
+        });
+    }
+    for l in u.exec_start_pre.iter().chain([start]) {
+        if l.privileged {
+            tracing::info!(
+                "{}:{}: `+`/`!` asks for full privileges; berth runs it as the service runs",
+                u.file,
+                l.line
+            );
+        }
+    }
+    let user = match (&u.user, &u.group) {
+        (Some(us), Some(g)) => Some(format!("{us}:{g}")),
+        (Some(us), None) => Some(us.clone()),
+        (None, Some(g)) => Some(format!("root:{g}")),
+        (None, None) => None,
+    };
+    Ok(ServiceCommand {
+        package: i,
+        argv: start.argv.clone(),
+        pre: u
+            .exec_start_pre
+            .iter()
+            .map(|l| (l.argv.clone(), l.ignore_failure))
+            .collect(),
+        user,
+        capabilities: u.ambient_caps.clone(),
+        name: u.name().to_string(),
+        from,
     })
 }
 

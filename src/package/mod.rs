@@ -24,6 +24,8 @@ pub mod sink;
 pub mod source;
 pub mod stream;
 pub mod tarball;
+pub mod tmpfiles;
+pub mod unit;
 pub mod version;
 
 pub use read::{read, ReadOptions, ReadOutcome};

@@ -435,3 +435,35 @@ pub fn field<'a>(info: &'a serde_json::Value, name: &str) -> &'a str {
         .as_str()
         .unwrap()
 }
+
+/// `NAME_VERSION_*.deb` from the configured Debian mirror (`apt-get download NAME=VERSION`,
+/// or NAME alone when `version` is empty), kept in cargo's scratch directory shared by the
+/// tests (as [`debian_hello`]); the reason when there is none.
+pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
+    // apt names the file with the epoch's colon as %3a.
+    let prefix = match version {
+        "" => format!("{name}_"),
+        v => format!("{name}_{}_", v.replace(':', "%3a")),
+    };
+    let find = || {
+        super::children(&cache)
+            .into_iter()
+            .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            .map(|n| cache.join(n))
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let spec = match version {
+        "" => name.to_string(),
+        v => format!("{name}={v}"),
+    };
+    let out = Command::new("apt-get")
+        .args(["download", &spec])
+        .current_dir(&cache)
+        .output()
+        .map_err(|e| e.to_string())?;
+    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}

@@ -93,7 +93,15 @@ fn no_service_and_two_services_are_refused_naming_the_packages() {
         e.install(&f, &[]);
     }
     e.run(&["use", "two", "one", "two"]).ok();
-    refused(&e, &["two"], 2, &["more than one service: one@1, two@1"]);
+    refused(
+        &e,
+        &["two"],
+        2,
+        &[
+            "more than one service: one ([service] of one@1), two ([service] of two@1)",
+            "--service",
+        ],
+    );
 }
 
 #[test]

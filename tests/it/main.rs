@@ -34,6 +34,7 @@ mod native_isolate;
 mod native_links;
 mod native_modes;
 mod native_rpm;
+mod native_services;
 mod profile_concurrency;
 mod profiles;
 mod quiet;
