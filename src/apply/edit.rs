@@ -19,7 +19,12 @@ pub fn config_path(
     file: &str,
 ) -> crate::Result<PathBuf> {
     let root = store.root();
-    let binds = layout::binds(root, profile, entries);
+    let mut implicit = Vec::with_capacity(entries.len());
+    for e in entries {
+        implicit.push(crate::isolate::shipped::read(store, e)?.state);
+    }
+    let paths = layout::state_paths(entries, &implicit);
+    let binds = layout::binds(root, profile, entries, &paths);
     let configs: Vec<_> = binds.iter().filter(|b| b.what == "config").collect();
     let want = file.trim_start_matches('/');
     let etc = layout::etc_path(root, profile);
@@ -38,7 +43,14 @@ pub fn config_path(
         }
         .into());
     };
-    // Seeding never overwrites: an edited file stays as it is.
-    state::prepare(root, store, lock, profile, entries, None)?;
+    // Seeding never overwrites: an edited file stays as it is. Everything is the caller's
+    // for now: the first isolated run gives it to the profile's range and declared owners.
+    let accounts = crate::isolate::accounts::Accounts::of(entries);
+    let owners = state::Owners {
+        default: None,
+        accounts: &accounts,
+        base: None,
+    };
+    state::prepare(root, store, lock, profile, entries, &paths, &owners)?;
     Ok(bind.source.clone())
 }

@@ -331,13 +331,19 @@ pub fn debian_hello() -> Result<std::path::PathBuf, String> {
 }
 
 /// A real Debian package, `NAME_VERSION_ARCH.deb` from the configured mirror
-/// (`apt-get download NAME=VERSION`), kept in cargo's scratch directory so every test and
+/// (`apt-get download NAME=VERSION`, or apt's candidate when `version` is empty), kept in cargo's scratch directory so every test and
 /// later runs (and CI's unprivileged pass) share one download; the reason when there is none.
 pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
     // apt-get names the file with the epoch's `:` escaped as `%3a`.
-    let file_version = version.replace(':', "%3a");
-    let prefix = format!("{name}_{file_version}_");
+    let prefix = match version {
+        "" => format!("{name}_"),
+        v => format!("{name}_{}_", v.replace(':', "%3a")),
+    };
+    let spec = match version {
+        "" => name.to_string(),
+        v => format!("{name}={v}"),
+    };
     let find = || {
         super::children(&cache)
             .into_iter()
@@ -352,7 +358,7 @@ pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
     // download under the real name.
     let scratch = tempfile::tempdir_in(&cache).map_err(|e| e.to_string())?;
     let out = Command::new("apt-get")
-        .args(["download", &format!("{name}={version}")])
+        .args(["download", &spec])
         .current_dir(scratch.path())
         .output()
         .map_err(|e| format!("apt-get: {e}"))?;
@@ -363,7 +369,7 @@ pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
     }
     find().ok_or_else(|| {
         format!(
-            "cannot fetch {name}={version} with `apt-get download`: {}",
+            "cannot fetch {spec} with `apt-get download`: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )
     })
@@ -434,36 +440,4 @@ pub fn field<'a>(info: &'a serde_json::Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no field {name} in {info}"))["value"]
         .as_str()
         .unwrap()
-}
-
-/// `NAME_VERSION_*.deb` from the configured Debian mirror (`apt-get download NAME=VERSION`,
-/// or NAME alone when `version` is empty), kept in cargo's scratch directory shared by the
-/// tests (as [`debian_hello`]); the reason when there is none.
-pub fn debian_deb(name: &str, version: &str) -> Result<PathBuf, String> {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
-    // apt names the file with the epoch's colon as %3a.
-    let prefix = match version {
-        "" => format!("{name}_"),
-        v => format!("{name}_{}_", v.replace(':', "%3a")),
-    };
-    let find = || {
-        super::children(&cache)
-            .into_iter()
-            .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-            .map(|n| cache.join(n))
-    };
-    if let Some(p) = find() {
-        return Ok(p);
-    }
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let spec = match version {
-        "" => name.to_string(),
-        v => format!("{name}={v}"),
-    };
-    let out = Command::new("apt-get")
-        .args(["download", &spec])
-        .current_dir(&cache)
-        .output()
-        .map_err(|e| e.to_string())?;
-    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
