@@ -22,6 +22,7 @@ pub mod plan;
 pub mod privileges;
 pub mod service;
 mod syscalls;
+pub mod upper;
 pub mod users;
 
 pub use error::Error;

@@ -14,6 +14,8 @@ pub use super::overlay::OverlayApi;
 use super::overlay::{mount_overlay, submounts_of};
 use super::plan::Plan;
 use super::syscalls;
+use super::upper::Mounted;
+pub use super::upper::Upper;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -105,9 +107,21 @@ fn idmapped_tree(dir: &Path, userns: &OwnedFd) -> std::io::Result<OwnedFd> {
 }
 
 /// Mounts everything `plan` says, then the boundary. Runs as the instance's PID 1, inside
-/// its namespaces, before privileges drop.
-pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) -> Result<(), Error> {
+/// its namespaces, before privileges drop. With `upper`, every overlay is writable into
+/// a throwaway tmpfs layer (a confined run of maintainer scripts).
+pub fn setup(
+    plan: &Plan,
+    layers: Layers,
+    private: &Private,
+    api: OverlayApi,
+    upper: Option<&Upper>,
+) -> Result<(), Error> {
     let sources = Sources::clone_all(plan, private)?;
+    let targets: Vec<&Path> = plan.overlays.iter().map(|o| o.target.as_path()).collect();
+    let writable = match upper {
+        Some(u) => Some(super::upper::mount_layer(u, &targets)?),
+        None => None,
+    };
     let layer_count = if layers.idmapped {
         layers.fds.iter().map(Vec::len).sum()
     } else {
@@ -125,6 +139,7 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
         sources.resubmount,
         scratch.as_deref(),
         api,
+        writable.as_ref(),
     )?;
     attach(&sources.store, "bind the store read-only onto")?;
     remount(&plan.store, MsFlags::MS_RDONLY)?;
@@ -136,12 +151,18 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
         hint: "mount_setattr needs Linux 5.12",
         source: e,
     })?;
+    if writable.is_some() {
+        super::upper::writable_again(&targets)?;
+    }
     fresh_proc()?;
     private_dev(sources.devs)?;
     attach(&sources.tmp, "bind the profile's private /tmp onto")?;
     remount(Path::new("/tmp"), MsFlags::empty())?;
     attach(&sources.run, "bind the profile's private /run onto")?;
     remount(Path::new("/run"), MsFlags::empty())?;
+    if let (Some(u), Some(m)) = (upper, &writable) {
+        super::upper::show(u, m)?;
+    }
     hide_root(&private.root, &plan.store)?;
     for (p, b) in sources.binds.iter().zip(&plan.binds) {
         attach(p, "bind")?;
@@ -225,8 +246,15 @@ fn mount_overlays(
     resubmount: Vec<Vec<Pending>>,
     scratch: Option<&Path>,
     api: OverlayApi,
+    writable: Option<&Mounted>,
 ) -> Result<(), Error> {
-    for ((o, fds), subs) in plan.overlays.iter().zip(layer_fds).zip(resubmount) {
+    for (i, ((o, fds), subs)) in plan
+        .overlays
+        .iter()
+        .zip(layer_fds)
+        .zip(resubmount)
+        .enumerate()
+    {
         let mut all: Vec<OwnedFd> = Vec::new();
         if o.mount_points {
             if let Some(dir) = scratch {
@@ -239,7 +267,7 @@ fn mount_overlays(
         // The host's directory as it is now: under an overlay mounted just before (bin/ on
         // a merged-/usr host goes over the new /usr's bin).
         all.push(open_dir(&o.target)?);
-        mount_overlay(o, &all, api, &plan.store)?;
+        mount_overlay(o, &all, api, &plan.store, writable.and_then(|w| w.pair(i)))?;
         tracing::debug!("overlay on {}: {} layer(s)", o.target.display(), all.len());
         for p in subs {
             attach(&p, "put back the host's mount")?;
