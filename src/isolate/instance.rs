@@ -101,7 +101,7 @@ fn run_with(
         (Mode::Root, Some(base)) => Some(namespace::user_namespace(base)?),
         _ => None,
     };
-    let layers = mounts::layers(plan, userns.as_ref())?;
+    let layers = mounts::layers_with(plan, userns.as_ref(), upper.is_some())?;
     let api = OverlayApi::detect();
     let mut set = SigSet::empty();
     for s in FORWARDED {

@@ -28,6 +28,10 @@ pub struct Layers {
     fds: Vec<Vec<OwnedFd>>,
     /// Whether `fds` are detached idmapped mounts, to be attached before use.
     idmapped: bool,
+    /// Whether each overlay's last fd is the host's directory, idmapped too (a confined
+    /// run as root: root's files of the host are root's inside, so a script can change
+    /// them, into its throwaway layer).
+    host_idmapped: bool,
 }
 
 /// The paths of the boundary: what is hidden, and the profile's private directories.
@@ -45,19 +49,26 @@ pub struct Private {
 /// recursive clone idmapped through it: the store's root-owned files (0400 ones included)
 /// are root's inside, while outside the instance runs as an unprivileged id range.
 pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
+    layers_with(plan, userns, false)
+}
+
+/// [`layers`]; with `host`, each overlay's host directory is idmapped as well.
+pub fn layers_with(plan: &Plan, userns: Option<&OwnedFd>, host: bool) -> Result<Layers, Error> {
     let Some(ns) = userns else {
         // Opened inside the instance's mount namespace instead (see `setup`): overlayfs
         // refuses a lower layer reached through another namespace.
         return Ok(Layers {
             fds: plan.overlays.iter().map(|_| Vec::new()).collect(),
             idmapped: false,
+            host_idmapped: false,
         });
     };
     let mut fds = Vec::new();
     for o in &plan.overlays {
         let mut v = Vec::new();
-        for l in &o.layers {
-            match idmapped_tree(&l.dir, ns) {
+        let host_dir = host.then(|| o.target.clone());
+        for dir in o.layers.iter().map(|l| &l.dir).chain(host_dir.as_ref()) {
+            match idmapped_tree(dir, ns) {
                 Ok(fd) => v.push(fd),
                 // A filesystem without idmapped mounts: files are then shown as the
                 // overflow id inside, readable only where "others" may read.
@@ -81,7 +92,7 @@ pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
                 Err(e) => {
                     return Err(Error::Mount {
                         what: "idmap the package layer",
-                        path: l.dir.clone(),
+                        path: dir.clone(),
                         hint: "idmapped mounts need Linux 5.12 and a filesystem that has them (ext4, xfs, btrfs, tmpfs 6.3+)",
                         source: e,
                     })
@@ -93,6 +104,7 @@ pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
     Ok(Layers {
         fds,
         idmapped: true,
+        host_idmapped: host,
     })
 }
 
@@ -132,6 +144,7 @@ pub fn setup(
     } else {
         Some(scratch_layer(plan, layer_count)?)
     };
+    let host_idmapped = layers.host_idmapped;
     let layer_fds = layer_fds(plan, layers, scratch.as_deref())?;
     mount_overlays(
         plan,
@@ -140,6 +153,7 @@ pub fn setup(
         scratch.as_deref(),
         api,
         writable.as_ref(),
+        host_idmapped,
     )?;
     attach(&sources.store, "bind the store read-only onto")?;
     remount(&plan.store, MsFlags::MS_RDONLY)?;
@@ -247,6 +261,7 @@ fn mount_overlays(
     scratch: Option<&Path>,
     api: OverlayApi,
     writable: Option<&Mounted>,
+    host_idmapped: bool,
 ) -> Result<(), Error> {
     for (i, ((o, fds), subs)) in plan
         .overlays
@@ -265,8 +280,10 @@ fn mount_overlays(
             all.push(fd.try_clone().ctx("duplicate descriptor", &o.target)?);
         }
         // The host's directory as it is now: under an overlay mounted just before (bin/ on
-        // a merged-/usr host goes over the new /usr's bin).
-        all.push(open_dir(&o.target)?);
+        // a merged-/usr host goes over the new /usr's bin); idmapped, it is among `fds`.
+        if !host_idmapped {
+            all.push(open_dir(&o.target)?);
+        }
         mount_overlay(o, &all, api, &plan.store, writable.and_then(|w| w.pair(i)))?;
         tracing::debug!("overlay on {}: {} layer(s)", o.target.display(), all.len());
         for p in subs {

@@ -141,7 +141,11 @@ pub fn sort(
         }
         let abs = format!("/{rel}");
         let rec = owners.get(&abs);
-        let mode = s.meta.permissions().mode() & 0o7777;
+        // A copy of a store file (0444) is the owner's to edit, as dpkg would leave it.
+        let mut mode = s.meta.permissions().mode() & 0o7777;
+        if s.meta.is_file() {
+            mode |= 0o200;
+        }
         let owner = rec.and_then(|r| r.0.clone()).or_else(|| {
             let b = base?;
             let (u, g) = (s.meta.uid().checked_sub(b)?, s.meta.gid().checked_sub(b)?);

@@ -319,7 +319,7 @@ fn report(
     let output = std::fs::read_to_string(out.join(format!("{n}.log"))).unwrap_or_default();
     let status = match status {
         Some(0) => "ok".to_string(),
-        Some(124) | Some(137) => format!("timed out after {} s (killed)", sandbox::limit()),
+        Some(124 | 137) => format!("timed out after {} s (killed)", sandbox::limit()),
         Some(c) => format!("exit status {c}"),
         None => "did not finish".to_string(),
     };
@@ -332,14 +332,20 @@ fn report(
             .unwrap_or(0);
         output[start..].to_string()
     };
+    let mut made: Vec<String> = Vec::new();
+    for l in calls
+        .iter()
+        .filter(|c| c.script == n)
+        .filter_map(records::line)
+    {
+        if !made.contains(&l) {
+            made.push(l);
+        }
+    }
     ScriptReport {
         script: j.script.clone(),
         status,
-        made: calls
-            .iter()
-            .filter(|c| c.script == n)
-            .filter_map(records::line)
-            .collect(),
+        made,
         output,
     }
 }

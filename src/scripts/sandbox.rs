@@ -110,6 +110,9 @@ pub fn run(
                 .join("scripts")
                 .join(format!("{}.{}", j.package, j.script));
             std::fs::write(&f, &j.text).map_err(|e| Error::io("write", &f, e))?;
+            // debconf's confmodule runs the script again by its path.
+            std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(|e| Error::io("chmod", &f, e))?;
             let arg = if j.script == "postinst" {
                 "configure"
             } else {
