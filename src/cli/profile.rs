@@ -235,6 +235,11 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
     for w in &change.warnings {
         eprintln!("warning: {w}");
     }
+    if !ctx.quiet {
+        for w in &change.script_warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     Ok(())
 }
 

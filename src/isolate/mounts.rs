@@ -66,7 +66,7 @@ pub fn layers_with(plan: &Plan, userns: Option<&OwnedFd>, host: bool) -> Result<
     let mut fds = Vec::new();
     for o in &plan.overlays {
         let mut v = Vec::new();
-        let host_dir = host.then(|| o.target.clone());
+        let host_dir = (host && !nested(plan, &o.target)).then(|| o.target.clone());
         for dir in o.layers.iter().map(|l| &l.dir).chain(host_dir.as_ref()) {
             match idmapped_tree(dir, ns) {
                 Ok(fd) => v.push(fd),
@@ -106,6 +106,14 @@ pub fn layers_with(plan: &Plan, userns: Option<&OwnedFd>, host: bool) -> Result<
         idmapped: true,
         host_idmapped: host,
     })
+}
+
+/// Whether `target` lies beneath another overlay of the plan: its host directory is then
+/// taken as that overlay shows it (never a clone of the host's, which would hide it).
+fn nested(plan: &Plan, target: &Path) -> bool {
+    plan.overlays
+        .iter()
+        .any(|o| o.target != target && target.starts_with(&o.target))
 }
 
 fn idmapped_tree(dir: &Path, userns: &OwnedFd) -> std::io::Result<OwnedFd> {
@@ -281,7 +289,7 @@ fn mount_overlays(
         }
         // The host's directory as it is now: under an overlay mounted just before (bin/ on
         // a merged-/usr host goes over the new /usr's bin); idmapped, it is among `fds`.
-        if !host_idmapped {
+        if !host_idmapped || nested(plan, &o.target) {
             all.push(open_dir(&o.target)?);
         }
         mount_overlay(o, &all, api, &plan.store, writable.and_then(|w| w.pair(i)))?;

@@ -41,6 +41,10 @@ pub struct Change {
     /// What went wrong without undoing the switch (no way to restart, a failed post-switch hook).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Maintainer scripts of the set that failed, with the end of their output (`-q`
+    /// silences them: the profile is made all the same).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub script_warnings: Vec<String>,
 }
 
 /// The package set a new generation is asked to hold.
@@ -386,7 +390,7 @@ impl<'a> Switcher<'a> {
             if g.packages == packages && g.prefer == prefer && g.spec == spec {
                 let mut change = self.unchanged(profile, *n)?;
                 change.unmet_depends = unmet;
-                change.warnings.extend(made_warnings);
+                change.script_warnings = made_warnings;
                 return Ok(change);
             }
         }
@@ -416,7 +420,7 @@ impl<'a> Switcher<'a> {
         change
             .warnings
             .extend(plan.host_links().iter().map(build::HostLink::warning));
-        change.warnings.extend(made_warnings);
+        change.script_warnings = made_warnings;
         Ok(change)
     }
 
@@ -454,6 +458,7 @@ impl<'a> Switcher<'a> {
             unmet_depends: vec![],
             notes: vec![],
             warnings: vec![],
+            script_warnings: vec![],
         })
     }
 
@@ -472,6 +477,7 @@ impl<'a> Switcher<'a> {
             unmet_depends: vec![],
             notes: vec![],
             warnings: vec![],
+            script_warnings: vec![],
         })
     }
 }

@@ -105,7 +105,7 @@ add_user() { # name home shell group
   gid=$(grep "^$4:" /etc/group | cut -d: -f3)
   uid=$(free_id /etc/passwd)
   echo "$1:x:$uid:$gid::$2:$3" >>/etc/passwd
-  case $2 in /nonexistent) ;; *) [ -n "$nocreate" ] || { mkdir -p "$2" && chown "$uid:$gid" "$2"; } ;; esac
+  case $2 in /nonexistent) ;; *) [ -n "$nocreate" ] || { mkdir -p "$2" && chown "$1:$4" "$2"; } ;; esac
 }
 case $tool in
 update-alternatives)

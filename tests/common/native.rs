@@ -27,6 +27,8 @@ pub struct Deb<'a> {
     pub provides: Option<&'a str>,
     /// Ship a `postinst` script (which must never run: it would create `<dir>/postinst-ran`).
     pub postinst: bool,
+    /// A `postinst` of this text instead (run confined when a profile uses the package).
+    pub postinst_text: Option<&'a str>,
     /// More regular files: (path in the package, mode, content).
     pub files: &'a [(&'a str, u32, &'a [u8])],
     /// Symlinks: (path in the package, target as written, absolute ones included).
@@ -79,6 +81,9 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, d: &Deb) -> PathBuf {
         let at = tree.join(path);
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(target, at).unwrap();
+    }
+    if let Some(text) = d.postinst_text {
+        write(&tree.join("DEBIAN/postinst"), text.as_bytes(), 0o755);
     }
     if d.postinst {
         write(
@@ -324,6 +329,30 @@ pub fn debian_hello() -> Result<std::path::PathBuf, String> {
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let out = Command::new("apt-get")
         .args(["download", "hello"])
+        .current_dir(&cache)
+        .output()
+        .map_err(|e| e.to_string())?;
+    find().ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `NAME_VERSION_*.deb` from the configured Debian mirror (`apt-get download NAME=VERSION`),
+/// kept in cargo's scratch directory like [`debian_hello`]; the reason when there is none.
+pub fn debian_deb(name: &str, version: &str) -> Result<std::path::PathBuf, String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debian-debs");
+    // apt names files with the epoch's colon escaped.
+    let stem = format!("{name}_{}_", version.replace(':', "%3a"));
+    let find = || {
+        super::children(&cache)
+            .into_iter()
+            .find(|n| n.starts_with(&stem) && n.ends_with(".deb"))
+            .map(|n| cache.join(n))
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let out = Command::new("apt-get")
+        .args(["download", &format!("{name}={version}")])
         .current_dir(&cache)
         .output()
         .map_err(|e| e.to_string())?;

@@ -32,6 +32,7 @@ mod native_isolate;
 mod native_links;
 mod native_modes;
 mod native_rpm;
+mod native_scripts;
 mod profile_concurrency;
 mod profiles;
 mod repo;
