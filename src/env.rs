@@ -29,3 +29,7 @@ pub const BERTH_KEY_PASSWORD: &str = "BERTH_KEY_PASSWORD";
 pub const BERTH_FROM_GENERATION: &str = "BERTH_FROM_GENERATION";
 /// Set for hooks, restart commands and health checks: the generation switched to.
 pub const BERTH_TO_GENERATION: &str = "BERTH_TO_GENERATION";
+
+/// Seconds a maintainer script may run in its confined run before it and everything it
+/// started are killed (default 60).
+pub const BERTH_SCRIPT_TIMEOUT: &str = "BERTH_SCRIPT_TIMEOUT";

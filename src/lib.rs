@@ -20,6 +20,7 @@ pub mod progress;
 pub mod repo;
 pub mod root;
 pub mod run;
+pub mod scripts;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -103,7 +103,11 @@ fn move_link<'a>(
     command: &str,
     before: Option<BeforeSwitch<'a>>,
 ) -> Result<Change> {
-    let mut s = Switcher::new(store, lock)?.strict_depends(strict_depends);
+    let mut s = Switcher::new(store, lock)?
+        .strict_depends(strict_depends)
+        .complete_set(Box::new(|profile, packages| {
+            crate::scripts::complete_set(store, lock, profile, packages)
+        }));
     if let Some(b) = before {
         s = s.before_switch(b);
     }

@@ -175,6 +175,9 @@ fn print_info(
     if let Some(n) = native {
         super::info_native::print(n);
     }
+    if let Some(made) = super::info_native::made_reports(m) {
+        super::info_native::print_made(made);
+    }
     if let Some(files) = file_list {
         println!();
         for f in files {

@@ -21,6 +21,47 @@ pub struct Native {
     requires: Vec<String>,
     conffiles: Vec<String>,
     scripts_not_run: Vec<String>,
+    /// Each maintainer script with what its confined runs made (one per made entry).
+    scripts: Vec<ScriptRuns>,
+}
+
+/// One script of the package and its runs.
+#[derive(Debug, Serialize)]
+struct ScriptRuns {
+    script: String,
+    /// The made entries that hold a report of it; empty: never run.
+    runs: Vec<Run>,
+}
+
+/// One report of a script, in the made entry that holds it.
+#[derive(Debug, Serialize)]
+struct Run {
+    entry: String,
+    #[serde(flatten)]
+    report: crate::package::manifest::ScriptReport,
+}
+
+/// The reports of a made entry (`P+scripts`), for `info --json`.
+pub fn made_reports(m: &Manifest) -> Option<&crate::package::manifest::Made> {
+    m.made.as_ref()
+}
+
+/// Prints a made entry's reports.
+pub fn print_made(m: &crate::package::manifest::Made) {
+    println!("  made for     {}", m.for_package);
+    for r in &m.scripts {
+        print_report(&r.script, r);
+    }
+}
+
+fn print_report(label: &str, r: &crate::package::manifest::ScriptReport) {
+    println!("  {:<12} {label}: {}", "script", r.status);
+    for l in &r.made {
+        println!("  {:<12}   {l}", "");
+    }
+    for l in r.output.lines() {
+        println!("  {:<12}   | {l}", "");
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -39,6 +80,42 @@ pub fn native(m: &Manifest, installed: &[Entry]) -> Result<Option<Native>> {
     } else {
         vec![]
     };
+    let made: Vec<&Entry> = installed
+        .iter()
+        .filter(|e| {
+            e.manifest
+                .made
+                .as_ref()
+                .is_some_and(|d| d.for_package == m.package.name)
+                && e.version() == m.package.version
+        })
+        .collect();
+    let scripts: Vec<ScriptRuns> = n
+        .scripts
+        .iter()
+        .map(|s| ScriptRuns {
+            script: s.clone(),
+            runs: made
+                .iter()
+                .flat_map(|e| {
+                    let reports = e.manifest.made.as_ref().map(|d| d.scripts.clone());
+                    reports
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|r| &r.script == s)
+                        .map(|report| Run {
+                            entry: e.dir_name().to_string(),
+                            report,
+                        })
+                })
+                .collect(),
+        })
+        .collect();
+    let not_run = scripts
+        .iter()
+        .filter(|s| s.runs.is_empty())
+        .map(|s| s.script.clone())
+        .collect();
     Ok(Some(Native {
         format: n.format,
         architecture: n.architecture,
@@ -50,7 +127,8 @@ pub fn native(m: &Manifest, installed: &[Entry]) -> Result<Option<Native>> {
         depends,
         requires: n.requires,
         conffiles: n.conffiles,
-        scripts_not_run: n.scripts,
+        scripts_not_run: not_run,
+        scripts,
     }))
 }
 
@@ -87,11 +165,17 @@ pub fn print(n: &Native) {
     for c in &n.conffiles {
         println!("  {:<12} {c}", "conffile");
     }
-    if !n.scripts_not_run.is_empty() {
-        println!(
-            "  {:<12} {}  (not run: berth never runs maintainer scripts)",
-            "scripts",
-            n.scripts_not_run.join(", ")
-        );
+    for s in &n.scripts {
+        if s.runs.is_empty() {
+            let why = if ["preinst", "postinst"].contains(&s.script.as_str()) {
+                "never run (they run confined when a profile uses the package)"
+            } else {
+                "not run: berth runs only preinst and postinst, as a fresh install"
+            };
+            println!("  {:<12} {}: {why}", "script", s.script);
+        }
+        for r in &s.runs {
+            print_report(&format!("{} ({})", s.script, r.entry), &r.report);
+        }
     }
 }

@@ -17,7 +17,7 @@
 
 use super::error::{Ctx, Error};
 use super::launch;
-use super::mounts::{self, Layers, OverlayApi, Private};
+use super::mounts::{self, Layers, OverlayApi, Private, Upper};
 use super::namespace::{self, Mode};
 use super::plan::Plan;
 use super::privileges::{self, Privileges};
@@ -75,12 +75,36 @@ pub fn run(
     privileges: &Privileges,
     command: &Command,
 ) -> Result<i32, Error> {
+    run_with(plan, mode, boundary, privileges, command, None)
+}
+
+/// [`run`], confined for maintainer scripts: every overlay writable into the throwaway
+/// layer `upper` (nothing of the host is), and a network namespace of its own (no network).
+pub fn run_confined(
+    plan: &Plan,
+    mode: Mode,
+    boundary: &Boundary,
+    privileges: &Privileges,
+    command: &Command,
+    upper: &Upper,
+) -> Result<i32, Error> {
+    run_with(plan, mode, boundary, privileges, command, Some(upper))
+}
+
+fn run_with(
+    plan: &Plan,
+    mode: Mode,
+    boundary: &Boundary,
+    privileges: &Privileges,
+    command: &Command,
+    upper: Option<&Upper>,
+) -> Result<i32, Error> {
     namespace::check_kernel(mode)?;
     let userns = match (mode, boundary.range) {
         (Mode::Root, Some(base)) => Some(namespace::user_namespace(base)?),
         _ => None,
     };
-    let layers = mounts::layers(plan, userns.as_ref())?;
+    let layers = mounts::layers_with(plan, userns.as_ref(), upper.is_some())?;
     let api = OverlayApi::detect();
     let mut set = SigSet::empty();
     for s in FORWARDED {
@@ -106,7 +130,7 @@ pub fn run(
                 let parent = nix::unistd::getppid();
                 let code = waiter(
                     parent, mode, userns, layers, plan, api, boundary, privileges, command,
-                    report_w, &set,
+                    report_w, &set, upper,
                 );
                 // SAFETY: ends the forked child without running the parent's destructors.
                 unsafe { libc::_exit(code) }
@@ -141,6 +165,7 @@ fn waiter(
     command: &Command,
     report: OwnedFd,
     set: &SigSet,
+    upper: Option<&Upper>,
 ) -> i32 {
     let started = (|| -> Result<Pid, Error> {
         die_with_parent()?;
@@ -152,14 +177,14 @@ fn waiter(
                 code: crate::error::exit::FAILURE,
             });
         }
-        namespace::enter(mode, userns.as_ref())?;
+        namespace::enter(mode, userns.as_ref(), upper.is_some())?;
         drop(userns);
         not_dumpable()?;
         // SAFETY: one thread; the child never returns (it ends with _exit).
         match unsafe { fork() }.ctx("fork", "the instance's init")? {
             ForkResult::Child => {
                 let code = init(
-                    layers, plan, api, boundary, privileges, command, &report, set,
+                    layers, plan, api, boundary, privileges, command, &report, set, upper,
                 );
                 // SAFETY: ends the forked child without running the parent's destructors.
                 unsafe { libc::_exit(code) }
@@ -187,10 +212,11 @@ fn init(
     command: &Command,
     report: &OwnedFd,
     set: &SigSet,
+    upper: Option<&Upper>,
 ) -> i32 {
     let started = (|| -> Result<Pid, Error> {
         die_with_parent()?;
-        mounts::setup(plan, layers, &boundary.private, api)?;
+        mounts::setup(plan, layers, &boundary.private, api, upper)?;
         let inside = boundary
             .cwd
             .as_ref()

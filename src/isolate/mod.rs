@@ -27,6 +27,7 @@ pub mod privileges;
 pub mod service;
 pub mod shipped;
 mod syscalls;
+pub mod upper;
 pub mod users;
 
 pub use error::Error;

@@ -14,6 +14,8 @@ pub use super::overlay::OverlayApi;
 use super::overlay::{mount_overlay, submounts_of};
 use super::plan::Plan;
 use super::syscalls;
+use super::upper::Mounted;
+pub use super::upper::Upper;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,10 @@ pub struct Layers {
     fds: Vec<Vec<OwnedFd>>,
     /// Whether `fds` are detached idmapped mounts, to be attached before use.
     idmapped: bool,
+    /// Whether each overlay's last fd is the host's directory, idmapped too (a confined
+    /// run as root: root's files of the host are root's inside, so a script can change
+    /// them, into its throwaway layer).
+    host_idmapped: bool,
 }
 
 /// The paths of the boundary: what is hidden, and the profile's private directories.
@@ -46,19 +52,28 @@ pub struct Private {
 /// recursive clone idmapped through it: the store's root-owned files (0400 ones included)
 /// are root's inside, while outside the instance runs as an unprivileged id range.
 pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
+    layers_with(plan, userns, false)
+}
+
+/// [`layers`]; with `host`, each overlay's host directory is idmapped as well.
+pub fn layers_with(plan: &Plan, userns: Option<&OwnedFd>, host: bool) -> Result<Layers, Error> {
     let Some(ns) = userns else {
         // Opened inside the instance's mount namespace instead (see `setup`): overlayfs
         // refuses a lower layer reached through another namespace.
         return Ok(Layers {
             fds: plan.overlays.iter().map(|_| Vec::new()).collect(),
             idmapped: false,
+            host_idmapped: false,
         });
     };
     let mut fds = Vec::new();
     for o in &plan.overlays {
         let mut v = Vec::new();
-        for l in &o.layers {
-            match idmapped_tree(&l.dir, ns) {
+        // A directory that is the packages' alone shows no host content, idmapped or not.
+        let host_dir =
+            (host && o.over_host && !nested(plan, &o.target)).then(|| o.target.clone());
+        for dir in o.layers.iter().map(|l| &l.dir).chain(host_dir.as_ref()) {
+            match idmapped_tree(dir, ns) {
                 Ok(fd) => v.push(fd),
                 // A filesystem without idmapped mounts: files are then shown as the
                 // overflow id inside, readable only where "others" may read.
@@ -82,7 +97,7 @@ pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
                 Err(e) => {
                     return Err(Error::Mount {
                         what: "idmap the package layer",
-                        path: l.dir.clone(),
+                        path: dir.clone(),
                         hint: "idmapped mounts need Linux 5.12 and a filesystem that has them (ext4, xfs, btrfs, tmpfs 6.3+)",
                         source: e,
                     })
@@ -94,7 +109,16 @@ pub fn layers(plan: &Plan, userns: Option<&OwnedFd>) -> Result<Layers, Error> {
     Ok(Layers {
         fds,
         idmapped: true,
+        host_idmapped: host,
     })
+}
+
+/// Whether `target` lies beneath another overlay of the plan: its host directory is then
+/// taken as that overlay shows it (never a clone of the host's, which would hide it).
+fn nested(plan: &Plan, target: &Path) -> bool {
+    plan.overlays
+        .iter()
+        .any(|o| o.target != target && target.starts_with(&o.target))
 }
 
 fn idmapped_tree(dir: &Path, userns: &OwnedFd) -> std::io::Result<OwnedFd> {
@@ -108,9 +132,21 @@ fn idmapped_tree(dir: &Path, userns: &OwnedFd) -> std::io::Result<OwnedFd> {
 }
 
 /// Mounts everything `plan` says, then the boundary. Runs as the instance's PID 1, inside
-/// its namespaces, before privileges drop.
-pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) -> Result<(), Error> {
+/// its namespaces, before privileges drop. With `upper`, every overlay is writable into
+/// a throwaway tmpfs layer (a confined run of maintainer scripts).
+pub fn setup(
+    plan: &Plan,
+    layers: Layers,
+    private: &Private,
+    api: OverlayApi,
+    upper: Option<&Upper>,
+) -> Result<(), Error> {
     let sources = Sources::clone_all(plan, private)?;
+    let targets: Vec<&Path> = plan.overlays.iter().map(|o| o.target.as_path()).collect();
+    let writable = match upper {
+        Some(u) => Some(super::upper::mount_layer(u, &targets)?),
+        None => None,
+    };
     let layer_count = if layers.idmapped {
         layers.fds.iter().map(Vec::len).sum()
     } else {
@@ -122,6 +158,7 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
     } else {
         Some(scratch_layer(plan, layer_count)?)
     };
+    let host_idmapped = layers.host_idmapped;
     let layer_fds = layer_fds(plan, layers, scratch.as_deref())?;
     mount_overlays(
         plan,
@@ -129,6 +166,8 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
         sources.resubmount,
         scratch.as_deref(),
         api,
+        writable.as_ref(),
+        host_idmapped,
     )?;
     attach(&sources.store, "bind the store read-only onto")?;
     remount(&plan.store, MsFlags::MS_RDONLY)?;
@@ -140,12 +179,18 @@ pub fn setup(plan: &Plan, layers: Layers, private: &Private, api: OverlayApi) ->
         hint: "mount_setattr needs Linux 5.12",
         source: e,
     })?;
+    if writable.is_some() {
+        super::upper::writable_again(&targets)?;
+    }
     fresh_proc()?;
     private_dev(sources.devs)?;
     attach(&sources.tmp, "bind the profile's private /tmp onto")?;
     remount(Path::new("/tmp"), MsFlags::empty())?;
     attach(&sources.run, "bind the profile's private /run onto")?;
     remount(Path::new("/run"), MsFlags::empty())?;
+    if let (Some(u), Some(m)) = (upper, &writable) {
+        super::upper::show(u, m)?;
+    }
     hide_root(&private.root, &plan.store)?;
     for (p, b) in sources.binds.iter().zip(&plan.binds) {
         attach(p, "bind")?;
@@ -243,8 +288,16 @@ fn mount_overlays(
     resubmount: Vec<Vec<Pending>>,
     scratch: Option<&Path>,
     api: OverlayApi,
+    writable: Option<&Mounted>,
+    host_idmapped: bool,
 ) -> Result<(), Error> {
-    for ((o, fds), subs) in plan.overlays.iter().zip(layer_fds).zip(resubmount) {
+    for (i, ((o, fds), subs)) in plan
+        .overlays
+        .iter()
+        .zip(layer_fds)
+        .zip(resubmount)
+        .enumerate()
+    {
         let mut all: Vec<OwnedFd> = Vec::new();
         if o.mount_points {
             if let Some(dir) = scratch {
@@ -255,16 +308,21 @@ fn mount_overlays(
             all.push(fd.try_clone().ctx("duplicate descriptor", &o.target)?);
         }
         // The host's directory as it is now: under an overlay mounted just before (bin/ on
-        // a merged-/usr host goes over the new /usr's bin). A directory that is the
-        // packages' alone gets an empty layer instead (overlayfs wants two lower layers).
+        // a merged-/usr host goes over the new /usr's bin); idmapped, it is among `fds`. A
+        // directory that is the packages' alone gets an empty layer instead (overlayfs
+        // wants two lower layers).
         match (o.over_host, scratch) {
-            (true, _) => all.push(open_dir(&o.target)?),
+            (true, _) => {
+                if !host_idmapped || nested(plan, &o.target) {
+                    all.push(open_dir(&o.target)?);
+                }
+            }
             (false, Some(dir)) => all.push(open_dir(&dir.join(EMPTY))?),
             (false, None) => {
                 unreachable!("a scratch layer is made for every plan with owned directories")
             }
         }
-        mount_overlay(o, &all, api, &plan.store)?;
+        mount_overlay(o, &all, api, &plan.store, writable.and_then(|w| w.pair(i)))?;
         tracing::debug!("overlay on {}: {} layer(s)", o.target.display(), all.len());
         for p in subs {
             attach(&p, "put back the host's mount")?;

@@ -153,9 +153,13 @@ pub fn user_namespace(base: u32) -> Result<OwnedFd, Error> {
 /// Enters the instance's namespaces (in the process that will fork its PID 1): the user
 /// namespace `userns` as root inside it (as root), or a new one mapping the caller's ids
 /// to themselves; then new mount, PID and IPC namespaces, every mount a slave of the host's.
-/// Must run while the process has one thread.
-pub fn enter(mode: Mode, userns: Option<&OwnedFd>) -> Result<(), Error> {
-    let rest = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+/// Must run while the process has one thread. With `no_network`, a network namespace of
+/// its own too (only a loopback device, down).
+pub fn enter(mode: Mode, userns: Option<&OwnedFd>, no_network: bool) -> Result<(), Error> {
+    let mut rest = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+    if no_network {
+        rest |= CloneFlags::CLONE_NEWNET;
+    }
     match (mode, userns) {
         (Mode::Root, Some(ns)) => {
             setns(ns, CloneFlags::CLONE_NEWUSER).map_err(|e| Error::NotPermitted {

@@ -33,12 +33,21 @@ impl OverlayApi {
 }
 
 /// Mounts one overlay. Always with `userxattr`: the instance runs in a user namespace.
+/// With `upper` (its upper and work directories, on a tmpfs of the instance), the overlay
+/// is writable: what is written there stays in that throwaway layer.
 pub(super) fn mount_overlay(
     o: &Overlay,
     layers: &[OwnedFd],
     api: OverlayApi,
     store: &Path,
+    upper: Option<(&OwnedFd, &OwnedFd)>,
 ) -> Result<(), Error> {
+    let upper_paths = upper.map(|(u, w)| {
+        (
+            format!("/proc/self/fd/{}", u.as_raw_fd()),
+            format!("/proc/self/fd/{}", w.as_raw_fd()),
+        )
+    });
     let paths: Vec<String> = layers
         .iter()
         .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -62,16 +71,24 @@ pub(super) fn mount_overlay(
             for p in &paths {
                 syscalls::fsconfig_string(&fs, "lowerdir+", p).map_err(fail)?;
             }
+            if let Some((u, w)) = &upper_paths {
+                syscalls::fsconfig_string(&fs, "upperdir", u).map_err(fail)?;
+                syscalls::fsconfig_string(&fs, "workdir", w).map_err(fail)?;
+            }
             syscalls::fsconfig_flag(&fs, "userxattr").map_err(fail)?;
             syscalls::fsconfig_create(&fs).map_err(fail)?;
-            let attrs = syscalls::MOUNT_ATTR_RDONLY
-                | syscalls::MOUNT_ATTR_NOSUID
-                | syscalls::MOUNT_ATTR_NODEV;
+            let mut attrs = syscalls::MOUNT_ATTR_NOSUID | syscalls::MOUNT_ATTR_NODEV;
+            if upper.is_none() {
+                attrs |= syscalls::MOUNT_ATTR_RDONLY;
+            }
             let m = syscalls::fsmount(&fs, attrs).map_err(fail)?;
             syscalls::move_mount(&m, &o.target).map_err(fail)
         }
         OverlayApi::OptionString => {
-            let data = format!("lowerdir={},userxattr", paths.join(":"));
+            let mut data = format!("lowerdir={},userxattr", paths.join(":"));
+            if let Some((u, w)) = &upper_paths {
+                data.push_str(&format!(",upperdir={u},workdir={w}"));
+            }
             // mount(2) copies at most one page of options, and says only EINVAL beyond it.
             if data.len() >= page_size() {
                 return Err(Error::TooManyLayers {
@@ -79,11 +96,15 @@ pub(super) fn mount_overlay(
                     layers: layers.len(),
                 });
             }
+            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            if upper.is_none() {
+                flags |= MsFlags::MS_RDONLY;
+            }
             mount(
                 Some("overlay"),
                 &o.target,
                 Some("overlay"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                flags,
                 Some(data.as_str()),
             )
             .map_err(|e| fail(e.into()))

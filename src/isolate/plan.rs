@@ -159,6 +159,28 @@ pub fn plan_in(entries: &[Entry], binds: Vec<Bind>, dirs: &Dirs) -> Result<Plan,
     })
 }
 
+/// Adds an overlay with no package layer for each of `tops` the host has and the plan
+/// lacks (a confined run writes over `/var` even when no package ships anything there).
+pub fn add_tops(plan: &mut Plan, tops: &[&str], host: &Path) -> Result<(), Error> {
+    for top in tops {
+        if plan.overlays.iter().any(|o| o.top == *top) || !host.join(top).is_dir() {
+            continue;
+        }
+        let target = host_target(top, &[], host)?;
+        if plan.overlays.iter().any(|o| o.target == target) {
+            continue;
+        }
+        plan.overlays.push(Overlay {
+            top: top.to_string(),
+            target,
+            layers: vec![],
+            mount_points: false,
+        });
+    }
+    plan.overlays.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(())
+}
+
 /// Package layers per top-level name, in precedence order. Trees that hold only a
 /// package's config and writable paths get no layer: those are bound from the root.
 fn layers_by_top(entries: &[Entry], binds: &[Bind]) -> Result<BTreeMap<String, Vec<Layer>>, Error> {

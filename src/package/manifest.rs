@@ -76,6 +76,10 @@ pub struct Made {
     /// Each script that ran, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<ScriptReport>,
+    /// What the scripts ran against (a hash of the set's entries and of the runner), so
+    /// that the same set finds its made entry in the store instead of running again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub inputs: String,
 }
 
 /// One maintainer script's run, as `berth info` shows it.
@@ -246,6 +250,8 @@ impl Manifest {
             users: &'a [UserRecord],
             #[serde(skip_serializing_if = "Option::is_none")]
             made_for: Option<&'a str>,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            made_inputs: &'a str,
         }
         serde_json::to_string(&Key {
             exports: &self.exports,
@@ -254,6 +260,7 @@ impl Manifest {
             service: &self.service,
             users: &self.users,
             made_for: self.made.as_ref().map(|m| m.for_package.as_str()),
+            made_inputs: self.made.as_ref().map_or("", |m| m.inputs.as_str()),
         })
         .map_err(|e| Error::Internal {
             what: "manifest",

@@ -37,6 +37,10 @@ pub struct NativeOrigin {
     pub conffiles: Vec<String>,
     /// An rpm's Requires, as written (`name >= version`).
     pub requires: Vec<String>,
+    /// The text of a .deb's `preinst` and `postinst` (`[origin.script_text]`), kept so a
+    /// profile that uses the package can run them confined; empty for entries installed
+    /// before berth kept them.
+    pub script_text: std::collections::BTreeMap<String, String>,
 }
 
 impl NativeOrigin {
@@ -53,6 +57,14 @@ impl NativeOrigin {
         t.insert("conffiles".into(), strings(&self.conffiles));
         if !self.requires.is_empty() {
             t.insert("requires".into(), strings(&self.requires));
+        }
+        if !self.script_text.is_empty() {
+            let texts: Table = self
+                .script_text
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            t.insert("script_text".into(), Value::Table(texts));
         }
         let fields: Table = self
             .fields
@@ -111,6 +123,15 @@ impl NativeOrigin {
             scripts: list("scripts"),
             conffiles: list("conffiles"),
             requires: list("requires"),
+            script_text: t
+                .get("script_text")
+                .and_then(Value::as_table)
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

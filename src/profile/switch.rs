@@ -68,6 +68,13 @@ pub enum Target {
 /// profile is about to point at. An error stops the switch with nothing changed.
 pub type BeforeSwitch<'a> = Box<dyn Fn(Option<u64>, &Generation) -> Result<()> + 'a>;
 
+/// Completes a new package set before its generation is built (what the set's maintainer
+/// scripts made, from the layer above): given the profile and the set, the whole set to
+/// build, the packages that win path conflicts before the profile's own `prefer`, and
+/// warnings for the change.
+pub type CompleteSet<'a> =
+    Box<dyn Fn(&str, Vec<GenPackage>) -> Result<(Vec<GenPackage>, Vec<String>, Vec<String>)> + 'a>;
+
 /// Profile operations on one root.
 pub struct Switcher<'a> {
     profiles: Profiles,
@@ -75,6 +82,7 @@ pub struct Switcher<'a> {
     lock: &'a LockedFile,
     strict_depends: bool,
     before: Option<BeforeSwitch<'a>>,
+    complete: Option<CompleteSet<'a>>,
 }
 
 impl<'a> Switcher<'a> {
@@ -88,7 +96,15 @@ impl<'a> Switcher<'a> {
             lock,
             strict_depends: false,
             before: None,
+            complete: None,
         })
+    }
+
+    /// Has `f` complete every new set (`use`, `drop`, `apply`; not rollback or switch,
+    /// whose generations are complete already).
+    pub fn complete_set(mut self, f: CompleteSet<'a>) -> Self {
+        self.complete = Some(f);
+        self
     }
 
     /// Calls `f` before each switch (see [`BeforeSwitch`]); not for "unchanged".
@@ -334,6 +350,32 @@ impl<'a> Switcher<'a> {
         entries: &[Entry],
         command: &str,
     ) -> Result<Change> {
+        let mut wanted = wanted;
+        let mut completed: Vec<Entry> = Vec::new();
+        let mut made_warnings = Vec::new();
+        if let Some(f) = &self.complete {
+            let (packages, first, warnings) = f(profile, std::mem::take(&mut wanted.packages))?;
+            let mut prefer = first;
+            prefer.extend(
+                wanted
+                    .prefer
+                    .iter()
+                    .filter(|p| !prefer.contains(p))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            wanted.prefer = prefer;
+            wanted.packages = packages;
+            completed = self
+                .store
+                .entries_named(wanted.packages.iter().map(|p| p.name.as_str()))?;
+            made_warnings = warnings;
+        }
+        let entries = if self.complete.is_some() {
+            &completed[..]
+        } else {
+            entries
+        };
         // Checked first, so a strict refusal changes nothing; the findings ride on the
         // change, "unchanged" included.
         let unmet = self.check_depends(profile, &wanted.packages, entries)?;
@@ -348,6 +390,7 @@ impl<'a> Switcher<'a> {
             if g.packages == packages && g.prefer == prefer && g.spec == spec {
                 let mut change = self.unchanged(profile, *n)?;
                 change.unmet_depends = unmet;
+                change.advisories.extend(made_warnings);
                 return Ok(change);
             }
         }
@@ -377,6 +420,7 @@ impl<'a> Switcher<'a> {
         change
             .advisories
             .extend(plan.host_links().iter().map(build::HostLink::warning));
+        change.advisories.extend(made_warnings);
         Ok(change)
     }
 

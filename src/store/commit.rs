@@ -53,7 +53,9 @@ impl Store {
                 existed: true,
             });
         }
-        if !exists {
+        // A made entry is one per set its package's scripts ran in: several of one version
+        // are expected (their `[made] inputs` differ), so they never clash.
+        if !exists && built.manifest.made.is_none() {
             if let Some(other) = self
                 .entries()?
                 .into_iter()

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod commit;
 pub mod entry;
+mod from_dir;
 pub mod install;
 pub mod measure;
 pub mod object_pool;

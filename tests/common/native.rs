@@ -27,6 +27,8 @@ pub struct Deb<'a> {
     pub provides: Option<&'a str>,
     /// Ship a `postinst` script (which must never run: it would create `<dir>/postinst-ran`).
     pub postinst: bool,
+    /// A `postinst` of this text instead (run confined when a profile uses the package).
+    pub postinst_text: Option<&'a str>,
     /// More regular files: (path in the package, mode, content).
     pub files: &'a [(&'a str, u32, &'a [u8])],
     /// Symlinks: (path in the package, target as written, absolute ones included).
@@ -79,6 +81,9 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, d: &Deb) -> PathBuf {
         let at = tree.join(path);
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(target, at).unwrap();
+    }
+    if let Some(text) = d.postinst_text {
+        write(&tree.join("DEBIAN/postinst"), text.as_bytes(), 0o755);
     }
     if d.postinst {
         write(

@@ -35,6 +35,7 @@ mod native_links;
 mod native_modes;
 mod native_rpm;
 mod native_services;
+mod native_scripts;
 mod profile_concurrency;
 mod profiles;
 mod quiet;

@@ -27,13 +27,17 @@ pub const SCRIPTS: [&str; 6] = [
     "preinst", "postinst", "prerm", "postrm", "config", "triggers",
 ];
 
-/// Files kept in memory; the others are only named.
-const KEPT: [&str; 3] = ["control", "conffiles", "md5sums"];
+/// Files kept in memory; the others are only named. `preinst` and `postinst` are kept so
+/// that a profile using the package can run them confined (fresh-install arguments).
+const KEPT: [&str; 5] = ["control", "conffiles", "md5sums", "preinst", "postinst"];
+
+/// The scripts whose text an entry keeps (run confined when a profile uses it).
+pub const KEPT_SCRIPTS: [&str; 2] = ["preinst", "postinst"];
 
 /// What the control archive holds.
 #[derive(Debug, Default)]
 pub struct ControlFiles {
-    /// Content of `control`, `conffiles`, `md5sums` (those present).
+    /// Content of `control`, `conffiles`, `md5sums`, `preinst`, `postinst` (those present).
     pub texts: BTreeMap<String, Vec<u8>>,
     /// Every file's name, in archive order.
     pub names: Vec<String>,

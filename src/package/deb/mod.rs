@@ -250,6 +250,14 @@ fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
         scripts: files.scripts(),
         conffiles: conffiles.iter().map(|c| c.path.clone()).collect(),
         requires: vec![],
+        // A script that is not UTF-8 is not kept: `info` then says it was never run.
+        script_text: control_tar::KEPT_SCRIPTS
+            .iter()
+            .filter_map(|n| {
+                let t = std::str::from_utf8(files.texts.get(*n)?).ok()?;
+                Some((n.to_string(), t.to_string()))
+            })
+            .collect(),
     };
     manifest.origin = Some(origin.to_table());
     Ok(Package {

@@ -63,6 +63,7 @@ pub fn describe(meta: &PackageMetadata) -> Result<Described, TarError> {
         scripts: scriptlets(meta),
         conffiles: config,
         requires: requires(meta)?,
+        script_text: Default::default(),
     };
     manifest.origin = Some(origin.to_table());
     let payload_sha256 = h
