@@ -129,13 +129,15 @@ pub fn run(
         let _ = packages;
         let lf = berth.join("list");
         std::fs::write(&lf, list).map_err(|e| Error::io("write", &lf, e))?;
-        let privs = privileges_for(None, (&[], Source::Flag), true)?;
+        let accounts = crate::isolate::accounts::Accounts::of(entries);
+        let privs = privileges_for(None, (&[], Source::Flag), true, &accounts)?;
         let boundary = Boundary {
             range,
             private: Private {
                 root: root.path().to_path_buf(),
                 tmp: scratch.tmp.clone(),
                 run: scratch.run.clone(),
+                accounts: None,
             },
             cwd: None,
             hold_fd: Some(hold.raw_fd()),
@@ -146,6 +148,7 @@ pub fn run(
             argv: &argv,
             env: &env,
             profile,
+            pre: &[],
         };
         let upper = Upper {
             layer: scratch.layer.clone(),
