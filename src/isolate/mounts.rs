@@ -70,8 +70,7 @@ pub fn layers_with(plan: &Plan, userns: Option<&OwnedFd>, host: bool) -> Result<
     for o in &plan.overlays {
         let mut v = Vec::new();
         // A directory that is the packages' alone shows no host content, idmapped or not.
-        let host_dir =
-            (host && o.over_host && !nested(plan, &o.target)).then(|| o.target.clone());
+        let host_dir = (host && o.over_host && !nested(plan, &o.target)).then(|| o.target.clone());
         for dir in o.layers.iter().map(|l| &l.dir).chain(host_dir.as_ref()) {
             match idmapped_tree(dir, ns) {
                 Ok(fd) => v.push(fd),

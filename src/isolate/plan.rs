@@ -175,6 +175,7 @@ pub fn add_tops(plan: &mut Plan, tops: &[&str], host: &Path) -> Result<(), Error
             target,
             layers: vec![],
             mount_points: false,
+            over_host: true,
         });
     }
     plan.overlays.sort_by(|a, b| a.target.cmp(&b.target));
