@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 The format is told from the content: .berth, .deb, .rpm, or a tarball (plain, gzip, xz,
 zstd, bzip2, lzma). A .deb or .rpm brings its own name and version (a Debian version with
 epoch and revision is kept exactly: hello@1:2.0~rc1-3), its conffiles or %config files
-become config files, its control or header fields are kept (`berth info`), and its
-maintainer scripts are never run (a warning says which there were). A .deb's files are
+become config files, its control or header fields are kept (`berth info`), and a
+.deb's preinst and postinst run confined (a sandbox of the profile's view, no network) when
+a profile uses it, and what they made becomes the entry NAME+scripts; other maintainer
+scripts and .rpm scriptlets never run (a warning says which there were). A .deb's files are
 checked against its md5sums, an .rpm's against its header's digests. Tarballs need --name and --version unless the file is named NAME-VERSION.tar.*.
 Installing the same content again changes nothing. Archives with unsafe members (absolute
 paths, `..`, links out of the package, devices …), corrupt compressed data, trailing
@@ -200,7 +202,8 @@ pub(super) fn report(ctx: &Ctx, file: &Path, outcome: &Outcome, source: Origin, 
     // Advice about the package rather than a failure of the install: `-q` silences it.
     if !scripts.is_empty() && status != "unchanged" && !ctx.quiet {
         eprintln!(
-            "warning: {}@{}: not running its maintainer scripts ({}); berth never runs them \
+            "warning: {}@{}: maintainer scripts ({}): a .deb's preinst and postinst run \
+             confined when a profile uses it, as a fresh install; no others run \
              (`berth info {}@{}` lists them)",
             e.name(),
             e.version(),

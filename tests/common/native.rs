@@ -25,7 +25,8 @@ pub struct Deb<'a> {
     pub depends: Option<&'a str>,
     /// A `Provides` field.
     pub provides: Option<&'a str>,
-    /// Ship a `postinst` script (which must never run: it would create `<dir>/postinst-ran`).
+    /// Ship a `postinst` script that would create `<dir>/postinst-ran`: it runs confined
+    /// when a profile uses the package, so that file never appears on the host.
     pub postinst: bool,
     /// A `postinst` of this text instead (run confined when a profile uses the package).
     pub postinst_text: Option<&'a str>,
