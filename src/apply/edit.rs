@@ -43,14 +43,19 @@ pub fn config_path(
         }
         .into());
     };
-    // Seeding never overwrites: an edited file stays as it is. Everything is the caller's
-    // for now: the first isolated run gives it to the profile's range and declared owners.
+    // Only this file is seeded (never overwritten: an edited one stays as it is), as the
+    // caller's: the first isolated run gives it to the profile's range and its declared
+    // owner, and seeds the rest with theirs (owners are given on first seeding only).
+    let one: Vec<layout::StatePath> = paths
+        .into_iter()
+        .filter(|p| !p.dir && Path::new("/").join(&p.path) == bind.target)
+        .collect();
     let accounts = crate::isolate::accounts::Accounts::of(entries);
     let owners = state::Owners {
         default: None,
         accounts: &accounts,
         base: None,
     };
-    state::prepare(root, store, lock, profile, entries, &paths, &owners)?;
+    state::prepare(root, store, lock, profile, entries, &one, &owners)?;
     Ok(bind.source.clone())
 }

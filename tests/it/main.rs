@@ -13,6 +13,7 @@ mod apply;
 mod apply_config;
 mod check;
 mod crash;
+mod debian_services;
 mod dedup;
 mod distribution;
 mod fuzz_replay;

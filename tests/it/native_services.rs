@@ -165,29 +165,48 @@ fn two_nginx_versions_serve_at_once_from_their_units_with_only_nginx_conf_edited
             "{profile} still listens"
         );
     }
-}
 
-/// `redis-server+scripts@V`: what redis's maintainer scripts make (its user, its owned
-/// directories, redis.conf for redis), standing in for the scripts helper's made entry.
-fn made_entry(env: &Env, v: &str) -> PathBuf {
-    let src = env.source(
-        "redis-server+scripts",
-        v,
-        &[("usr/share/doc/redis-server+scripts/made", b"made\n")],
-    );
-    std::fs::write(
-        src.join("berth.toml"),
-        format!(
-            "[package]\nname = \"redis-server+scripts\"\nversion = \"{v}\"\n\n\
-             [made]\nfor = \"redis-server\"\n\n\
-             [[user]]\nname = \"redis\"\nuid = 990\ngroup = \"redis\"\ngid = 990\nhome = \"/var/lib/redis\"\n\n\
-             [[config]]\npath = \"etc/redis/redis.conf\"\nowner = \"redis:redis\"\nmode = \"0640\"\n\n\
-             [[writable]]\npath = \"var/lib/redis\"\nowner = \"redis:redis\"\nmode = \"0750\"\n\n\
-             [[writable]]\npath = \"var/log/redis\"\nowner = \"redis:redis\"\nmode = \"2750\"\n"
+    // Upgrade a to b's release, then roll back: the operator's nginx.conf is kept through
+    // both, and each time the release that runs is the profile's.
+    let conf = env.root().join("etc/a/nginx-common/etc/nginx/nginx.conf");
+    let edited = std::fs::read_to_string(&conf).unwrap();
+    for (args, v) in [
+        (
+            vec![
+                "use".to_string(),
+                "a".into(),
+                format!("nginx@{}", NGINX[1]),
+                format!("nginx-common@{}", NGINX[1]),
+            ],
+            NGINX[1],
         ),
-    )
-    .unwrap();
-    env.pack(&src)
+        (vec!["rollback".to_string(), "a".into()], NGINX[0]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.run(&args).ok();
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), edited);
+        let port = edited
+            .split("listen 127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap();
+        let mut child = service(&env, "a");
+        let answer = ask(port, "GET / HTTP/1.0\r\n\r\n", &mut child);
+        // The body is the version the edit names (a's first release); the running binary
+        // is the profile's current one.
+        assert!(answer.contains("200 OK"), "{answer}");
+        let running = env
+            .run(&["run", "--isolate", "a", "--", "nginx", "-v"])
+            .ok();
+        assert!(
+            running.stderr.contains("nginx version: nginx/1.22.1"),
+            "{running}"
+        );
+        let listed = env.run(&["list", "--json"]).ok().stdout;
+        assert!(listed.contains(v), "{listed}");
+        assert_eq!(stop(child).0, 0);
+    }
 }
 
 #[test]
@@ -209,10 +228,6 @@ fn redis_keeps_its_data_across_upgrade_and_rollback_and_stops_on_sigterm() {
     for f in &files {
         env.install(f, &[]);
     }
-    for v in REDIS {
-        let made = made_entry(&env, v);
-        env.install(&made, &[]);
-    }
     let use_version = |v: &str| {
         env.run(&[
             "use",
@@ -221,13 +236,19 @@ fn redis_keeps_its_data_across_upgrade_and_rollback_and_stops_on_sigterm() {
             "libjemalloc2",
             &format!("redis-server@{v}"),
             &format!("redis-tools@{v}"),
-            &format!("redis-server+scripts@{v}"),
         ])
         .ok();
     };
     use_version(REDIS[0]);
     let port = free_port();
-    let conf = env.root().join("etc/r/redis-server/etc/redis/redis.conf");
+    // Only redis.conf is edited; the user redis and its directories come from redis's own
+    // maintainer scripts, run confined at `use` (no add-on package, no --cap).
+    let conf = PathBuf::from(
+        env.run(&["config", "path", "r", "/etc/redis/redis.conf"])
+            .ok()
+            .stdout
+            .trim(),
+    );
     edit(&conf, "\nport 6379\n", &format!("\nport {port}\n"));
     let mut child = service(&env, "r");
     assert!(ask(port, "SET greeting hello\r\n", &mut child).starts_with("+OK"));
