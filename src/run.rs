@@ -117,7 +117,12 @@ pub fn launch(store: &Store, req: Request) -> Result<i32> {
             accounts: Accounts::default(),
         },
     };
+    let from_file = match (req.command.is_empty(), &req.service) {
+        (true, None) => profile_file_service(&profiles, &req.profile, &gen)?,
+        _ => None,
+    };
     let service = match req.command.is_empty() {
+        true if from_file.is_some() => from_file,
         true => {
             let units: Vec<Vec<_>> = shipped.per_entry.iter().map(|s| s.units.clone()).collect();
             let s = service::find(
@@ -145,6 +150,44 @@ pub fn launch(store: &Store, req: Request) -> Result<i32> {
             service,
         )
     }
+}
+
+/// The `[service]` of the profile file the generation records (`use --spec`, `apply`): it
+/// comes before the packages' own, as `berth service install` and `apply` use it. Its
+/// first word is a command of the profile (found on PATH: the profile's `bin/`, or the
+/// usual paths inside an isolated view).
+fn profile_file_service(
+    profiles: &Profiles,
+    profile: &str,
+    gen: &Generation,
+) -> Result<Option<ServiceCommand>> {
+    let Some(spec) = crate::apply::spec::ProfileSpec::recorded(profiles, profile, gen)? else {
+        return Ok(None);
+    };
+    let Some(s) = spec.service else {
+        return Ok(None);
+    };
+    let argv = service::split(&s.exec).map_err(|why| IsolateError::BadServiceExec {
+        package: format!("the profile file of {profile} (generation {})", gen.number),
+        exec: s.exec.clone(),
+        why,
+    })?;
+    if argv.is_empty() {
+        return Ok(None);
+    }
+    tracing::info!(
+        "profile {profile}: runs the profile file's [service] ({})",
+        s.exec
+    );
+    Ok(Some(ServiceCommand {
+        package: 0,
+        argv,
+        pre: vec![],
+        user: s.user.map(|u| u.replace("uid:", "").replace("gid:", "")),
+        capabilities: s.capabilities,
+        name: profile.to_string(),
+        from: "the profile file's [service]".into(),
+    }))
 }
 
 /// The identity and capabilities to drop to: the flags', else the service's.

@@ -104,7 +104,35 @@ pub fn prepare(
             }
         }
     }
+    mount_points_inside(root, profile, paths)?;
     Ok(layout::binds(root, profile, entries, paths))
+}
+
+/// A bind inside another one of another state name (`/var/lib/php/modules/8.2`, the scripts'
+/// state of php8.2-common, inside `/var/lib/php/modules`, php-common's) needs its target in
+/// the outer one's directory: made there, empty, where missing (the bind covers it).
+fn mount_points_inside(root: &Root, profile: &str, paths: &[layout::StatePath]) -> Result<()> {
+    for outer in paths.iter().filter(|p| p.dir) {
+        let prefix = format!("{}/", outer.path);
+        for inner in paths.iter().filter(|p| p.path.starts_with(&prefix)) {
+            if inner.state == outer.state {
+                continue;
+            }
+            let base = layout::package_var_dir(root, profile, &outer.state)?;
+            if base.stat(&inner.path)?.is_some() {
+                continue;
+            }
+            if inner.dir {
+                base.ensure_dir(&inner.path, crate::root::DIR_MODE)?;
+            } else {
+                let (parent, name) = parent_of(&base, &inner.path)?;
+                parent
+                    .create_file(name, FILE_MODE)
+                    .map_err(|e| Error::io("create", base.join(&inner.path), e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Gives a profile's config files and writable trees that still belong to host ids below

@@ -48,6 +48,8 @@ pub fn mount_point_dir(root: &Root) -> PathBuf {
 
 /// The mount point's name in `run/`.
 const MNT: &str = "mnt";
+/// The directory of confined runs of maintainer scripts in `run/` (`upper::Scratch`).
+pub(super) const SCRIPTS: &str = "scripts";
 
 /// A hold taken by this process, on a close-on-exec descriptor.
 #[derive(Debug)]
@@ -312,6 +314,15 @@ pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
             if !is_live(&dir, &name, record.as_ref())? {
                 out.push(Problem::leftover(path, "hold of a process that has ended"));
             }
+        } else if name == SCRIPTS && ent.kind == crate::fsutil::Kind::Dir {
+            // Confined runs happen under the root's lock, which this check holds: what is
+            // left in run/scripts/ is an interrupted run's.
+            for e in dir.open_dir(SCRIPTS)?.entries()? {
+                out.push(Problem::leftover(
+                    path.join(&e.name),
+                    "directories of an interrupted run of maintainer scripts",
+                ));
+            }
         } else if !(name == MNT || name == PROFILES) || ent.kind != crate::fsutil::Kind::Dir {
             out.push(Problem::stray(path, "file in run/"));
         }
@@ -322,18 +333,32 @@ pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
 /// Repairs what [`check`] reported as leftovers in `run/`; returns the paths that went.
 pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Vec<PathBuf>> {
     let run = root.path().join(RUN);
+    let scripts = run.join(SCRIPTS);
+    let mut gone = Vec::new();
+    for p in problems
+        .iter()
+        .filter(|p| p.repairable && p.path.parent() == Some(scripts.as_path()))
+    {
+        if let (Some(name), Some(d)) = (
+            p.path.file_name().and_then(|n| n.to_str()),
+            root.dir().open_dir_opt(&format!("{RUN}/{SCRIPTS}"))?,
+        ) {
+            crate::fsutil::remove_tree(&d, name)?;
+            gone.push(p.path.clone());
+        }
+    }
     let mine: Vec<&Problem> = problems
         .iter()
         .filter(|p| p.repairable && p.path.parent() == Some(run.as_path()))
         .collect();
     if mine.is_empty() {
-        return Ok(vec![]);
+        return Ok(gone);
     }
     clean_stale(root, lock)?;
     let Some(dir) = root.dir().open_dir_opt(RUN)? else {
-        return Ok(mine.into_iter().map(|p| p.path.clone()).collect());
+        gone.extend(mine.into_iter().map(|p| p.path.clone()));
+        return Ok(gone);
     };
-    let mut gone = Vec::new();
     for p in mine {
         let name = p.path.file_name().map(|n| n.to_string_lossy().into_owned());
         if name.is_some_and(|n| matches!(dir.stat(&n), Ok(None))) {

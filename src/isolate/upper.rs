@@ -123,8 +123,7 @@ pub struct Scratch {
     name: String,
 }
 
-/// The directory of confined runs in `run/`.
-const SCRIPTS: &str = "scripts";
+use super::hold::SCRIPTS;
 
 impl Scratch {
     /// Makes fresh directories for this process's confined run; `owner` (root inside)

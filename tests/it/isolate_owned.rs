@@ -207,10 +207,19 @@ fn debian_nginx_common_hides_the_host_s_enabled_sites() {
         .output()
         .unwrap();
     let r = Run::from(out).ok();
-    // sites-enabled/ as nginx-common ships it: empty. nginx.conf (a config bind under the
-    // package's /etc/nginx) is there; /etc/default still merges with the host.
+    // sites-enabled/ holds only what the profile's own nginx-common made (its postinst's
+    // link, in the nginx-common+scripts entry when the scripts could run), never the host's
+    // files. nginx.conf (a config bind under the package's /etc/nginx) is there; /etc/default
+    // still merges with the host.
     let (sites, rest) = r.stdout.split_once("--\n").unwrap();
-    assert_eq!(sites, "", "{r}");
+    let made = e.run(&["info", "--json", "nginx-common+scripts"]);
+    let profile_made_default = made.success() && made.stdout.contains("sites-enabled/default");
+    let expected = if profile_made_default {
+        "default\n"
+    } else {
+        ""
+    };
+    assert_eq!(sites, expected, "{r}\n{made}");
     let mut lines = rest.lines();
     assert_eq!(lines.next(), Some("1"), "{r}");
     assert!(lines.next().unwrap().parse::<u32>().unwrap() > 0, "{r}");

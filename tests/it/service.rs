@@ -310,3 +310,30 @@ fn use_spec_refuses_bad_profile_files_and_changes_nothing() {
     );
     assert_eq!(common::snapshot(env.root(), None), before);
 }
+
+#[test]
+fn run_with_no_command_runs_the_profile_file_service() {
+    let env = Env::new();
+    let src = env.source_with(
+        "tool",
+        "1",
+        "",
+        &[("bin/tool*", b"#!/bin/sh\necho \"tool says $1\"\n")],
+    );
+    let pkg = env.pack(&src);
+    env.run(&["install", pkg.to_str().unwrap()]).ok();
+    let spec = env.spec_file(
+        "site.toml",
+        "profile = \"site\"\n[service]\nexec = \"tool hello\"\n",
+    );
+    env.run(&["use", "site", "tool@1", "--spec", spec.to_str().unwrap()])
+        .ok();
+    let r = env.run(&["-v", "run", "site"]).ok();
+    assert_eq!(r.stdout, "tool says hello\n", "{r}");
+    assert!(r.stderr.contains("the profile file's [service]"), "{r}");
+    // Without a profile file, the package has no service: one error line.
+    env.run(&["use", "bare", "tool@1"]).ok();
+    let r = env.run(&["run", "bare"]);
+    assert!(!r.success());
+    crate::common::one_error_line(&r);
+}
