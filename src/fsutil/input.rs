@@ -31,20 +31,9 @@ pub fn open_input(path: &Path) -> Result<File> {
         .map_err(|e| Error::io("stat", path, e))?
         .file_type();
     if !ft.is_file() {
-        let kind = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a fifo"
-        } else if ft.is_char_device() {
-            "a character device"
-        } else if ft.is_block_device() {
-            "a block device"
-        } else {
-            "a socket"
-        };
         return Err(Error::InputNotRegular {
             path: path.to_path_buf(),
-            kind,
+            kind: kind_name(&ft),
         });
     }
     Ok(file)
@@ -65,6 +54,23 @@ pub fn read_input(path: &Path, cap: u64) -> Result<Vec<u8>> {
         });
     }
     Ok(bytes)
+}
+
+/// What a file that is not regular is, for [`Error::InputNotRegular`].
+pub fn kind_name(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a fifo"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_file() {
+        "a regular file"
+    } else {
+        "a socket"
+    }
 }
 
 /// [`read_input`] as UTF-8 text (invalid UTF-8 is an I/O error naming the path).

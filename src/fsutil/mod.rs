@@ -10,7 +10,7 @@ pub mod temp;
 pub mod tree;
 
 pub use dir::{Dir, DirEntry, Kind, Stat, MAX_METADATA};
-pub use input::{open_input, read_input, read_input_text};
+pub use input::{kind_name, open_input, read_input, read_input_text};
 pub use ops::{set_file_mtime, start_writeback, umask, STORE_MTIME};
 pub use temp::{is_temp, temp_name, temp_stem};
 pub use tree::{remove_tree, walk};

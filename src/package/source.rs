@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -82,16 +82,9 @@ impl Source {
         let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
         let ft = meta.file_type();
         if !ft.is_file() {
-            let kind = if ft.is_dir() {
-                "a directory; to make a package from a directory, use `berth pack`"
-            } else if ft.is_fifo() {
-                "a fifo"
-            } else if ft.is_char_device() {
-                "a character device"
-            } else if ft.is_block_device() {
-                "a block device"
-            } else {
-                "a socket"
+            let kind = match ft.is_dir() {
+                true => "a directory; to make a package from a directory, use `berth pack`",
+                false => crate::fsutil::kind_name(&ft),
             };
             return Err(Error::InputNotRegular {
                 path: path.to_path_buf(),
