@@ -190,6 +190,8 @@ pub fn run(
     // Generations first: once they are gone nothing references the entries below.
     for (p, numbers) in &prune {
         profiles.delete_generations(lock, p, numbers)?;
+        // Their template renderings go with them (the ones no generation left names).
+        crate::apply::rendered::sweep(store.root(), lock, p)?;
     }
     crate::profile::leftovers::clean(profiles, lock)?;
     crate::isolate::hold::clean_stale(store.root(), lock)?;

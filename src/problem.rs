@@ -28,6 +28,8 @@ pub enum Kind {
     CorruptObject,
     /// A pool object no entry links.
     OrphanObject,
+    /// A generation's template rendering that is not kept (any more).
+    MissingRendering,
     /// What an interrupted command left behind.
     Leftover,
     /// A shim no profile provides, or that leads elsewhere.

@@ -33,6 +33,14 @@ pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
                 )),
                 Kind::Dir if profile && top == ETC => {
                     interrupted_writes(&dir.open_dir(&name)?, &mut out)?;
+                    for (n, file) in super::rendered::missing(root, &name)? {
+                        out.push(Problem::new(
+                            ProblemKind::MissingRendering,
+                            path.join(&file),
+                            format!("the rendering generation {n} recorded for it is missing or damaged; a switch to generation {n} leaves the file as it is"),
+                            format!("`berth apply` the profile file of generation {n} again, or delete that generation"),
+                        ));
+                    }
                 }
                 Kind::Dir if profile => {
                     for p in snapshot::leftovers(root, &name)? {

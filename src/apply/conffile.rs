@@ -176,9 +176,10 @@ fn entry_of<'e>(entries: &'e [Entry], p: &GenPackage) -> Option<&'e Entry> {
 /// problem with one file is a warning too, since the switch has already happened.
 pub fn after_switch(
     store: &Store,
-    _lock: &LockedFile,
+    lock: &LockedFile,
     profile: &str,
     change: &Change,
+    take_new: bool,
 ) -> Result<()> {
     if !change.changed {
         return Ok(());
@@ -189,6 +190,7 @@ pub fn after_switch(
         Some(n) => Some(profiles.read(profile, n)?),
         None => None,
     };
+    merge_templates(store, lock, profile, &new, take_new)?;
     let entries = store.entries_named(
         new.packages
             .iter()
@@ -231,6 +233,59 @@ pub fn after_switch(
                     c.path
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// The template outputs of generation `gen`: each put back from the rendering the
+/// generation records, by the same rules as a package's config file (the last rendering
+/// berth put there is the old shipped copy). A generation that records none (made before
+/// renderings were kept, or by `use` on a profile never applied) leaves them as they are.
+fn merge_templates(
+    store: &Store,
+    _lock: &LockedFile,
+    profile: &str,
+    gen: &Generation,
+    take_new: bool,
+) -> Result<()> {
+    if gen.config.is_empty() {
+        return Ok(());
+    }
+    let root = store.root();
+    let spec = ProfileSpec::recorded(&Profiles::new(root), profile, gen)?;
+    let etc = layout::etc_dir(root, profile)?;
+    for (rel, hash) in &gen.config {
+        let Some(new) = super::rendered::load(&etc, hash)? else {
+            tracing::warn!(
+                "config {} of profile {profile}: the rendering generation {} had is gone; the file is left as it is (`berth apply` the profile file again)",
+                etc.join(rel).display(),
+                gen.number
+            );
+            continue;
+        };
+        let mode = spec
+            .as_ref()
+            .and_then(|s| s.config.get(rel))
+            .and_then(|c| c.mode.as_deref())
+            .and_then(|m| super::spec::mode(m).ok())
+            .unwrap_or(0o644);
+        let old = shipped_template(&etc, rel)?;
+        let disk = read_file(&etc, rel)?;
+        let action = decide(old.as_deref(), disk.as_deref(), &new, take_new);
+        if action.writes() {
+            carry_out(&etc, rel, action, disk.as_deref(), &new, mode)?;
+        }
+        if old.as_deref() != Some(&new[..]) {
+            record_shipped(&etc, rel, &new)?;
+        }
+        if action == Action::Dist {
+            tracing::warn!(
+                "notice: {}: you changed it and generation {} renders it differently; yours is kept, its rendering is {}{DIST} (`berth config diff {profile}`)",
+                etc.join(rel).display(),
+                gen.number,
+                etc.join(rel).display(),
+            );
         }
     }
     Ok(())

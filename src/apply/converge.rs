@@ -1,13 +1,16 @@
-//! Carries out a [`Plan`] under the root's lock, step by step in its order: installs from
-//! repositories, users, directories, rendered config, then the switch through
-//! [`super::deploy::switch`] (which also merges the packages' config files and, where the
-//! profile has a service, restarts it). Reports the steps it carried out, which are the
-//! plan's: `--dry-run` and the real run print the same list.
+//! Carries out a [`Plan`] under the root's lock: installs from repositories, then the switch
+//! through [`super::deploy::switch_with`], which creates the users and directories and keeps
+//! the renderings only once the pre-switch hook has passed, and after the link moved puts the
+//! new generation's config in place (its renderings and its packages' config files) and,
+//! where the profile has a service, restarts it. Without a switch, only what is missing or
+//! waiting is done. Reports the plan's steps: `--dry-run` and the real run print the same
+//! list.
 
 use super::conffile;
 use super::deploy::{self, SwitchOp};
 use super::ensure;
 use super::plan::{Plan, Source, Step};
+use super::rendered;
 use crate::error::Result;
 use crate::lock::LockedFile;
 use crate::profile::GenPackage;
@@ -56,6 +59,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Report> {
     let root = store.root();
+    let take_new = plan.take_new;
     let mut report = Report::of(&plan, false);
     let mut packages: Vec<GenPackage> = Vec::new();
     let mut installed = false;
@@ -71,55 +75,80 @@ pub fn run(
     if installed {
         crate::profile::shims::ensure_shim_binary(root, lock)?;
     }
-    for u in &plan.spec.users {
-        if plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::User { name } if name == &u.name))
-        {
-            ensure::create_user(u)?;
-        }
-    }
-    for s in &plan.steps {
-        if let Step::Dir(w) = s {
-            ensure::ensure_dir(root, &plan.profile, w)?;
-        }
-    }
-    let needs_etc = plan
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::Config { .. } | Step::TakePending { .. }));
-    if needs_etc {
-        let etc = super::layout::etc_dir(root, &plan.profile)?;
-        for r in &plan.renders {
-            if r.action.writes() {
-                conffile::carry_out(&etc, &r.path, r.action, r.disk.as_deref(), &r.bytes, r.mode)?;
-                conffile::record_shipped(&etc, &r.path, &r.bytes)?;
+    // Users, directories and renderings: before the link moves but only once the
+    // pre-switch hook has passed, so a refused switch leaves etc/ and var/ as they were.
+    let prepare = || -> Result<()> {
+        ensure_users_and_dirs(store, &plan)?;
+        if !plan.renders.is_empty() {
+            let etc = super::layout::etc_dir(root, &plan.profile)?;
+            for r in &plan.renders {
+                rendered::keep(&etc, lock, &r.bytes)?;
             }
         }
-        for s in &plan.steps {
-            if let Step::TakePending { path } = s {
-                conffile::take_pending(&etc, path)?;
-            }
-        }
-    }
-    if plan.steps.iter().any(|s| matches!(s, Step::Switch { .. })) {
-        let change = deploy::switch(
+        Ok(())
+    };
+    let switches = plan.steps.iter().any(|s| matches!(s, Step::Switch { .. }));
+    if switches {
+        // The renderings are put in place by the switch (as at every switch to a
+        // generation): the plan's config steps happen there.
+        let config = rendered::record(
+            plan.renders
+                .iter()
+                .map(|r| (r.path.as_str(), r.bytes.as_slice())),
+        );
+        let change = deploy::switch_with(
             store,
             lock,
             &plan.profile,
             SwitchOp::Exact {
                 packages,
                 spec: Some(plan.text.clone()),
+                config,
+                take_new,
             },
             false,
             command,
+            &prepare,
         )?;
         report.generation = Some(change.to);
         for s in &mut report.changes {
             if let Step::Switch { to, .. } = s {
                 *to = change.to;
             }
+        }
+    } else {
+        // The generation stays: only what the operator removed or left pending.
+        prepare()?;
+        let needs_etc = plan.steps.iter().any(|s| matches!(s, Step::Config { .. }));
+        if needs_etc {
+            let etc = super::layout::etc_dir(root, &plan.profile)?;
+            for r in &plan.renders {
+                if r.action.writes() {
+                    conffile::carry_out(
+                        &etc,
+                        &r.path,
+                        r.action,
+                        r.disk.as_deref(),
+                        &r.bytes,
+                        r.mode,
+                    )?;
+                    conffile::record_shipped(&etc, &r.path, &r.bytes)?;
+                }
+            }
+        }
+    }
+    let pending_steps: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::TakePending { path } => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !pending_steps.is_empty() {
+        let etc = super::layout::etc_dir(root, &plan.profile)?;
+        for path in pending_steps {
+            conffile::take_pending(&etc, path)?;
         }
     }
     report.pending = pending(store, &plan.profile)?;
@@ -162,4 +191,23 @@ fn install(
         version: e.version().to_string(),
         id: e.id().to_string(),
     })
+}
+
+/// Creates the plan's users and directories.
+fn ensure_users_and_dirs(store: &Store, plan: &Plan) -> Result<()> {
+    for u in &plan.spec.users {
+        if plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::User { name } if name == &u.name))
+        {
+            ensure::create_user(u)?;
+        }
+    }
+    for s in &plan.steps {
+        if let Step::Dir(w) = s {
+            ensure::ensure_dir(store.root(), &plan.profile, w)?;
+        }
+    }
+    Ok(())
 }

@@ -7,8 +7,10 @@
 //! (`generation.toml` `spec`). In order:
 //! 1. under the root's lock, before anything is written: the `pre-switch` hook (non-zero
 //!    stops the switch, nothing changed), the data snapshot (`[backup] before_switch`, or
-//!    `rollback --with-data`, which then restores the target generation's snapshot);
-//! 2. the switch itself: one rename of the profile link;
+//!    `rollback --with-data`, which then restores the target generation's snapshot), then
+//!    what the caller prepares (`apply`'s users, directories and template renderings);
+//! 2. the switch itself: one rename of the profile link, then the config of the generation
+//!    gone to (its packages' config files and its templates' renderings, dpkg's rules);
 //! 3. with the lock let go (a restart or health command may run berth, and `run --isolate`
 //!    takes the lock): the restart, the health check, and on failure the switch back to the
 //!    previous generation (under the lock again), its restart and health check, and an
@@ -26,6 +28,7 @@ use crate::profile::switch::BeforeSwitch;
 use crate::profile::{Change, GenPackage, Generation, Profiles, Switcher, Target};
 use crate::store::Store;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What a switch does to the profile's package set.
@@ -57,8 +60,18 @@ pub enum SwitchOp {
         packages: Vec<GenPackage>,
         /// The profile file, verbatim.
         spec: Option<String>,
+        /// Its templates' renderings (output path → hash, see [`super::rendered`]).
+        config: BTreeMap<String, String>,
+        /// `--conf new`: where the operator changed a template's output and the new
+        /// rendering differs, take the new one (the operator's saved as `.berth-old`).
+        take_new: bool,
     },
 }
+
+/// What a switch writes once its pre-switch hook has passed and before the link moves
+/// (`apply`'s users, directories and renderings): nothing of it may happen when the hook
+/// refuses.
+pub type Prepare<'a> = &'a dyn Fn() -> Result<()>;
 
 /// Carries out `op` on `profile` under `lock`; `command` is recorded in a new generation.
 /// The lock is let go while the service restarts and its health is checked, and taken
@@ -71,11 +84,34 @@ pub fn switch(
     strict_depends: bool,
     command: &str,
 ) -> Result<Change> {
+    switch_with(
+        store,
+        lock,
+        profile,
+        op,
+        strict_depends,
+        command,
+        &|| Ok(()),
+    )
+}
+
+/// [`switch`], with `prepare` carried out after the pre-switch hook passed, before the
+/// link moves (not at all when nothing changes).
+pub fn switch_with(
+    store: &Store,
+    lock: &LockedFile,
+    profile: &str,
+    op: SwitchOp,
+    strict_depends: bool,
+    command: &str,
+    prepare: Prepare<'_>,
+) -> Result<Change> {
     let profiles = Profiles::new(store.root());
     let with_data = matches!(op, SwitchOp::GoWithData(_));
     let notes = RefCell::new(Vec::new());
     let before: BeforeSwitch<'_> = Box::new(|from, to| {
-        before_switch(store, lock, &profiles, profile, from, to, with_data, &notes)
+        before_switch(store, lock, &profiles, profile, from, to, with_data, &notes)?;
+        prepare()
     });
     let mut change = move_link(
         store,
@@ -111,17 +147,27 @@ fn move_link<'a>(
     if let Some(b) = before {
         s = s.before_switch(b);
     }
+    let mut take_new = false;
     let change = match op {
         SwitchOp::Use { refs, prefer, spec } => {
             s.use_packages(profile, &refs, &prefer, spec, command)?
         }
         SwitchOp::Drop { names } => s.drop_packages(profile, &names, command)?,
         SwitchOp::Go(target) | SwitchOp::GoWithData(target) => s.switch(profile, target)?,
-        SwitchOp::Exact { packages, spec } => s.set_exact(profile, packages, spec, command)?,
+        SwitchOp::Exact {
+            packages,
+            spec,
+            config,
+            take_new: t,
+        } => {
+            take_new = t;
+            s.set_exact(profile, packages, spec, config, command)?
+        }
     };
-    // The link has moved (or nothing changed): config merges of the profile's files belong
-    // here, so the automatic switch back runs them too.
-    super::conffile::after_switch(store, lock, profile, &change)?;
+    // The link has moved (or nothing changed): config merges of the profile's files and
+    // the generation's template renderings belong here, so every switch, the automatic
+    // switch back included, puts back the config of the generation it goes to.
+    super::conffile::after_switch(store, lock, profile, &change, take_new)?;
     Ok(change)
 }
 

@@ -8,7 +8,8 @@
 //!   when the operator never touched it, kept (the new copy beside it as `.berth-dist`)
 //!   when they did.
 //! - `etc/<profile>/<path>`: a template's output (`berth apply`), with its last rendering
-//!   kept owner-only in `etc/<profile>/.berth/shipped/<path>`.
+//!   kept owner-only in `etc/<profile>/.berth/shipped/<path>`, and each generation's
+//!   renderings in `etc/<profile>/.berth/rendered/<sha256>` (`rendered.rs`).
 //! - `var/<profile>/<package>/<path>`: a package's `[[writable]]` directory. Seeded once
 //!   from the package's copy and never replaced or emptied by berth afterwards.
 //! - `var/<profile>/<path>`: a profile file's `[[dirs]]`; made, owned and moded, never
@@ -33,6 +34,8 @@ pub const VAR: &str = "var";
 pub const ROOT_NAMES: &[&str] = &[ETC, VAR];
 /// Where a profile's templates' last renderings live, below `etc/<profile>/`.
 pub const SHIPPED: &str = ".berth/shipped";
+/// Where every generation's template renderings are kept, below `etc/<profile>/`.
+pub const RENDERED: &str = ".berth/rendered";
 /// The directory of data snapshots below `var/<profile>/`.
 pub const SNAPSHOTS: &str = ".snapshots";
 

@@ -20,6 +20,7 @@ pub mod health;
 pub mod hooks;
 pub mod layout;
 pub mod plan;
+pub mod rendered;
 pub mod service;
 pub mod snapshot;
 pub mod spec;

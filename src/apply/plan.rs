@@ -17,6 +17,7 @@ use crate::root::Root;
 use crate::store::{Entry, Store};
 use serde::Serialize;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Largest profile file berth reads.
@@ -46,6 +47,9 @@ pub enum Step {
         to: u64,
         packages: Vec<String>,
         profile_file_changed: bool,
+        /// A template renders differently (the new generation records its renderings).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        config_changed: bool,
     },
     /// The profile's service restarts with the switch.
     Restart { profile: String },
@@ -92,6 +96,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The generation current after the run.
     pub generation: Option<u64>,
+    /// `--conf new`.
+    pub take_new: bool,
 }
 
 impl Plan {
@@ -159,7 +165,17 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
     let new_users = plan_users(&spec, &mut steps)?;
     plan_dirs(root, &spec, &new_users, &mut steps)?;
     let renders = plan_templates(ground, path, &spec, &mut steps)?;
-    let generation = plan_switch(root, &spec, &packages, &text, &mut steps)?;
+    let config = super::rendered::record(
+        renders
+            .iter()
+            .map(|r| (r.path.as_str(), r.bytes.as_slice())),
+    );
+    let wanted = Wanted {
+        packages: &packages,
+        text: &text,
+        config: &config,
+    };
+    let generation = plan_switch(root, &spec, &wanted, &mut steps)?;
     Ok(Plan {
         profile,
         text,
@@ -168,6 +184,7 @@ pub fn plan(ground: &Ground, path: &Path, text: String, spec: ProfileSpec) -> Re
         renders,
         steps,
         generation,
+        take_new: ground.take_new,
     })
 }
 
@@ -304,13 +321,19 @@ fn plan_templates(
     Ok(renders)
 }
 
+/// What the new generation would hold.
+struct Wanted<'a> {
+    packages: &'a [Source],
+    text: &'a str,
+    config: &'a BTreeMap<String, String>,
+}
+
 /// The switch (and the service restart after it) when the set or the file changed;
 /// returns the generation the profile ends at.
 fn plan_switch(
     root: Option<&Root>,
     spec: &ProfileSpec,
-    packages: &[Source],
-    text: &str,
+    wanted: &Wanted,
     steps: &mut Vec<Step>,
 ) -> Result<Option<u64>> {
     let profile = &spec.profile;
@@ -329,7 +352,7 @@ fn plan_switch(
         }
         None => 1,
     };
-    let (switch, generation) = switch_step(current.as_ref(), packages, text, next);
+    let (switch, generation) = switch_step(current.as_ref(), wanted, next);
     if let Some(s) = switch {
         steps.push(s);
         if spec.service.is_some() {
@@ -435,11 +458,12 @@ fn choose(
 /// generation current after the run.
 fn switch_step(
     current: Option<&(u64, Generation)>,
-    packages: &[Source],
-    text: &str,
+    want: &Wanted,
     next: u64,
 ) -> (Option<Step>, Option<u64>) {
-    let wanted: Vec<(String, String, Option<String>)> = packages
+    let text = want.text;
+    let wanted: Vec<(String, String, Option<String>)> = want
+        .packages
         .iter()
         .map(|s| match s {
             Source::Installed(p) => (p.name.clone(), p.version.clone(), Some(p.id.clone())),
@@ -471,7 +495,8 @@ fn switch_step(
             .iter()
             .any(|p| !wanted.iter().any(|(n, _, _)| n == p))
     });
-    if current.is_some() && same_set && !spec_changed && !prefer_changed {
+    let config_changed = current.is_none_or(|(_, g)| &g.config != want.config);
+    if current.is_some() && same_set && !spec_changed && !prefer_changed && !config_changed {
         return (None, current.map(|(n, _)| *n));
     }
     (
@@ -480,6 +505,7 @@ fn switch_step(
             to: next,
             packages: lines,
             profile_file_changed: spec_changed,
+            config_changed,
         }),
         Some(next),
     )

@@ -132,12 +132,18 @@ fn line(s: &Step) -> String {
             format!("config {path}: take {path}.berth-dist (yours saved as .berth-old)")
         }
         Step::Switch {
-            from, to, packages, ..
+            from,
+            to,
+            packages,
+            profile_file_changed,
+            ..
         } => {
-            let what = if packages.is_empty() {
+            let what = if !packages.is_empty() {
+                packages.join(", ")
+            } else if *profile_file_changed {
                 "profile file changed".to_string()
             } else {
-                packages.join(", ")
+                "config renders differently".to_string()
             };
             match from {
                 Some(f) => format!("switch generation {f} -> {to}: {what}"),

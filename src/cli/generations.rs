@@ -73,6 +73,7 @@ fn delete(ctx: &Ctx, profile: &str, range: &str) -> Result<()> {
     crate::package::name::check_name("profile name", profile)?;
     let l = ctx.lock()?;
     let out = crate::profile::prune::delete_range(&l.lock, &l.profiles, profile, range)?;
+    crate::apply::rendered::sweep(l.profiles.root(), &l.lock, profile)?;
     if ctx.json {
         output::json(&out);
     } else if !ctx.quiet {

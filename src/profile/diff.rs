@@ -98,6 +98,7 @@ mod tests {
             packages: vec![],
             prefer: vec![],
             spec: spec.map(str::to_string),
+            config: Default::default(),
         }
     }
 

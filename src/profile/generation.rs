@@ -7,6 +7,7 @@ use crate::fsutil::{Dir, Kind};
 use crate::package::name::check_name;
 use crate::root::{Root, GENERATIONS, PROFILES};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A generation's record.
@@ -52,6 +53,11 @@ pub struct Generation {
     /// forward by `use`/`drop`; none for profiles never applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
+    /// The profile file's rendered config templates: output path (below
+    /// `etc/<profile>/`) → sha256 of the rendering, kept by the layer above, so a switch to
+    /// this generation puts its own renderings back. Carried forward like `spec`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
 }
 
 /// The profiles of one root.

@@ -13,6 +13,7 @@ use crate::lock::LockedFile;
 use crate::package::name::check_name;
 use crate::root::{DIR_MODE, PROFILES};
 use crate::store::{Entry, Store};
+use std::collections::BTreeMap;
 
 /// What a profile change did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,6 +53,8 @@ struct Wanted {
     packages: Vec<GenPackage>,
     prefer: Vec<String>,
     spec: Option<String>,
+    /// The renderings of the profile file's templates (see [`Generation::config`]).
+    config: BTreeMap<String, String>,
 }
 
 /// Which generation `rollback`/`switch` goes to.
@@ -215,22 +218,28 @@ impl<'a> Switcher<'a> {
             }
         }
         let spec = spec.or_else(|| current.as_ref().and_then(|(_, g)| g.spec.clone()));
+        let config = current
+            .as_ref()
+            .map(|(_, g)| g.config.clone())
+            .unwrap_or_default();
         let wanted = Wanted {
             packages,
             prefer: pref,
             spec,
+            config,
         };
         self.commit(profile, current, wanted, &entries, command)
     }
 
     /// `apply`: a generation holding exactly `packages` (each an installed entry) and made
-    /// from the profile file `spec` (its text, recorded verbatim). Unchanged when the
-    /// current generation already holds both.
+    /// from the profile file `spec` (its text, recorded verbatim) whose templates rendered
+    /// to `config`. Unchanged when the current generation already holds all three.
     pub fn set_exact(
         &self,
         profile: &str,
         packages: Vec<GenPackage>,
         spec: Option<String>,
+        config: BTreeMap<String, String>,
         command: &str,
     ) -> Result<Change> {
         check_name("profile name", profile)?;
@@ -246,6 +255,7 @@ impl<'a> Switcher<'a> {
             packages,
             prefer,
             spec,
+            config,
         };
         self.commit(profile, current, wanted, &entries, command)
     }
@@ -287,6 +297,7 @@ impl<'a> Switcher<'a> {
         }
         let prefer = gen.prefer.clone();
         let spec = gen.spec.clone();
+        let config = gen.config.clone();
         let entries = self
             .store
             .entries_named(packages.iter().map(|p| p.name.as_str()))?;
@@ -295,6 +306,7 @@ impl<'a> Switcher<'a> {
             packages,
             prefer,
             spec,
+            config,
         };
         self.commit(profile, current, wanted, &entries, command)
     }
@@ -383,11 +395,13 @@ impl<'a> Switcher<'a> {
             mut packages,
             mut prefer,
             spec,
+            config,
         } = wanted;
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         prefer.retain(|p| packages.iter().any(|g| &g.name == p));
         if let Some((n, g)) = &current {
-            if g.packages == packages && g.prefer == prefer && g.spec == spec {
+            if g.packages == packages && g.prefer == prefer && g.spec == spec && g.config == config
+            {
                 let mut change = self.unchanged(profile, *n)?;
                 change.unmet_depends = unmet;
                 change.advisories.extend(made_warnings);
@@ -411,6 +425,7 @@ impl<'a> Switcher<'a> {
             packages,
             prefer,
             spec,
+            config,
         };
         self.call_before(current.as_ref().map(|(n, _)| *n), &gen)?;
         build::write(&self.profiles, self.lock, profile, &gen, &members, &plan)?;

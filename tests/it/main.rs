@@ -12,6 +12,8 @@ mod ansible;
 mod apply;
 mod apply_config;
 mod check;
+mod config_generations;
+mod config_property;
 mod crash;
 mod debian_services;
 mod dedup;
