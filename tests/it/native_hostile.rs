@@ -402,3 +402,54 @@ fn an_absurd_conffiles_file_is_refused_by_its_size() {
         "over the limit",
     );
 }
+
+/// The data offset of signature-header tag `tag` in an rpm (lead, then the header's intro,
+/// index and data).
+fn signature_tag_data(b: &[u8], tag: u32) -> Option<usize> {
+    let be = |at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let n = be(96 + 8);
+    let data = 96 + 16 + n * 16;
+    (0..n)
+        .map(|i| 96 + 16 + i * 16)
+        .find(|&e| be(e) == tag as usize)
+        .map(|e| data + be(e + 8))
+}
+
+/// `rpm -K` (digests only) on `bytes`, where rpm is here: true when it calls them good.
+fn rpm_k_accepts(env: &Env, bytes: &[u8]) -> Option<bool> {
+    let p = env.dir().join("checked.rpm");
+    std::fs::write(&p, bytes).unwrap();
+    let out = std::process::Command::new("rpm")
+        .args(["-K", "--nosignature"])
+        .arg(&p)
+        .output()
+        .ok()?;
+    println!("rpm -K: {}", String::from_utf8_lossy(&out.stdout).trim());
+    Some(out.status.success())
+}
+
+#[test]
+fn an_rpm_whose_sha1_header_digest_does_not_match_is_refused() {
+    let env = Env::with_good_package();
+    let Some(mut b) = real_rpm(&env) else { return };
+    assert_ne!(
+        rpm_k_accepts(&env, &b),
+        Some(false),
+        "the good rpm passes rpm -K"
+    );
+    let at = signature_tag_data(&b, 269).expect("rpmbuild records a SHA1 header digest");
+    // One hex digit of the recorded digest changed: `rpm -K` says "SHA1 digest: BAD".
+    b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    assert_ne!(rpm_k_accepts(&env, &b), Some(true), "rpm -K rejects it");
+    refuse_rpm(&env, &b, Some("header"), "its sha1 is");
+}
+
+#[test]
+fn an_rpm_whose_md5_digest_does_not_match_is_refused() {
+    let env = Env::with_good_package();
+    let Some(mut b) = real_rpm(&env) else { return };
+    let at = signature_tag_data(&b, 1004).expect("rpmbuild records an MD5 digest");
+    b[at] ^= 0x01;
+    assert_ne!(rpm_k_accepts(&env, &b), Some(true), "rpm -K rejects it");
+    refuse_rpm(&env, &b, Some("payload"), "md5 of header and payload");
+}
