@@ -112,9 +112,11 @@ fn check_id(what: &str, part: &str) -> std::result::Result<(), String> {
     }
     if part.bytes().all(|b| b.is_ascii_digit()) {
         match part.parse::<u32>() {
-            Ok(u32::MAX) => return Err(format!(
+            Ok(u32::MAX) => {
+                return Err(format!(
                 "{what} id 4294967295 is (uid_t)-1, reserved: the kernel reads it as \"no change\""
-            )),
+            ))
+            }
             Ok(_) => {}
             Err(_) => {
                 return Err(format!(
