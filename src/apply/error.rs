@@ -41,6 +41,13 @@ pub enum Error {
         line: Option<usize>,
         message: String,
     },
+    /// A template that takes too many steps or makes too much output.
+    #[error("{}{}: template refused: {what}", .template.display(), line_text(*.line))]
+    TemplateLimit {
+        template: PathBuf,
+        line: Option<usize>,
+        what: String,
+    },
     /// A template file that is refused (a symlink, not a regular file, too large).
     #[error("template {}: {why}", .path.display())]
     TemplateFile { path: PathBuf, why: &'static str },
@@ -93,6 +100,9 @@ impl ModuleError for Error {
                 "install a matching version (`berth install FILE`, or `berth update` for the repositories) or change the constraint of {package}; nothing was changed"
             )),
             TemplateFile { .. } => s("templates are regular files beside the profile file; nothing was changed"),
+            TemplateLimit { .. } => s(
+                "make the template smaller or its loops shorter; nothing was changed",
+            ),
             Template { .. } => s(
                 "give the variable in the profile file's `vars`, or fix the template; nothing was changed",
             ),
@@ -113,6 +123,7 @@ impl ModuleError for Error {
             | Value { .. }
             | BadConstraint { .. }
             | Template { .. }
+            | TemplateLimit { .. }
             | TemplateFile { .. } => exit::REFUSED,
             NoVersion { .. } | NoSuchOwner { .. } | NoConfigFile { .. } => exit::NOT_FOUND,
             UserMissing { .. } => exit::NOT_PERMITTED,

@@ -256,7 +256,15 @@ impl ProfileSpec {
             }
             relative("template", &c.template).map_err(&bad)?;
             if let Some(m) = &c.mode {
-                mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
+                let bits = mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
+                // A config file any local user can rewrite is the service's config in
+                // anyone's hands.
+                if bits & 0o002 != 0 {
+                    return Err(bad(format!(
+                        "config.\"{p}\".mode: `{m}` lets every local user write the file; \
+                         use 0644, 0640 or 0600"
+                    )));
+                }
             }
         }
         for u in &self.users {
@@ -272,7 +280,17 @@ impl ProfileSpec {
                 }
             }
             if let Some(m) = &d.mode {
-                mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
+                let bits = mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
+                // Writable by everyone without the sticky bit: any user may delete or
+                // replace the service's files (and plant links for it to follow).
+                if bits & 0o002 != 0 && bits & 0o1000 == 0 {
+                    return Err(bad(format!(
+                        "dir \"{}\".mode: `{m}` lets every local user delete and replace \
+                         the files in it; write `{:04o}` (with the sticky bit) if that is meant",
+                        d.path,
+                        bits | 0o1000
+                    )));
+                }
             }
         }
         if let Some(s) = &self.service {
@@ -330,15 +348,25 @@ pub fn account(v: &str, prefix: &str) -> std::result::Result<Account, String> {
 
 /// Parses an octal mode string (`"0750"`), at most 0o7777 and without setuid/setgid.
 pub fn mode(s: &str) -> std::result::Result<u32, String> {
-    let m = u32::from_str_radix(s, 8).map_err(|_| format!("`{s}` is not an octal mode"))?;
+    let shown = crate::package::printable::escaped(s);
+    let m = u32::from_str_radix(s, 8).map_err(|_| format!("`{shown}` is not an octal mode"))?;
     if m > 0o1777 {
-        return Err(format!("`{s}`: setuid/setgid bits are not allowed"));
+        return Err(format!("`{shown}`: setuid/setgid bits are not allowed"));
     }
     Ok(m)
 }
 
-/// A relative path that stays below its directory: no `/` at the start, no `..`.
+/// A relative path that stays below its directory: no `/` at the start, no `..`, and no
+/// control or invisible characters (they would be written into file names and echoed to
+/// terminals; the message shows them escaped, never raw).
 fn relative(what: &str, p: &str) -> std::result::Result<(), String> {
+    let shown = crate::package::printable::escaped(p);
+    if shown != p {
+        return Err(format!(
+            "{what} path `{shown}` has control or invisible characters (shown escaped); \
+             file names in a profile are plain text"
+        ));
+    }
     let path = Path::new(p);
     if p.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(format!(

@@ -36,7 +36,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     } else {
         for p in &report.repaired {
             if !ctx.quiet {
-                println!("repaired: removed {}", p.display());
+                println!(
+                    "repaired: removed {}",
+                    crate::package::printable::escaped_path(p)
+                );
             }
         }
         for p in &report.problems {
@@ -48,8 +51,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             println!(
                 "{}: {}: {}{fix}\n  hint: {}",
                 p.kind,
-                crate::package::extract::printable(&p.path.to_string_lossy()),
-                p.detail,
+                crate::package::printable::escaped_path(&p.path),
+                crate::package::printable::escaped(&p.detail),
                 p.hint
             );
         }

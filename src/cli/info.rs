@@ -3,6 +3,7 @@
 use super::{output, Ctx};
 use crate::error::{Error, Result};
 use crate::package::listing::Record;
+use crate::package::printable::{escaped, escaped_path};
 use crate::store::Entry;
 use serde::Serialize;
 
@@ -80,8 +81,8 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
         .iter()
         .map(|e| {
             vec![
-                e.name().to_string(),
-                e.version().to_string(),
+                escaped(e.name()),
+                escaped(e.version()),
                 e.id()[..12].to_string(),
                 output::size(e.origin.bytes),
                 e.origin.installed_at.clone(),
@@ -151,26 +152,30 @@ fn print_info(
     file_list: Option<Vec<FileRow>>,
 ) {
     let m = &e.manifest;
-    println!("{}@{}", e.name(), e.version());
+    println!("{}@{}", escaped(e.name()), escaped(e.version()));
     if !m.package.description.is_empty() {
-        println!("  description  {}", m.package.description);
+        println!("  description  {}", escaped(&m.package.description));
     }
     println!("  id           {}", e.id());
-    println!("  path         {}", e.path().display());
+    println!("  path         {}", escaped_path(e.path()));
     println!("  files        {}", e.origin.files);
     println!("  size         {}", output::size(e.origin.bytes));
-    println!("  installed    {}", e.origin.installed_at);
-    println!("  from         {} ({})", e.origin.artifact, e.origin.format);
-    println!("  sha256       {}", e.origin.sha256);
-    println!("  exports bin  {}", m.exports.bin.join(", "));
+    println!("  installed    {}", escaped(&e.origin.installed_at));
+    println!(
+        "  from         {} ({})",
+        escaped(&e.origin.artifact),
+        escaped(&e.origin.format)
+    );
+    println!("  sha256       {}", escaped(&e.origin.sha256));
+    println!("  exports bin  {}", escaped(&m.exports.bin.join(", ")));
     for c in &m.config {
-        println!("  config       {}", c.path);
+        println!("  config       {}", escaped(&c.path));
     }
     for w in &m.writable {
-        println!("  writable     {}", w.path);
+        println!("  writable     {}", escaped(&w.path));
     }
     if let Some(s) = &m.service {
-        println!("  service      {}", s.exec);
+        println!("  service      {}", escaped(&s.exec));
     }
     if let Some(n) = native {
         super::info_native::print(n);
@@ -182,17 +187,17 @@ fn print_info(
         println!();
         for f in files {
             match f.kind {
-                "dir" => println!("d            {}/", f.path),
+                "dir" => println!("d            {}/", escaped(&f.path)),
                 "symlink" => println!(
                     "l            {} -> {}",
-                    f.path,
-                    f.target.unwrap_or_default()
+                    escaped(&f.path),
+                    escaped(&f.target.unwrap_or_default())
                 ),
                 _ => println!(
                     "f {} {:>9}  {}",
                     if f.exec { "x" } else { "-" },
                     f.size,
-                    f.path
+                    escaped(&f.path)
                 ),
             }
         }

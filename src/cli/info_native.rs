@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::package::manifest::Manifest;
 use crate::package::native::NativeOrigin;
+use crate::package::printable::escaped;
 use crate::profile::depends::{against_installed, DepStatus};
 use crate::store::Entry;
 use serde::Serialize;
@@ -48,19 +49,24 @@ pub fn made_reports(m: &Manifest) -> Option<&crate::package::manifest::Made> {
 
 /// Prints a made entry's reports.
 pub fn print_made(m: &crate::package::manifest::Made) {
-    println!("  made for     {}", m.for_package);
+    println!("  made for     {}", escaped(&m.for_package));
     for r in &m.scripts {
         print_report(&r.script, r);
     }
 }
 
 fn print_report(label: &str, r: &crate::package::manifest::ScriptReport) {
-    println!("  {:<12} {label}: {}", "script", r.status);
+    println!(
+        "  {:<12} {}: {}",
+        "script",
+        escaped(label),
+        escaped(&r.status)
+    );
     for l in &r.made {
-        println!("  {:<12}   {l}", "");
+        println!("  {:<12}   {}", "", escaped(l));
     }
     for l in r.output.lines() {
-        println!("  {:<12}   | {l}", "");
+        println!("  {:<12}   | {}", "", escaped(l));
     }
 }
 
@@ -134,7 +140,11 @@ pub fn native(m: &Manifest, installed: &[Entry]) -> Result<Option<Native>> {
 
 /// Prints the native section under the common lines of `info`.
 pub fn print(n: &Native) {
-    println!("  format       {} ({})", n.format, n.architecture);
+    println!(
+        "  format       {} ({})",
+        escaped(&n.format),
+        escaped(&n.architecture)
+    );
     let heading = if n.format == "deb" {
         "control"
     } else {
@@ -145,25 +155,32 @@ pub fn print(n: &Native) {
         let mut lines = f.value.lines();
         println!(
             "  {label:<12} {}: {}",
-            f.name,
-            lines.next().unwrap_or_default()
+            escaped(&f.name),
+            escaped(lines.next().unwrap_or_default())
         );
         for l in lines {
-            println!("  {:<12}   {l}", "");
+            println!("  {:<12}   {}", "", escaped(l));
         }
     }
     for d in &n.depends {
         let state = if d.satisfied { "ok" } else { "UNMET" };
         println!(
             "  {:<12} {}: {}  [{state}: {}]",
-            "depends", d.field, d.dependency, d.found
+            "depends",
+            escaped(&d.field),
+            escaped(&d.dependency),
+            escaped(&d.found)
         );
     }
     for r in &n.requires {
-        println!("  {:<12} {r}  (recorded, not checked)", "requires");
+        println!(
+            "  {:<12} {}  (recorded, not checked)",
+            "requires",
+            escaped(r)
+        );
     }
     for c in &n.conffiles {
-        println!("  {:<12} {c}", "conffile");
+        println!("  {:<12} {}", "conffile", escaped(c));
     }
     for s in &n.scripts {
         if s.runs.is_empty() {
@@ -172,7 +189,7 @@ pub fn print(n: &Native) {
             } else {
                 "not run: berth runs only preinst and postinst, as a fresh install"
             };
-            println!("  {:<12} {}: {why}", "script", s.script);
+            println!("  {:<12} {}: {why}", "script", escaped(&s.script));
         }
         for r in &s.runs {
             print_report(&format!("{} ({})", s.script, r.entry), &r.report);

@@ -6,6 +6,7 @@ use super::{output, Ctx};
 use crate::apply::deploy::{self, SwitchOp};
 use crate::apply::spec::ProfileSpec;
 use crate::error::{Error, Result};
+use crate::package::printable::escaped;
 use crate::profile::diff::diff;
 use crate::profile::Target;
 use serde::Serialize;
@@ -207,8 +208,17 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
     let change = deploy::switch(&l.store, &l.lock, profile, op, strict, &command_line())?;
     drop(l);
     // Warnings go to stderr whatever the output format (stdout stays one JSON document).
-    for d in &change.unmet_depends {
-        eprintln!("warning: {}", d.line());
+    // A warning line each, up to a count: 50,000 unmet dependencies must not flood the
+    // terminal; `--json` lists every one.
+    let unmet = &change.unmet_depends;
+    for d in unmet.iter().take(crate::error::LIST_SHOWN) {
+        eprintln!("warning: {}", escaped(&d.line()));
+    }
+    if unmet.len() > crate::error::LIST_SHOWN {
+        eprintln!(
+            "warning: … and {} more unmet dependencies (`--json` lists every one)",
+            unmet.len() - crate::error::LIST_SHOWN
+        );
     }
     if ctx.json {
         output::json(&change);
@@ -223,21 +233,21 @@ fn with_switcher(ctx: &Ctx, profile: &str, op: SwitchOp, strict: bool) -> Result
                 }
                 _ => format!("generation {} (new profile)", change.to),
             };
-            println!("{p}: {what}");
+            println!("{p}: {}", escaped(&what));
         }
         for n in &change.notes {
-            println!("  {n}");
+            println!("  {}", escaped(n));
         }
         for b in &change.shims.blocked {
             eprintln!("warning: shims/{b} is not a berth shim; left alone, so {b} has no shim");
         }
     }
     for w in &change.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", escaped(w));
     }
     if !ctx.quiet {
         for w in &change.advisories {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", escaped(w));
         }
     }
     Ok(())
@@ -294,7 +304,7 @@ fn show_diff(ctx: &Ctx, a: DiffArgs) -> Result<()> {
             println!("  (same packages)");
         }
         for l in lines {
-            println!("  {l}");
+            println!("  {}", escaped(&l));
         }
     }
     Ok(())

@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long)]
     pub isolate: bool,
     /// Run as this user, and group: names or numbers [default: the service's user, else yourself]
-    #[arg(long, value_name = "USER[:GROUP]")]
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_user)]
     pub user: Option<String>,
     /// Keep this capability (repeat for more); every other one is dropped
     #[arg(long = "cap", value_name = "NAME")]
@@ -82,6 +82,50 @@ fn parse_env(s: &str) -> std::result::Result<(OsString, OsString), String> {
         Some((n, v)) if !n.is_empty() => Ok((n.into(), v.into())),
         _ => Err(format!("`{s}` is not NAME=VALUE")),
     }
+}
+
+/// `USER[:GROUP]` of `--user`: a part written as a number must be an id the kernel can
+/// hold. 4294967295 is `(uid_t)-1`, which setresuid/chown read as "leave unchanged", and a
+/// larger number does not fit; both are bad input (exit 2), not a question of privileges.
+fn parse_user(s: &str) -> std::result::Result<String, String> {
+    let rest = s.strip_prefix("uid:").unwrap_or(s);
+    let (user, group) = match rest.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (rest, None),
+    };
+    check_id("user", user)?;
+    if let Some(g) = group {
+        check_id("group", g.strip_prefix("gid:").unwrap_or(g))?;
+    }
+    Ok(s.to_string())
+}
+
+fn check_id(what: &str, part: &str) -> std::result::Result<(), String> {
+    if part.is_empty() {
+        return Err(format!("the {what} is empty"));
+    }
+    if part.starts_with('-') {
+        return Err(format!(
+            "`{}` is not a {what} name or id (ids are 0 to 4294967294)",
+            part.escape_debug()
+        ));
+    }
+    if part.bytes().all(|b| b.is_ascii_digit()) {
+        match part.parse::<u32>() {
+            Ok(u32::MAX) => {
+                return Err(format!(
+                "{what} id 4294967295 is (uid_t)-1, reserved: the kernel reads it as \"no change\""
+            ))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err(format!(
+                    "{what} id {part} is out of range (ids are 0 to 4294967294)"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `run`: without --isolate berth is replaced by the command; with it, berth exits
@@ -108,4 +152,33 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
         std::process::exit(status);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_out_of_range_or_reserved_are_bad_input() {
+        for good in [
+            "www-data",
+            "0",
+            "993:993",
+            "uid:993:gid:5",
+            "4294967294",
+            "nobody:1",
+        ] {
+            assert_eq!(parse_user(good).as_deref(), Ok(good), "{good}");
+        }
+        for (bad, why) in [
+            ("4294967295", "(uid_t)-1"),
+            ("4294967296", "out of range"),
+            ("1:4294967295", "group id 4294967295"),
+            ("-1", "not a user name or id"),
+            (":5", "user is empty"),
+        ] {
+            let e = parse_user(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 }

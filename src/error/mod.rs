@@ -7,6 +7,24 @@ use std::path::PathBuf;
 
 mod hint;
 
+/// How many items of a long list a human message shows before counting the rest.
+pub const LIST_SHOWN: usize = 20;
+
+/// The first [`LIST_SHOWN`] items joined by `sep`, then `… and N more`: a message that
+/// stays readable whatever a package declares (`--json` output carries every item).
+pub fn counted(items: &[String], sep: &str) -> String {
+    let mut out = items
+        .iter()
+        .take(LIST_SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(sep);
+    if items.len() > LIST_SHOWN {
+        out.push_str(&format!("{sep}… and {} more", items.len() - LIST_SHOWN));
+    }
+    out
+}
+
 /// Result with berth's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -381,7 +399,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("profile {profile}: {} unmet dependenc{}: {}", .unmet.len(), if .unmet.len() == 1 { "y" } else { "ies" }, .unmet.join("; "))]
+    #[error("profile {profile}: {} unmet dependenc{}: {}", .unmet.len(), if .unmet.len() == 1 { "y" } else { "ies" }, counted(.unmet, "; "))]
     UnmetDependencies { profile: String, unmet: Vec<String> },
     #[error("internal error: cannot encode {what}: {detail}")]
     Internal { what: &'static str, detail: String },

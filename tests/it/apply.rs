@@ -458,3 +458,100 @@ fn an_owner_given_as_an_explicit_id_is_that_id() {
     // Applying again changes nothing: the id is read back as the same owner.
     assert_eq!(env.apply(&file, &[]).ok().stdout, "ids: unchanged\n");
 }
+
+#[test]
+fn hostile_templates_paths_and_modes_are_refused_with_one_readable_line() {
+    // Issue 23, finding 6: templates have fuel and an output cap; config and dir paths with
+    // control characters, config files writable by others and dirs writable by others
+    // without the sticky bit are refused, dry or not, the root unchanged, nothing raw echoed.
+    let env = Env::new();
+    env.config_package("app", "1.0", "a = 1\n");
+    env.profile_file(
+        "templates/loop.j2",
+        "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}\n",
+    );
+    env.profile_file(
+        "templates/big.j2",
+        "{% for a in range(100) %}{{ 'x' * 1000000 }}{% endfor %}\n",
+    );
+    env.profile_file("templates/ok.j2", "ok\n");
+    env.apply(
+        &env.profile_file(
+            "good.toml",
+            "profile = \"site\"\n[packages]\napp = \"1.0\"\n",
+        ),
+        &[],
+    )
+    .ok();
+    let p = |body: &str| format!("profile = \"site\"\n[packages]\napp = \"1.0\"\n{body}");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "nested loops",
+            p("[config.\"loop.ini\"]\ntemplate = \"templates/loop.j2\"\n"),
+            "templates/loop.j2",
+        ),
+        (
+            "huge output",
+            p("[config.\"big.ini\"]\ntemplate = \"templates/big.j2\"\n"),
+            "over the limit of 16 MiB",
+        ),
+        (
+            "OSC in a config path",
+            p("[config.\"a\\u001b]0;pwned\\u0007.ini\"]\ntemplate = \"templates/ok.j2\"\n"),
+            "config path `a\\u{1b}]0;pwned\\u{7}.ini` has control",
+        ),
+        (
+            "bidi in a dir path",
+            p("[[dir]]\npath = \"up\\u202eloads\"\n"),
+            "dir path `up\\u{202e}loads` has control",
+        ),
+        (
+            "config 0666",
+            p("[config.\"w.ini\"]\ntemplate = \"templates/ok.j2\"\nmode = \"0666\"\n"),
+            "`0666` lets every local user write the file",
+        ),
+        (
+            "config 1777",
+            p("[config.\"w.ini\"]\ntemplate = \"templates/ok.j2\"\nmode = \"1777\"\n"),
+            "`1777` lets every local user write the file",
+        ),
+        (
+            "dir 0777",
+            p("[[dir]]\npath = \"shared\"\nmode = \"0777\"\n"),
+            "write `1777` (with the sticky bit)",
+        ),
+    ];
+    let before = snapshot(env.root(), None);
+    for (what, text, needle) in &cases {
+        let file = env.profile_file("bad.toml", text);
+        for dry in [true, false] {
+            let args: &[&str] = if dry { &["--dry-run"] } else { &[] };
+            let r = env.apply(&file, args);
+            assert_eq!(r.code, 6, "{what}:\n{r}");
+            let line = one_error_line(&r);
+            println!("{what}: {line}");
+            assert!(line.contains(needle), "{what}: `{needle}` not in:\n{line}");
+            assert!(
+                !r.all().chars().any(|c| c.is_control() && c != '\n'),
+                "{what}: raw control characters echoed: {:?}",
+                r.all()
+            );
+        }
+        assert_eq!(
+            snapshot(env.root(), None),
+            before,
+            "{what} changed the root"
+        );
+    }
+    // A template that loops too long names itself and says what ran out.
+    let r = env.apply(&env.profile_file("bad.toml", &cases[0].1), &["--dry-run"]);
+    assert!(one_error_line(&r).contains("steps"), "{r}");
+    // A shared dir with the sticky bit, asked for explicitly, is fine.
+    let ok = env.profile_file(
+        "sticky.toml",
+        &p("[[dir]]\npath = \"shared\"\nmode = \"1777\"\n"),
+    );
+    env.apply(&ok, &[]).ok();
+    let m = std::fs::metadata(env.var("site", "shared")).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o1777);
+}

@@ -27,6 +27,7 @@ mod harden_root;
 mod harden_shim;
 mod health;
 mod hostile;
+mod hostile_text;
 mod isolate;
 mod isolate_errors;
 mod isolate_owned;

@@ -351,3 +351,105 @@ fn an_rpm_payload_altered_after_signing_is_refused() {
     b[at + 6] = b'X';
     refuse_rpm(&env, &b, None, "refused");
 }
+
+/// A control file of `extra` made-up fields after the required ones.
+fn control_with_fields(extra: usize) -> Vec<u8> {
+    let mut text =
+        String::from("Package: demo\nVersion: 1.0\nArchitecture: all\nDescription: demo\n");
+    for i in 0..extra {
+        text.push_str(&format!("X-Field-{i}: v\n"));
+    }
+    Tar::default()
+        .dir("./")
+        .file("./control", 0o644, text.as_bytes())
+        .finish()
+}
+
+#[test]
+fn a_control_file_with_forty_thousand_fields_installs() {
+    // Each field used to be checked against every field before it: 40k took seconds.
+    let env = Env::with_good_package();
+    let (out, _) = env.install_ok(
+        "demo_1.0_all.deb",
+        &deb(&control_with_fields(40_000), &data_tar()),
+        &[],
+    );
+    assert!(out.contains("installed demo@1.0"), "{out}");
+}
+
+#[test]
+fn an_absurd_control_file_is_refused_by_its_size() {
+    // 200k fields (2.7 MB): refused by the size cap, in one pass, with the lock held only
+    // as long as that takes; the message names the file and the limit.
+    let env = Env::with_good_package();
+    refuse_deb(
+        &env,
+        &deb(&control_with_fields(200_000), &data_tar()),
+        Some("control.tar:./control"),
+        "over the limit of 1048576 bytes for a control file",
+    );
+}
+
+#[test]
+fn an_absurd_conffiles_file_is_refused_by_its_size() {
+    let env = Env::with_good_package();
+    let conffiles: String = (0..100_000).map(|i| format!("/etc/demo/c{i}\n")).collect();
+    let control = control_tar(&[("./conffiles", conffiles.as_bytes())]);
+    refuse_deb(
+        &env,
+        &deb(&control, &data_tar()),
+        Some("control.tar:./conffiles"),
+        "over the limit",
+    );
+}
+
+/// The data offset of signature-header tag `tag` in an rpm (lead, then the header's intro,
+/// index and data).
+fn signature_tag_data(b: &[u8], tag: u32) -> Option<usize> {
+    let be = |at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let n = be(96 + 8);
+    let data = 96 + 16 + n * 16;
+    (0..n)
+        .map(|i| 96 + 16 + i * 16)
+        .find(|&e| be(e) == tag as usize)
+        .map(|e| data + be(e + 8))
+}
+
+/// `rpm -K` (digests only) on `bytes`, where rpm is here: true when it calls them good.
+fn rpm_k_accepts(env: &Env, bytes: &[u8]) -> Option<bool> {
+    let p = env.dir().join("checked.rpm");
+    std::fs::write(&p, bytes).unwrap();
+    let out = std::process::Command::new("rpm")
+        .args(["-K", "--nosignature"])
+        .arg(&p)
+        .output()
+        .ok()?;
+    println!("rpm -K: {}", String::from_utf8_lossy(&out.stdout).trim());
+    Some(out.status.success())
+}
+
+#[test]
+fn an_rpm_whose_sha1_header_digest_does_not_match_is_refused() {
+    let env = Env::with_good_package();
+    let Some(mut b) = real_rpm(&env) else { return };
+    assert_ne!(
+        rpm_k_accepts(&env, &b),
+        Some(false),
+        "the good rpm passes rpm -K"
+    );
+    let at = signature_tag_data(&b, 269).expect("rpmbuild records a SHA1 header digest");
+    // One hex digit of the recorded digest changed: `rpm -K` says "SHA1 digest: BAD".
+    b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    assert_ne!(rpm_k_accepts(&env, &b), Some(true), "rpm -K rejects it");
+    refuse_rpm(&env, &b, Some("header"), "its sha1 is");
+}
+
+#[test]
+fn an_rpm_whose_md5_digest_does_not_match_is_refused() {
+    let env = Env::with_good_package();
+    let Some(mut b) = real_rpm(&env) else { return };
+    let at = signature_tag_data(&b, 1004).expect("rpmbuild records an MD5 digest");
+    b[at] ^= 0x01;
+    assert_ne!(rpm_k_accepts(&env, &b), Some(true), "rpm -K rejects it");
+    refuse_rpm(&env, &b, Some("payload"), "md5 of header and payload");
+}

@@ -2,7 +2,12 @@
 //! `conffiles` (the operator-edited files) and `md5sums`, parsed strictly. The paragraph
 //! parser also reads dpkg's status file (many paragraphs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// The largest `control` or `conffiles` file accepted (dpkg's biggest real control files,
+/// long `Description`s and `Provides` lists, stay far below it). The cap keeps an absurd
+/// file from costing time or memory while the root's lock is held.
+pub const MAX_CONTROL_TEXT: usize = 1 << 20;
 
 /// Why a control file, a status file or `md5sums` is refused (`line` counts from 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +36,9 @@ pub enum ControlError {
     /// A version that is not a Debian version.
     #[error("Version `{}` {why}", .version.escape_debug())]
     BadVersion { version: String, why: &'static str },
+    /// A `control` or `conffiles` file over [`MAX_CONTROL_TEXT`].
+    #[error("{size} bytes, over the limit of {max} bytes for a control file")]
+    TooLarge { size: usize, max: usize },
     /// An `md5sums` line that is not `<32 hex digits>  <path inside the package>`.
     #[error("md5sums line {line}: `{}`", .text.escape_debug())]
     BadMd5Line { line: usize, text: String },
@@ -59,14 +67,18 @@ impl Paragraph {
 
 /// Parses text made of paragraphs separated by blank lines. `#` comment lines are refused
 /// (a binary package's control file never has them).
+/// Linear in the size of the text: duplicate names are found through a set of the
+/// paragraph's lowercased names, not by searching the fields seen so far.
 pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, ControlError> {
     let mut out = Vec::new();
     let mut cur = Paragraph::default();
+    let mut seen: HashSet<String> = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let at = i + 1;
         if line.trim().is_empty() {
             if !cur.fields.is_empty() {
                 out.push(std::mem::take(&mut cur));
+                seen.clear();
             }
             continue;
         }
@@ -96,7 +108,7 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, ControlError> {
                 name: name.to_string(),
             });
         }
-        if cur.get(name).is_some() {
+        if !seen.insert(name.to_ascii_lowercase()) {
             return Err(ControlError::DuplicateField {
                 line: at,
                 name: name.to_string(),
@@ -114,6 +126,7 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, ControlError> {
 /// Parses a control file: exactly one paragraph, with `Package`, `Version` and
 /// `Architecture`.
 pub fn parse_control(text: &str) -> Result<Paragraph, ControlError> {
+    check_size(text)?;
     let mut ps = parse_paragraphs(text)?;
     if ps.len() != 1 {
         return Err(ControlError::Paragraphs(ps.len()));
@@ -126,6 +139,17 @@ pub fn parse_control(text: &str) -> Result<Paragraph, ControlError> {
     }
     check_debian_version(p.get("Version").unwrap_or_default())?;
     Ok(p)
+}
+
+/// Refuses a `control` or `conffiles` text over [`MAX_CONTROL_TEXT`].
+pub fn check_size(text: &str) -> Result<(), ControlError> {
+    if text.len() > MAX_CONTROL_TEXT {
+        return Err(ControlError::TooLarge {
+            size: text.len(),
+            max: MAX_CONTROL_TEXT,
+        });
+    }
+    Ok(())
 }
 
 /// A Debian version: `[epoch:]upstream[-revision]`, epoch digits, upstream starting with
@@ -170,8 +194,11 @@ pub struct Conffile {
 }
 
 /// Parses `conffiles`. Errors are (path, why) for [`crate::error::Unsafe::BadConffile`].
+/// Linear: paths seen are kept in a set. The caller caps the text's size
+/// ([`check_size`]).
 pub fn parse_conffiles(text: &str) -> Result<Vec<Conffile>, (String, &'static str)> {
     let mut out: Vec<Conffile> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for line in text.lines() {
         let line = line.trim_end();
         if line.is_empty() {
@@ -192,7 +219,7 @@ pub fn parse_conffiles(text: &str) -> Result<Vec<Conffile>, (String, &'static st
                 "is not a plain absolute path inside the package",
             )
         })?;
-        if out.iter().any(|c| c.relative == relative) {
+        if !seen.insert(relative.clone()) {
             return Err((path.to_string(), "is listed twice"));
         }
         out.push(Conffile {
@@ -295,6 +322,47 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn two_hundred_thousand_fields_parse_in_linear_time() {
+        // Quadratic duplicate search made this take minutes; a set makes it one pass.
+        let mut text = String::from("Package: a\nVersion: 1\nArchitecture: all\n");
+        for i in 0..200_000 {
+            text.push_str(&format!("X-F{i}: v\n"));
+        }
+        let ps = parse_paragraphs(&text).unwrap();
+        assert_eq!(ps[0].fields.len(), 200_003);
+        // The same text as a package's control file is over the cap, refused by size.
+        assert!(text.len() > MAX_CONTROL_TEXT);
+        assert_eq!(
+            parse_control(&text),
+            Err(ControlError::TooLarge {
+                size: text.len(),
+                max: MAX_CONTROL_TEXT
+            })
+        );
+        // A duplicate far down is still found, names compared without case.
+        text.push_str("x-f7: again\n");
+        assert_eq!(
+            parse_paragraphs(&text),
+            Err(ControlError::DuplicateField {
+                line: 200_004,
+                name: "x-f7".into()
+            })
+        );
+    }
+
+    #[test]
+    fn two_hundred_thousand_conffiles_parse_in_linear_time() {
+        let text: String = (0..200_000).map(|i| format!("/etc/c{i}\n")).collect();
+        assert_eq!(parse_conffiles(&text).unwrap().len(), 200_000);
+        assert!(check_size(&text).is_err());
+        let twice = format!("{text}/etc/c5\n");
+        assert_eq!(
+            parse_conffiles(&twice),
+            Err(("/etc/c5".to_string(), "is listed twice"))
+        );
     }
 
     #[test]

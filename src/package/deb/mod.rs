@@ -229,13 +229,14 @@ fn package_of(member: &str, files: &ControlFiles) -> Result<Package, TarError> {
         .unwrap_or_default()
         .to_string();
     manifest.exports.bin = NATIVE_BIN.iter().map(|s| s.to_string()).collect();
-    let conffiles =
-        control::parse_conffiles(text(member, files, "conffiles")?).map_err(|(path, why)| {
-            refuse(
-                format!("{member}:./conffiles"),
-                Unsafe::BadConffile(path, why),
-            )
-        })?;
+    let conffiles_text = text(member, files, "conffiles")?;
+    control::check_size(conffiles_text).map_err(|e| bad("conffiles", e.to_string()))?;
+    let conffiles = control::parse_conffiles(conffiles_text).map_err(|(path, why)| {
+        refuse(
+            format!("{member}:./conffiles"),
+            Unsafe::BadConffile(path, why),
+        )
+    })?;
     manifest.config = conffiles
         .iter()
         .filter(|c| !c.remove_on_upgrade)

@@ -6,6 +6,7 @@
 
 use crate::error::Unsafe;
 use crate::package::extract::tar::TarError;
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 
@@ -37,9 +38,21 @@ fn read_exact(r: &mut dyn Read, buf: &mut [u8], member: &str) -> Result<(), TarE
     })
 }
 
+/// What [`read`] gives: the parsed headers, and the MD5 the signature header records over
+/// the main header and the payload together (checked by the caller, which streams the
+/// payload), with the hasher already fed the header's bytes.
+pub struct Headers {
+    /// Both headers, parsed.
+    pub meta: rpm::PackageMetadata,
+    /// `RPMSIGTAG_MD5` and an MD5 state over the main header; `None` when the tag is absent.
+    pub md5: Option<([u8; 16], md5::Md5)>,
+}
+
 /// Reads lead, signature and header from `r` (left at the payload's first byte) and
-/// parses them with the `rpm` crate.
-pub fn read(r: &mut dyn Read) -> Result<rpm::PackageMetadata, TarError> {
+/// parses them with the `rpm` crate. Every header digest the signature header records
+/// (SHA256, SHA1 over the main header) is checked here, as `rpm -K` does; a package
+/// that records none of them (nor an MD5) is refused: its header would be unchecked.
+pub fn read(r: &mut dyn Read) -> Result<Headers, TarError> {
     let mut bytes = vec![0u8; LEAD];
     read_exact(r, &mut bytes, "lead")?;
     check_lead(&bytes)?;
@@ -54,23 +67,61 @@ pub fn read(r: &mut dyn Read) -> Result<rpm::PackageMetadata, TarError> {
         Ok(Err(e)) => return Err(refuse("header", short(&e.to_string()))),
         Err(_) => return Err(refuse("header", "the rpm parser gave up on it".into())),
     };
-    // The header's sha256 (in the signature header) over the bytes exactly as read.
-    if let Ok(want) = meta
-        .signature
-        .get_entry_data_as_string(rpm::IndexSignatureTag::RPMSIGTAG_SHA256)
-    {
-        let got = hex::encode(Sha256::digest(&bytes[header_start..]));
+    let header = &bytes[header_start..];
+    let sig = &meta.signature;
+    let hex_digest = |tag: rpm::IndexSignatureTag, name: &str| -> Result<bool, TarError> {
+        if !sig.entry_is_present(tag as u32) {
+            return Ok(false);
+        }
+        let want = sig.get_entry_data_as_string(tag).map_err(|_| {
+            refuse(
+                "signature header",
+                format!("its {name} header digest is not a string"),
+            )
+        })?;
+        let got = match tag {
+            rpm::IndexSignatureTag::RPMSIGTAG_SHA1 => hex::encode(Sha1::digest(header)),
+            _ => hex::encode(Sha256::digest(header)),
+        };
         if !want.eq_ignore_ascii_case(&got) {
             return Err(refuse(
                 "header",
                 format!(
-                    "its sha256 is {got}, the signature header says {}",
-                    short(want)
+                    "its {name} is {got}, the signature header says {}",
+                    short(&crate::package::printable::printable(want))
                 ),
             ));
         }
+        Ok(true)
+    };
+    let sha256 = hex_digest(rpm::IndexSignatureTag::RPMSIGTAG_SHA256, "sha256")?;
+    let sha1 = hex_digest(rpm::IndexSignatureTag::RPMSIGTAG_SHA1, "sha1")?;
+    let md5 = if sig.entry_is_present(rpm::IndexSignatureTag::RPMSIGTAG_MD5 as u32) {
+        let want: [u8; 16] = sig
+            .get_entry_data_as_binary(rpm::IndexSignatureTag::RPMSIGTAG_MD5)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                refuse(
+                    "signature header",
+                    "its md5 digest is not 16 bytes of binary data".into(),
+                )
+            })?;
+        let mut h = md5::Md5::new();
+        h.update(header);
+        Some((want, h))
+    } else {
+        None
+    };
+    if !sha256 && !sha1 && md5.is_none() {
+        return Err(refuse(
+            "signature header",
+            "it records no digest of the header (sha256, sha1 or md5), so nothing proves \
+             the header intact"
+                .into(),
+        ));
     }
-    Ok(meta)
+    Ok(Headers { meta, md5 })
 }
 
 fn short(s: &str) -> String {

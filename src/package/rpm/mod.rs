@@ -45,16 +45,21 @@ pub fn stream(
     })
 }
 
-/// Hashes the raw payload bytes as they are read.
+/// Hashes the raw payload bytes as they are read: sha256 for the payload digest, and the
+/// signature's MD5 (begun over the header) when the package records one.
 struct Hashed<'a> {
     inner: &'a mut (dyn Read + Send),
     hasher: Sha256,
+    md5: Option<md5::Md5>,
 }
 
 impl Read for Hashed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        if let Some(m) = &mut self.md5 {
+            m.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -66,8 +71,12 @@ fn read_rpm(
     tripped: &Arc<AtomicBool>,
     manifest_out: &mut Option<Manifest>,
 ) -> Result<(Report, Begin), TarError> {
-    let meta = header::read(raw)?;
-    let d = manifest::describe(&meta)?;
+    let headers = header::read(raw)?;
+    let d = manifest::describe(&headers.meta)?;
+    let (md5_want, md5) = match headers.md5 {
+        Some((want, h)) => (Some(want), Some(h)),
+        None => (None, None),
+    };
     *manifest_out = Some(d.manifest.clone());
     if sink.begin(&d.manifest, None).map_err(sink_to_tar)? == Begin::Skip {
         return Ok((Report::default(), Begin::Skip));
@@ -75,6 +84,7 @@ fn read_rpm(
     let mut hashed = Hashed {
         inner: raw,
         hasher: Sha256::new(),
+        md5,
     };
     let report = {
         let mut body = BufReader::with_capacity(256 << 10, &mut hashed);
@@ -117,6 +127,19 @@ fn read_rpm(
                 member: "payload".into(),
                 why: Unsafe::RpmMismatch(format!(
                     "the compressed payload's sha256 is {got}, the header says {want}"
+                )),
+            });
+        }
+    }
+    if let (Some(want), Some(h)) = (md5_want, hashed.md5.take()) {
+        let got: [u8; 16] = h.finalize().into();
+        if got != want {
+            return Err(TarError::Member {
+                member: "payload".into(),
+                why: Unsafe::RpmMismatch(format!(
+                    "the md5 of header and payload is {}, the signature header says {}",
+                    hex::encode(got),
+                    hex::encode(want)
                 )),
             });
         }
