@@ -145,6 +145,7 @@ pub fn load(path: &Path) -> Result<(String, ProfileSpec)> {
         message: "not valid UTF-8".into(),
     })?;
     let spec = ProfileSpec::parse(&text, path)?;
+    spec.refuse_unsafe_modes(path)?;
     Ok((text, spec))
 }
 

@@ -156,16 +156,10 @@ impl ProfileSpec {
     /// root) and validates it; it must be for `profile`. Returns its text, recorded
     /// verbatim.
     pub fn read_for(path: &Path, profile: &str) -> Result<String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(crate::Error::InputNotFound {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e) => return Err(crate::Error::io("read", path, e)),
-        };
+        // A regular file, capped, never waiting on a FIFO (the root's lock may be held).
+        let text = crate::fsutil::read_input_text(path, super::plan::MAX_PROFILE_FILE)?;
         let spec = ProfileSpec::parse(&text, path)?;
+        spec.refuse_unsafe_modes(path)?;
         if spec.profile != profile {
             return Err(super::deploy_error::Error::SpecForOtherProfile {
                 path: path.to_path_buf(),
@@ -213,6 +207,42 @@ impl ProfileSpec {
             .unwrap_or(DEFAULT_HEALTH_TIMEOUT)
     }
 
+    /// Refuses modes that put the service's files in every local user's hands: a config
+    /// file writable by others, a directory writable by others without the sticky bit.
+    /// Checked when a profile file is applied, not when a generation's recorded file is
+    /// read, so a rollback to a generation made before this rule still works.
+    pub fn refuse_unsafe_modes(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| Error::Value {
+            path: path.to_path_buf(),
+            message,
+        };
+        for (p, c) in &self.config {
+            let Some(m) = &c.mode else { continue };
+            if mode(m).is_ok_and(|bits| bits & 0o002 != 0) {
+                return Err(bad(format!(
+                    "config.\"{p}\".mode: `{m}` lets every local user write the file; \
+                     use 0644, 0640 or 0600"
+                ))
+                .into());
+            }
+        }
+        for d in &self.dirs {
+            let Some(m) = &d.mode else { continue };
+            if let Ok(bits) = mode(m) {
+                if bits & 0o002 != 0 && bits & 0o1000 == 0 {
+                    return Err(bad(format!(
+                        "dir \"{}\".mode: `{m}` lets every local user delete and replace \
+                         the files in it; write `{:04o}` (with the sticky bit) if that is meant",
+                        d.path,
+                        bits | 0o1000
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self, path: &Path) -> Result<()> {
         let bad = |message: String| -> crate::Error {
             Error::Value {
@@ -256,15 +286,7 @@ impl ProfileSpec {
             }
             relative("template", &c.template).map_err(&bad)?;
             if let Some(m) = &c.mode {
-                let bits = mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
-                // A config file any local user can rewrite is the service's config in
-                // anyone's hands.
-                if bits & 0o002 != 0 {
-                    return Err(bad(format!(
-                        "config.\"{p}\".mode: `{m}` lets every local user write the file; \
-                         use 0644, 0640 or 0600"
-                    )));
-                }
+                mode(m).map_err(|why| bad(format!("config.\"{p}\".mode: {why}")))?;
             }
         }
         for u in &self.users {
@@ -280,17 +302,7 @@ impl ProfileSpec {
                 }
             }
             if let Some(m) = &d.mode {
-                let bits = mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
-                // Writable by everyone without the sticky bit: any user may delete or
-                // replace the service's files (and plant links for it to follow).
-                if bits & 0o002 != 0 && bits & 0o1000 == 0 {
-                    return Err(bad(format!(
-                        "dir \"{}\".mode: `{m}` lets every local user delete and replace \
-                         the files in it; write `{:04o}` (with the sticky bit) if that is meant",
-                        d.path,
-                        bits | 0o1000
-                    )));
-                }
+                mode(m).map_err(|why| bad(format!("dir \"{}\".mode: {why}", d.path)))?;
             }
         }
         if let Some(s) = &self.service {
