@@ -20,8 +20,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Largest profile file berth reads.
-pub const MAX_PROFILE_FILE: u64 = 1 << 20;
+pub use super::spec::MAX_PROFILE_FILE;
 
 /// One step of a plan, as `--json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -50,7 +50,7 @@ pub fn load(etc: &Dir, hash_hex: &str) -> Result<Option<Vec<u8>>> {
     }
     let Some(bytes) = etc.read(
         &format!("{RENDERED}/{hash_hex}"),
-        super::conffile::MAX_CONFIG,
+        super::template::MAX_RENDERED as u64,
     )?
     else {
         return Ok(None);

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path};
 use std::time::Duration;
 
+/// Largest profile file berth reads.
+pub const MAX_PROFILE_FILE: u64 = 1 << 20;
 /// Health checks get this long unless the profile says otherwise: start-up plus
 /// migrations routinely overrun short limits and cause needless rollbacks.
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -157,7 +159,7 @@ impl ProfileSpec {
     /// verbatim.
     pub fn read_for(path: &Path, profile: &str) -> Result<String> {
         // A regular file, capped, never waiting on a FIFO (the root's lock may be held).
-        let text = crate::fsutil::read_input_text(path, super::plan::MAX_PROFILE_FILE)?;
+        let text = crate::fsutil::read_input_text(path, MAX_PROFILE_FILE)?;
         let spec = ProfileSpec::parse(&text, path)?;
         spec.refuse_unsafe_modes(path)?;
         if spec.profile != profile {
