@@ -103,6 +103,11 @@ pub fn run(
             }
         }
     }
+    // A switch a killed berth left in flight is finished even when this run has nothing to
+    // switch (a later switch would finish it first anyway).
+    for note in deploy::finish(store, lock, &plan.profile)? {
+        tracing::warn!("{}: {note}", plan.profile);
+    }
     if plan.steps.iter().any(|s| matches!(s, Step::Switch { .. })) {
         let change = deploy::switch(
             store,

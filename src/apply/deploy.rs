@@ -519,6 +519,7 @@ fn finish_pending(
     command: &str,
 ) -> Result<Vec<String>> {
     let root = store.root();
+    pending::clean_leftovers(root, profile)?;
     let Some(p) = pending::read(root, profile)? else {
         return Ok(vec![]);
     };

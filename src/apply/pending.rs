@@ -133,6 +133,27 @@ pub fn clear(root: &Root, profile: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes what a write of the record killed midway left (its temporary file): the caller
+/// holds the lock, so no write is under way.
+pub fn clean_leftovers(root: &Root, profile: &str) -> Result<()> {
+    let Some(etc) = layout::etc_dir_opt(root, profile)? else {
+        return Ok(());
+    };
+    let Some(d) = etc.open_dir_opt(DIR)? else {
+        return Ok(());
+    };
+    let mut gone = false;
+    for e in d.entries()? {
+        if e.name_str().and_then(crate::fsutil::temp_stem) == Some(FILE) {
+            gone |= d.remove_file(e.name_str().unwrap_or_default())?;
+        }
+    }
+    if gone {
+        d.fsync()?;
+    }
+    Ok(())
+}
+
 /// Every profile (a directory in `etc/`) with a record, for `check`.
 pub fn all(root: &Root) -> Result<Vec<(String, Pending)>> {
     let Some(etc) = root.dir().open_dir_opt(ETC)? else {

@@ -7,4 +7,5 @@
 mod gc;
 mod pending;
 mod profile;
+mod restore;
 mod store;

@@ -173,3 +173,103 @@ fn a_restart_command_may_leave_its_daemon_running() {
         "the service a restart command started runs on: {daemon:?}"
     );
 }
+
+/// The generation `profile`'s pending record names, if there is one.
+fn pending_to(env: &Env, profile: &str) -> Option<u64> {
+    let p = env
+        .root()
+        .join("etc")
+        .join(profile)
+        .join(".berth/pending.toml");
+    let text = std::fs::read_to_string(p).ok()?;
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    v["to"].as_integer().map(|n| n as u64)
+}
+
+#[test]
+fn apply_killed_at_100_random_moments_leaves_a_checked_or_pending_generation_and_no_process() {
+    use crate::common::crash::{Moments, Span};
+    let env = Env::new();
+    env.script_package("tool", "1", "tool");
+    env.script_package("tool", "2", "tool");
+    let log = env.dir().join("healthy.log");
+    // Every hook and health command sleeps a little, under a number no other process has.
+    let marker = format!("{:05}7", std::process::id() % 100_000);
+    let spec = |want: &str| {
+        format!(
+            "profile = \"b\"\n[packages]\ntool = \"{want}\"\n\
+             [hooks]\npre-switch = \"sleep 0.02{marker}\"\npost-switch = \"sleep 0.02{marker}\"\n\
+             [service]\nexec = \"tool\"\nrestart = \"sleep 0.02{marker}\"\n\
+             health = \"sleep 0.05{marker} & wait; echo $BERTH_TO_GENERATION >> {}\"\n\
+             health_timeout = \"10s\"\n",
+            log.display()
+        )
+    };
+    let files = [
+        env.spec_file("b1.toml", &spec(">= 1, << 2")),
+        env.spec_file("b2.toml", &spec(">= 2")),
+    ];
+    // The file that changes the profile: the other version than the current one's.
+    let changing = || {
+        let on_one = env
+            .current("b")
+            .is_some_and(|n| env.gen_packages("b", n).iter().any(|p| p == "tool@1"));
+        let f = &files[usize::from(on_one)];
+        vec!["apply".to_string(), f.display().to_string()]
+    };
+    let start = Instant::now();
+    assert!(env.run(&["apply", files[0].to_str().unwrap()]).success());
+    // How long a whole apply takes, switch, hooks and health check included.
+    let t0 = Instant::now();
+    let a = changing();
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    assert!(env.run(&a).success());
+    let span = Span(t0.elapsed());
+    let mut moments = Moments::new(0x23_5eed, 100);
+    let (mut hits, mut pending_seen, mut next_cleaned) = (0, 0, 0);
+    for i in 0..100 {
+        let a = changing();
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let at = span.at(moments.fraction(i));
+        let mut child = crate::common::crash::spawn(&env, &a);
+        std::thread::sleep(at);
+        let hit = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        hits += usize::from(hit);
+        let left = left_after_grace(&marker);
+        reap(&marker);
+        assert!(left.is_empty(), "round {i}: outlived berth: {left:?}");
+        if let Some(now) = env.current("b") {
+            let healthy: Vec<u64> = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            assert!(
+                healthy.contains(&now) || pending_to(&env, "b") == Some(now),
+                "round {i}: b is at generation {now}, never checked healthy ({healthy:?}) \
+                 and not recorded pending"
+            );
+            pending_seen += usize::from(pending_to(&env, "b").is_some());
+        }
+        if !problems(&env, &[]).is_empty() {
+            // The next command on the profile finishes what was left.
+            let r = env.run(&a);
+            assert!(r.success(), "round {i}: {r}");
+            let p = problems(&env, &[]);
+            assert!(p.is_empty(), "round {i}: after the next apply: {p:?}");
+            next_cleaned += 1;
+        }
+    }
+    eprintln!(
+        "apply: {hits} of 100 kills hit, {pending_seen} left a pending switch, {next_cleaned} \
+         left something the next apply finished, {:.0?} in all",
+        start.elapsed()
+    );
+    assert!(hits >= 60, "only {hits} of 100 kills interrupted apply");
+    assert!(
+        pending_seen > 0,
+        "no kill landed in a restart or health check"
+    );
+}
