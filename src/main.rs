@@ -4,6 +4,10 @@ use clap::Parser;
 use std::io::IsTerminal;
 
 fn main() {
+    // berth re-executed to supervise a hook, restart or health command.
+    if let Some(code) = berth::apply::supervise_if_asked() {
+        std::process::exit(code);
+    }
     // A closed pipe (`berth list | head`) ends the program quietly, as for any Unix tool.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

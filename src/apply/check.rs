@@ -1,10 +1,13 @@
 //! What this module leaves in the root's `etc/` and `var/`, checked and repaired here so
 //! that `berth check` only composes: each holds one directory per profile (never a link);
 //! a temporary file in `etc/<profile>/` is a config write that was interrupted, and the
-//! temporary directories of an interrupted data snapshot or restore are in `var/<profile>/`.
+//! temporary directories of an interrupted data snapshot or restore are in `var/<profile>/`;
+//! a switch a killed berth left in flight (awaiting its health check, or with a data
+//! restore) is recorded in `etc/<profile>/.berth/pending.toml`, and repaired by finishing it
+//! as the next switch of that profile would.
 
 use super::layout::{ETC, VAR};
-use super::snapshot;
+use super::{pending, snapshot};
 use crate::error::Result;
 use crate::fsutil::{remove_tree, temp_stem, Dir, Kind};
 use crate::lock::LockedFile;
@@ -16,6 +19,22 @@ use std::path::PathBuf;
 /// Problems in `etc/` and `var/`.
 pub fn check(root: &Root, _lock: &LockedFile) -> Result<Vec<Problem>> {
     let mut out = Vec::new();
+    for (profile, p) in pending::all(root)? {
+        out.push(
+            Problem::new(
+                ProblemKind::Leftover,
+                pending::path(root, &profile),
+                format!(
+                    "an interrupted {} of profile {profile} was not finished",
+                    p.describe()
+                ),
+                "the next switch of the profile (or `berth check --repair`) finishes it: \
+                 checks the new generation again or switches back, and undoes a data restore \
+                 whose link never moved",
+            )
+            .repairable(),
+        );
+    }
     for top in [ETC, VAR] {
         let Some(dir) = root.dir().open_dir_opt(top)? else {
             continue;
@@ -76,7 +95,20 @@ pub fn repair(root: &Root, lock: &LockedFile, problems: &[Problem]) -> Result<Ve
     let (etc, var) = (root.path().join(ETC), root.path().join(VAR));
     let mut done = Vec::new();
     let mut profiles = BTreeSet::new();
+    let store = crate::store::Store::open(root)?;
+    for (profile, _) in pending::all(root)? {
+        let path = pending::path(root, &profile);
+        if problems.iter().any(|p| p.repairable && p.path == path) {
+            for note in super::deploy::finish(&store, lock, &profile)? {
+                tracing::info!("{profile}: {note}");
+            }
+            done.push(path);
+        }
+    }
     for p in problems.iter().filter(|p| p.repairable) {
+        if p.path.file_name().is_some_and(|n| n == "pending.toml") {
+            continue;
+        }
         if let Ok(rel) = p.path.strip_prefix(&var) {
             if let Some(first) = rel.components().next() {
                 profiles.insert(first.as_os_str().to_string_lossy().into_owned());

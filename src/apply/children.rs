@@ -2,11 +2,21 @@
 //! group alone does not hold them (a child that calls `setsid` or forks twice leaves it), so
 //! berth is a child subreaper while a command runs — orphans of the command become berth's
 //! children instead of init's — and at the time limit it kills whatever descends from it
-//! that was not there before, then reaps them. The command itself dies with berth
-//! (`PR_SET_PDEATHSIG`); what it started dies with it only when the command's time limit or
-//! end is reached while berth lives (a signal that kills berth cannot be acted on).
+//! that was not there before, then reaps them.
+//!
+//! A signal that kills berth cannot be acted on by berth, and `PR_SET_PDEATHSIG` reaches
+//! only a direct child. So each command runs under a supervisor: berth itself, re-executed
+//! (`/proc/self/exe`, argv[0] [`SUPERVISOR`]), a child subreaper whose stdin is a pipe only
+//! berth holds open. The pipe's hang-up says berth is gone, whatever ended it: the
+//! supervisor then kills every process below it (what left the group included: as
+//! subreaper, it inherits the orphans) and exits. It exits with the command's status when
+//! the command ends, killing what the command left running first unless that may be the
+//! service a restart command started.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long [`Scope::kill_all`] keeps killing and reaping at most: a fork bomb must not hold the
@@ -132,4 +142,127 @@ pub fn die_with_parent(parent: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// argv[0] of berth re-executed as a command's supervisor.
+pub const SUPERVISOR: &str = "berth-supervise";
+
+/// The supervisor's first argument: what it does with what the command leaves running.
+const KILL: &str = "kill";
+const KEEP: &str = "keep";
+
+/// How often the supervisor looks at the command and at berth.
+const TICK_MS: i32 = 20;
+
+/// The supervisor of `sh -c command` (see the module's comment), ready to be given its
+/// environment and output and spawned in its own process group; the returned pipe end must
+/// be kept open by berth for as long as the command may run (dropping it ends the command
+/// and everything it started).
+pub fn supervised(command: &str, keep_leftovers: bool) -> std::io::Result<(Command, OwnedFd)> {
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let mut c = Command::new("/proc/self/exe");
+    c.arg0(SUPERVISOR)
+        .arg(if keep_leftovers { KEEP } else { KILL })
+        .arg(command)
+        .stdin(Stdio::from(read));
+    Ok((c, write))
+}
+
+/// When berth was started as a supervisor ([`SUPERVISOR`] as argv[0]): supervises and
+/// returns the exit code to end with. `None` otherwise (berth proper runs).
+pub fn supervise_if_asked() -> Option<i32> {
+    let mut args = std::env::args_os();
+    if args.next().as_deref() != Some(std::ffi::OsStr::new(SUPERVISOR)) {
+        return None;
+    }
+    let mode = args.next()?;
+    let command = args.next()?;
+    Some(supervise(mode == KEEP, &command))
+}
+
+fn supervise(keep: bool, command: &std::ffi::OsStr) -> i32 {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer and touches no memory.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
+    let me = std::process::id();
+    let mut sh = Command::new("/bin/sh");
+    sh.arg("-c").arg(command).stdin(Stdio::null());
+    // SAFETY: the closure makes only async-signal-safe system calls (prctl, getppid).
+    let child = unsafe { sh.pre_exec(move || die_with_parent(me)) }.spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth: cannot run /bin/sh: {e}");
+            return 127;
+        }
+    };
+    let everything = Scope {
+        before: BTreeSet::new(),
+        was_subreaper: true,
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                if !keep {
+                    everything.kill_all();
+                }
+                return exit_code(status);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                everything.kill_all();
+                return 1;
+            }
+        }
+        if berth_gone() {
+            // berth is gone: nobody waits for the command, and nothing may outlive it.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            everything.kill_all();
+            let _ = child.wait();
+            return 137;
+        }
+    }
+}
+
+/// Waits up to one tick for a hang-up of stdin (the pipe only berth holds open): true
+/// when berth is gone.
+fn berth_gone() -> bool {
+    let mut fds = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, valid for the call.
+    let n = unsafe { libc::poll(&mut fds, 1, TICK_MS) };
+    if n <= 0 {
+        return false;
+    }
+    if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return true;
+    }
+    // Readable: berth never writes, so this is the end of the file.
+    let mut b = [0u8; 1];
+    // SAFETY: reads at most one byte into a one-byte buffer.
+    let r = unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) };
+    r <= 0
+}
+
+/// The command's status as the supervisor's own: its exit code, or its signal raised again
+/// (so that berth sees "killed by a signal").
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(c) = status.code() {
+        return c;
+    }
+    if let Some(sig) = status.signal() {
+        // SAFETY: resetting a signal to its default and raising it touch no memory.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        return 128 + sig;
+    }
+    1
 }

@@ -87,6 +87,11 @@ pub fn run(
         }
         Ok(())
     };
+    // A switch a killed berth left in flight is finished even when this run has nothing to
+    // switch (a later switch would finish it first anyway).
+    for note in deploy::finish(store, lock, &plan.profile)? {
+        tracing::warn!("{}: {note}", plan.profile);
+    }
     let switches = plan.steps.iter().any(|s| matches!(s, Step::Switch { .. }));
     if switches {
         // The renderings are put in place by the switch (as at every switch to a

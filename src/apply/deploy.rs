@@ -19,6 +19,7 @@
 use super::deploy_error::Error as DeployError;
 use super::health;
 use super::hooks::{self, SwitchEnv};
+use super::pending::{self, DataPhase, Pending};
 use super::service::{self, Restart};
 use super::snapshot;
 use super::spec::{ProfileSpec, ServiceSpec, DEFAULT_BACKUP_KEEP};
@@ -107,6 +108,8 @@ pub fn switch_with(
     prepare: Prepare<'_>,
 ) -> Result<Change> {
     let profiles = Profiles::new(store.root());
+    // A switch a killed berth left in flight is finished before this one starts.
+    let finished = finish_pending(store, lock, &profiles, profile, command)?;
     let with_data = matches!(op, SwitchOp::GoWithData(_));
     let notes = RefCell::new(Vec::new());
     let before: BeforeSwitch<'_> = Box::new(|from, to| {
@@ -122,8 +125,10 @@ pub fn switch_with(
         command,
         Some(before),
     )?;
+    change.notes.splice(0..0, finished);
     change.notes.extend(notes.into_inner());
     if !change.changed {
+        pending::clear(store.root(), profile)?;
         return Ok(change);
     }
     after_switch(store, lock, &profiles, change, command)
@@ -234,6 +239,17 @@ fn before_switch(
             .borrow_mut()
             .push(format!("pre-switch hook `{cmd}` ran"));
     }
+    if spec.service.is_some() {
+        // Recorded before the link moves, so that a berth killed before the health check
+        // has passed leaves the new generation marked unverified.
+        let p = Pending {
+            from,
+            to: to.number,
+            health: true,
+            data: None,
+        };
+        pending::write(root, profile, &p)?;
+    }
     let keep = spec
         .backup
         .as_ref()
@@ -283,9 +299,14 @@ fn data_swap(
     notes: &RefCell<Vec<String>>,
 ) -> Result<()> {
     let root = store.root();
+    // Recorded at each step, so that until the link has moved the next command undoes the
+    // restore (from the snapshot of `from`, once that is complete) before any cleaner or
+    // snapshot can touch the newest data.
+    pending::data(root, profile, from, to, DataPhase::Saving)?;
     if let Some(t) = snapshot::take(root, lock, profile, from, keep.max(2))? {
         notes.borrow_mut().push(snapshot_note(&t));
     }
+    pending::data(root, profile, from, to, DataPhase::Restoring)?;
     snapshot::restore(root, lock, profile, to)?;
     notes.borrow_mut().push(format!(
         "data restored from the snapshot of generation {to}"
@@ -365,8 +386,12 @@ fn after_switch(
     command: &str,
 ) -> Result<Change> {
     let profile = change.profile.clone();
+    let root = store.root();
+    // The link has moved: a data restore is complete; a health check may be left.
+    pending::link_moved(root, &profile)?;
     let gen = profiles.read(&profile, change.to)?;
     let Some(spec) = ProfileSpec::recorded(profiles, &profile, &gen)? else {
+        pending::clear(root, &profile)?;
         return Ok(change);
     };
     let env = SwitchEnv::new(profiles, &profile, change.from, change.to)?;
@@ -384,7 +409,15 @@ fn after_switch(
         change.notes.append(&mut notes);
         change.warnings.append(&mut warnings);
         if let Err(f) = result {
-            let after = switch_back(store, lock, profiles, &change, &spec, command)?;
+            let after = switch_back(
+                store,
+                lock,
+                profiles,
+                (&profile, change.from, change.to),
+                &spec,
+                command,
+            )?;
+            pending::clear(root, &profile)?;
             return Err(DeployError::Unhealthy {
                 what: f.what,
                 profile,
@@ -397,6 +430,7 @@ fn after_switch(
             .into());
         }
     }
+    pending::clear(root, &profile)?;
     if let Some(cmd) = spec.hooks.as_ref().and_then(|h| h.post_switch.as_deref()) {
         let limit = hook_limit(&spec);
         let o = lock.released_while(|| {
@@ -426,26 +460,25 @@ fn after_switch(
     Ok(change)
 }
 
-/// After a failed restart or health check: back to the previous generation, restart it,
-/// check it. Returns what happened, for the error message.
+/// After a failed restart or health check of the switch (profile, from, to): back to the
+/// previous generation, restart it, check it. Returns what happened, for the error message.
 fn switch_back(
     store: &Store,
     lock: &LockedFile,
     profiles: &Profiles,
-    change: &Change,
+    (profile, from, to): (&str, Option<u64>, u64),
     failed: &ProfileSpec,
     command: &str,
 ) -> Result<String> {
-    let profile = &change.profile;
-    let Some(from) = change.from else {
+    let change_from = from;
+    let Some(from) = from else {
         return Ok(format!(
-            "{profile} had no earlier generation to switch back to; it stays at generation {}",
-            change.to
+            "{profile} had no earlier generation to switch back to; it stays at generation {to}"
         ));
     };
     // The lock was let go meanwhile: switch back only what this switch did.
     let now = profiles.current(profile)?;
-    if now != Some(change.to) {
+    if now != Some(to) {
         return Ok(format!(
             "not switched back: {profile} was switched to generation {} meanwhile",
             now.map(|n| n.to_string()).unwrap_or_else(|| "none".into())
@@ -469,7 +502,7 @@ fn switch_back(
     let Some(service) = &spec.service else {
         return Ok(format!("switched back to generation {from}"));
     };
-    let Some(env) = SwitchEnv::new(profiles, profile, change.from, change.to)?.reversed() else {
+    let Some(env) = SwitchEnv::new(profiles, profile, change_from, to)?.reversed() else {
         return Ok(format!("switched back to generation {from}"));
     };
     let (mut notes, mut warnings) = (Vec::new(), Vec::new());
@@ -504,4 +537,118 @@ fn switch_back(
             }
         ),
     })
+}
+
+/// Finishes what a killed berth left in flight on `profile` (`check --repair`), as the next
+/// switch of it would; returns what was done. The caller holds `lock`.
+pub fn finish(store: &Store, lock: &LockedFile, profile: &str) -> Result<Vec<String>> {
+    finish_pending(
+        store,
+        lock,
+        &Profiles::new(store.root()),
+        profile,
+        "check --repair",
+    )
+}
+
+/// Finishes what a killed berth left in flight on `profile` (see [`pending`]); returns the
+/// notes that say what was done. A data restore whose link never moved is undone (the
+/// newest data goes back into `var/`); one whose link moved is complete. A switch that
+/// awaited its health check and whose link moved is restarted and checked again (the lock
+/// let go meanwhile, as after any switch): kept when healthy, else switched back. A switch
+/// whose link never moved, or that was switched back already, only loses its record.
+fn finish_pending(
+    store: &Store,
+    lock: &LockedFile,
+    profiles: &Profiles,
+    profile: &str,
+    command: &str,
+) -> Result<Vec<String>> {
+    let root = store.root();
+    pending::clean_leftovers(root, profile)?;
+    let Some(p) = pending::read(root, profile)? else {
+        return Ok(vec![]);
+    };
+    let what = p.describe();
+    tracing::warn!("{profile}: finishing an interrupted {what}");
+    let mut notes = Vec::new();
+    let moved = profiles.current(profile)? == Some(p.to) && p.from != Some(p.to);
+    match (p.data, p.from) {
+        (Some(_), _) if moved => {
+            snapshot::clean_leftovers(root, lock, profile)?;
+            notes.push(format!(
+                "interrupted {what}: the link had moved, the data restore was complete"
+            ));
+        }
+        (Some(DataPhase::Restoring), Some(from)) => {
+            snapshot::restore(root, lock, profile, from)?;
+            notes.push(format!(
+                "interrupted {what} undone: the data is back from the snapshot of generation {from}, taken when it was left"
+            ));
+        }
+        (Some(_), _) => {
+            snapshot::clean_leftovers(root, lock, profile)?;
+            notes.push(format!(
+                "interrupted {what} undone: its data had not been replaced yet"
+            ));
+        }
+        (None, _) => {}
+    }
+    if p.data.is_some() && !(moved && p.health) {
+        pending::clear(root, profile)?;
+        return Ok(notes);
+    }
+    if p.data.is_some() {
+        pending::link_moved(root, profile)?;
+    }
+    if !moved {
+        pending::clear(root, profile)?;
+        notes.push(format!(
+            "interrupted {what}: {profile} is not at generation {} (the link never moved, or it was switched back); nothing to finish",
+            p.to
+        ));
+        return Ok(notes);
+    }
+    let gen = profiles.read(profile, p.to)?;
+    let spec = ProfileSpec::recorded(profiles, profile, &gen)?;
+    let Some((spec, service)) = spec
+        .as_ref()
+        .and_then(|s| s.service.as_ref().map(|v| (s, v)))
+    else {
+        pending::clear(root, profile)?;
+        return Ok(notes);
+    };
+    let env = SwitchEnv::new(profiles, profile, p.from, p.to)?;
+    let (mut more, mut warnings) = (Vec::new(), Vec::new());
+    let result = lock.released_while(|| {
+        restart_and_check(
+            service,
+            spec.health_timeout(),
+            &env,
+            &mut more,
+            &mut warnings,
+        )
+    })??;
+    match result {
+        Ok(()) => notes.push(format!(
+            "interrupted {what}: restarted and checked again, generation {} is healthy and stays",
+            p.to
+        )),
+        Err(f) => {
+            let after = switch_back(
+                store,
+                lock,
+                profiles,
+                (profile, p.from, p.to),
+                spec,
+                command,
+            )?;
+            notes.push(format!(
+                "interrupted {what}: its {} failed again (`{}` {}); {after}",
+                f.what, f.command, f.status
+            ));
+        }
+    }
+    pending::clear(root, profile)?;
+    Ok(notes)
 }

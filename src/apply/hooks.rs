@@ -14,7 +14,7 @@ use crate::profile::Profiles;
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The largest part of a command's output kept (its end), for messages.
@@ -120,11 +120,12 @@ pub fn run(
     let (out, stdout, err) = output_buffer(what)?;
     tracing::info!("{what}: sh -c {command:?}");
     let scope = super::children::Scope::begin();
-    let berth = std::process::id();
-    let mut child = Command::new("/bin/sh");
+    // Through a supervisor, so that nothing the command starts outlives berth, even when
+    // berth is killed (see `children`).
+    let (mut child, _berth_alive) =
+        super::children::supervised(command, leftovers == Leftovers::Keep)
+            .map_err(|e| Error::io("run a supervisor for", what, e))?;
     child
-        .arg("-c")
-        .arg(command)
         .env(crate::env::PATH, &env.path)
         .env(crate::env::BERTH_PROFILE, &env.profile)
         .env(crate::env::BERTH_ROOT, &env.root)
@@ -133,12 +134,10 @@ pub fn run(
             env.from.map(|n| n.to_string()).unwrap_or_default(),
         )
         .env(crate::env::BERTH_TO_GENERATION, env.to.to_string())
-        .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(err))
         .process_group(0);
-    // SAFETY: the closure makes only async-signal-safe system calls (prctl, getppid).
-    let mut child = unsafe { child.pre_exec(move || super::children::die_with_parent(berth)) }
+    let mut child = child
         .spawn()
         .map_err(|e| Error::io("run /bin/sh for", what, e))?;
     let (status, timed_out) = wait_within(&mut child, limit, &scope, what)?;

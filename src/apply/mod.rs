@@ -19,6 +19,7 @@ mod error;
 pub mod health;
 pub mod hooks;
 pub mod layout;
+pub mod pending;
 pub mod plan;
 pub mod rendered;
 pub mod service;
@@ -27,4 +28,5 @@ pub mod spec;
 pub mod state;
 pub mod template;
 
+pub use children::supervise_if_asked;
 pub use error::Error;

@@ -5,5 +5,7 @@
 //! binary): they spend most of their time waiting for the disk, not the CPU.
 
 mod gc;
+mod pending;
 mod profile;
+mod restore;
 mod store;
