@@ -214,12 +214,12 @@ impl Index {
         let mut seen = std::collections::HashSet::new();
         for p in &self.packages {
             p.check().map_err(|why| IndexError::Package {
-                reference: p.reference(),
+                reference: shown(&p.reference()),
                 why,
             })?;
             if !seen.insert((p.name.as_str(), p.version.as_str())) {
                 return Err(IndexError::ListedTwice {
-                    reference: p.reference(),
+                    reference: shown(&p.reference()),
                 });
             }
         }
@@ -302,7 +302,7 @@ impl Package {
         if self.version.chars().any(hidden_or_control) {
             return Err(PackageFault::BadName(format!(
                 "version `{}` has control, bidirectional or zero-width characters",
-                self.version.escape_default()
+                shown(&self.version)
             )));
         }
         if self.strip_components > 64 {
@@ -327,6 +327,19 @@ fn hidden_or_control(c: char) -> bool {
             | '\u{00AD}') // soft hyphen
 }
 
+/// Publisher text for a message: hidden and control characters written as `\u{…}`.
+pub fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if hidden_or_control(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A package path is relative, under `packages/`, made of plain characters, and never
 /// climbs: it is joined to a URL and becomes a file name in the cache.
 pub fn check_path(path: &str) -> std::result::Result<(), PackageFault> {
@@ -342,7 +355,7 @@ pub fn check_path(path: &str) -> std::result::Result<(), PackageFault> {
                 && part.chars().all(plain)
         });
     if !ok {
-        return Err(PackageFault::BadPath(path.to_string()));
+        return Err(PackageFault::BadPath(shown(path)));
     }
     Ok(())
 }

@@ -542,12 +542,18 @@ fn key_files_are_private_and_never_overwritten() {
 
 #[path = "repo/attacks.rs"]
 mod attacks;
+/// Issue 23: pinning names to repositories and what an index may hold.
+#[path = "repo/pinning.rs"]
+mod pinning;
 /// Issue 23: mirrors that lie, key rotation and tombstones.
 #[path = "repo/rotation.rs"]
 mod rotation;
 /// The attack tests.
 #[path = "repo/stream.rs"]
 mod stream;
+/// Issue 23: credentials, redirects and timeouts over HTTP.
+#[path = "repo/trust_http.rs"]
+mod trust_http;
 
 /// A symlink planted in the cache (the cached file, its sha256 directory, or `cache/`
 /// itself, pointing at a directory standing for `/etc`) is never followed by an install of
