@@ -363,10 +363,9 @@ fn open_file(path: &str, url: &str) -> Result<std::fs::File> {
 
 fn io_error(url: &str, e: &std::io::Error, limit: Duration) -> crate::Error {
     // ureq hands its own errors (a timeout among them) to a body's reader wrapped in I/O ones.
-    if let Some(inner) = e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>()) {
-        if let ureq::Error::Timeout(t) = inner {
-            return timed_out(url, *t, limit);
-        }
+    if let Some(ureq::Error::Timeout(t)) = e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>())
+    {
+        return timed_out(url, *t, limit);
     }
     let (why, hint) = match e.kind() {
         std::io::ErrorKind::TimedOut => (
