@@ -70,7 +70,6 @@ pub struct Tombstone {
     /// The repository's name.
     pub name: String,
     /// Its serial, sha256 and expiry.
-    #[serde(flatten)]
     pub seen: Seen,
 }
 
@@ -495,5 +494,37 @@ fn days(d: Duration) -> String {
     match d.as_secs() {
         s if s % 86_400 == 0 => format!("{} days", s / 86_400),
         _ => humantime::format_duration(d).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repos_toml_round_trips_with_pins_tombstones_and_floors() {
+        let seen = Seen {
+            serial: 7,
+            sha256: "ab".repeat(32),
+            expires: "2026-06-01T00:00:00Z".into(),
+        };
+        let mut r = Repos::default();
+        r.repos.push(Repo {
+            name: "origin".into(),
+            urls: vec!["http://h/".into()],
+            keys: vec![],
+            channel: "stable".into(),
+            seen: Some(seen.clone()),
+        });
+        r.pins.insert("myapp".into(), "origin".into());
+        r.removed.push(Tombstone {
+            name: "old".into(),
+            seen: seen.clone(),
+        });
+        let text = toml::to_string(&r).unwrap();
+        let back: Repos = toml::from_str(&text).unwrap();
+        assert_eq!(back.repos[0].seen.as_ref(), Some(&seen));
+        assert_eq!(back.pins.get("myapp").map(String::as_str), Some("origin"));
+        assert_eq!(back.removed[0].seen, seen);
     }
 }
