@@ -30,6 +30,10 @@ pub const BERTH_FROM_GENERATION: &str = "BERTH_FROM_GENERATION";
 /// Set for hooks, restart commands and health checks: the generation switched to.
 pub const BERTH_TO_GENERATION: &str = "BERTH_TO_GENERATION";
 
+/// Seconds a whole repository request may take before the size-based allowance (default
+/// 120; a package gets one more second per 64 KiB). For slow links, and for tests.
+pub const BERTH_DOWNLOAD_TIMEOUT: &str = "BERTH_DOWNLOAD_TIMEOUT";
+
 /// Seconds a maintainer script may run in its confined run before it and everything it
 /// started are killed (default 60).
 pub const BERTH_SCRIPT_TIMEOUT: &str = "BERTH_SCRIPT_TIMEOUT";

@@ -36,7 +36,13 @@ A NAME or NAME@VERSION that is not an existing file is looked up in the last goo
 of the configured repositories: the file is downloaded into the root's cache/ (reused when
 a cached copy still has the signed sha256), cut off at the size the index gives, and
 extracted as it arrives (one pass over the bytes); nothing is committed to the store
-unless its sha256 is the one the signed index gives.
+unless its sha256 is the one the signed index gives. When a mirror serves other bytes, the
+next mirror is tried (the error, when all fail, names the mirror that lied). A name comes
+from one repository: the one it was first installed from (it is bound there, in
+repos.toml's [pins]), else the first in repos.toml that offers it; another repository
+offering the same name is named in a warning, never used silently. `--from REPO` installs
+from REPO and binds the name to it:
+  berth install --from origin myapp@1.5.0
 With `require_signatures = true` in <root>/config.toml, local files need --signature
 (checked against every key pinned in repos.toml and <root>/keys/*.pub) or --insecure.
 
@@ -94,9 +100,13 @@ pub struct Args {
     /// Install local files without a signature although config.toml requires one
     #[arg(long)]
     pub insecure: bool,
+    /// Install NAME[@VERSION] from this repository (and bind the name to it: later installs
+    /// of the name use it, whatever other repositories offer)
+    #[arg(long, value_name = "REPO")]
+    pub from: Option<String>,
     /// The arguments are Debian packages, NAME or NAME=VERSION: download them and the
     /// dependencies the host does not meet through the host's apt, then install them all
-    #[arg(long, conflicts_with_all = ["name", "pkg_version", "sha256", "signature", "repair", "insecure"])]
+    #[arg(long, conflicts_with_all = ["name", "pkg_version", "sha256", "signature", "repair", "insecure", "from"])]
     pub apt: bool,
     /// With --apt: list what would be downloaded and installed (and why); change nothing
     #[arg(long, requires = "apt")]
@@ -276,7 +286,14 @@ fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Or
         file: a.signature.as_deref(),
         insecure: a.insecure,
     };
-    let got = install_arg(&l.store, &l.lock, req, sig, &ctx.progress)?;
+    let got = install_arg(
+        &l.store,
+        &l.lock,
+        req,
+        sig,
+        a.from.as_deref(),
+        &ctx.progress,
+    )?;
     match &got.notice {
         Some(Notice::Unsigned { file }) => eprintln!(
             "warning: installing {} WITHOUT a signature (--insecure; config.toml requires signatures)",

@@ -2,6 +2,7 @@
 //! the `key` group (flattened into berth's command list).
 
 mod key;
+mod rotate;
 mod update;
 
 use super::{output, Ctx};
@@ -10,7 +11,7 @@ use crate::repo::fetch;
 use crate::repo::inspect::Given;
 use crate::repo::keys::{self, PublicKey};
 use crate::repo::publish::{self, Input};
-use crate::repo::trust::{self, Repo, Repos};
+use crate::repo::trust;
 use crate::repo::{resolve, Paths};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -79,15 +80,34 @@ NAME_VERSION_ARCH.deb, NAME-VERSION-RELEASE.ARCH.rpm, unless --name/--version ar
   berth repo add origin http://127.0.0.1:8080/ --key \"$(cat release.pub)\" --channel stable
   berth repo add origin https://a.example/repo/ https://b.example/repo/ --key RWQ… --key RWR…
   berth repo add local file:///srv/repo/ --key ./release.pub
+  berth repo add private https://user:password@repo.example/ --key ./release.pub
 
-Several URLs are mirrors, tried in order. Several keys may sign (key rotation).")]
+Several URLs are mirrors, tried in order. Several keys may sign (key rotation; `berth repo
+key add|remove` changes them later). Credentials in a URL are moved to
+<root>/repos/credentials.toml (mode 0600), sent as HTTP Basic authentication to that URL only,
+and shown as *** everywhere. A key file with more than one key line is refused.")]
     Add(AddArgs),
     /// List configured repositories and the serial and expiry of their last good index
     #[command(after_help = "Examples:\n  berth repo list\n  berth repo list --json")]
     List,
-    /// Forget a repository and its last good index
-    #[command(after_help = "Example:\n  berth repo remove origin")]
+    /// Remove a repository (its last-seen serial stays, unless --forget)
+    #[command(after_help = "Examples:
+  berth repo remove origin
+  berth repo remove origin --forget     # also forget its last-seen serial
+
+Without --forget, the serial and expiry of its last good index stay in repos.toml (a
+tombstone): adding a repository of that name again refuses an index older than them
+(rollback), whatever key signed it. Its credentials are removed in both cases.")]
     Remove(RemoveArgs),
+    /// Rotate a repository's pinned keys (add, remove), keeping its last-seen serial
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  berth repo key add origin ./release-2027.pub
+  berth update origin                      # the publisher now signs with the new key
+  berth repo key remove origin 8A1B2C3D4E5F6071"
+    )]
+    Key(rotate::KeyCommand),
     /// Check a repository directory offline: signature, index, every package's size and hash
     #[command(after_help = "Example:\n  berth repo verify ./repo --key ./release.pub")]
     Verify(VerifyArgs),
@@ -154,6 +174,9 @@ pub struct AddArgs {
 pub struct RemoveArgs {
     /// Repository name
     pub name: String,
+    /// Also forget its last-seen serial (no tombstone)
+    #[arg(long)]
+    pub forget: bool,
 }
 
 /// `repo verify`.
@@ -201,15 +224,21 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
         Command::Repo(RepoCommand::List) => list(ctx, viewed()?.as_ref()),
         Command::Repo(RepoCommand::Remove(a)) => {
             let (_l, paths) = locked()?;
-            let mut repos = Repos::load(&paths)?;
-            repos.get(&a.name)?;
-            repos.repos.retain(|r| r.name != a.name);
-            repos.save(&paths)?;
-            trust::forget(&paths, &a.name)?;
-            report(ctx, &serde_json::json!({"removed": a.name}), || {
-                format!("removed repository {}", a.name)
+            let r = crate::repo::manage::remove(&paths, &a.name, a.forget)?;
+            report(ctx, &r, || {
+                match r.kept_serial {
+                Some(s) => format!(
+                    "removed repository {} (its last-seen serial {s} is kept: adding it again refuses older indexes; --forget forgets it)",
+                    a.name
+                ),
+                None => format!("removed repository {}", a.name),
+            }
             });
             Ok(())
+        }
+        Command::Repo(RepoCommand::Key(k)) => {
+            let (_l, paths) = locked()?;
+            rotate::run(ctx, &paths, k)
         }
         Command::Repo(RepoCommand::Verify(a)) => verify(ctx, a),
         Command::Update(a) => {
@@ -298,26 +327,25 @@ fn add(ctx: &Ctx, paths: &Paths, a: AddArgs) -> Result<()> {
         .iter()
         .map(|k| PublicKey::parse(k))
         .collect::<Result<Vec<_>>>()?;
-    let mut repos = Repos::load(paths)?;
-    if repos.repos.iter().any(|r| r.name == a.name) {
-        return Err(crate::repo::Error::RepoExists { name: a.name }.into());
-    }
-    let repo = Repo {
-        name: a.name,
-        urls,
-        keys: keys.iter().map(|k| k.base64.clone()).collect(),
-        channel: a.channel,
-    };
-    repos.repos.push(repo.clone());
-    repos.save(paths)?;
+    let added = crate::repo::manage::add(paths, &a.name, &urls, &keys, &a.channel)?;
     let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
-    report(ctx, &repo, || {
+    let json = serde_json::json!({
+        "name": added.repo.name,
+        "urls": added.shown_urls,
+        "keys": ids,
+        "channel": added.repo.channel,
+        "kept_serial": added.kept_serial,
+    });
+    report(ctx, &json, || {
+        let kept = added.kept_serial.map_or(String::new(), |s| {
+            format!("\nits last-seen serial {s} is kept from when it was removed: older indexes are refused")
+        });
         format!(
-            "added repository {} ({}; keys {}; channel {})\nhint: `berth update` fetches its index",
-            repo.name,
-            repo.urls.join(", "),
+            "added repository {} ({}; keys {}; channel {}){kept}\nhint: `berth update` fetches its index",
+            added.repo.name,
+            added.shown_urls.join(", "),
             ids.join(", "),
-            repo.channel
+            added.repo.channel
         )
     });
     Ok(())
@@ -336,9 +364,12 @@ struct ListRow {
 
 fn list(ctx: &Ctx, paths: Option<&Paths>) -> Result<()> {
     let mut rows = Vec::new();
-    let known = match paths {
-        Some(p) => resolve::known(p)?,
-        None => vec![],
+    let (known, creds) = match paths {
+        Some(p) => (
+            resolve::known(p)?,
+            crate::repo::credentials::Credentials::load(p).unwrap_or_default(),
+        ),
+        None => (vec![], Default::default()),
     };
     for (r, k) in known {
         let ids = r.public_keys()?.into_iter().map(|k| k.id).collect();
@@ -347,7 +378,7 @@ fn list(ctx: &Ctx, paths: Option<&Paths>) -> Result<()> {
             expires: k.as_ref().map(|k| k.index.expires.clone()),
             packages: k.as_ref().map_or(0, |k| k.index.packages.len()),
             name: r.name,
-            urls: r.urls,
+            urls: r.urls.iter().map(|u| creds.shown(u)).collect(),
             channel: r.channel,
             keys: ids,
         });

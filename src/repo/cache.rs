@@ -260,9 +260,15 @@ pub struct ForInstall {
 pub fn for_install<T>(
     paths: &Paths,
     reference: &str,
-    install: impl FnOnce(&ForInstall, Artifact) -> Result<T>,
+    from: Option<&str>,
+    mut install: impl FnMut(&ForInstall, Artifact) -> Result<T>,
 ) -> Result<(ForInstall, T)> {
-    let (repo, known, package) = super::resolve::resolve(paths, reference)?;
+    let super::resolve::Resolved {
+        repo,
+        known,
+        package,
+    } = super::resolve::resolve(paths, reference, from)?;
+    let fetcher = Fetcher::for_root(paths)?;
     let policy = trust::Policy {
         // Only the past matters here: the limit ahead was checked when it was fetched.
         max_validity: std::time::Duration::from_secs(u32::MAX as u64),
@@ -307,7 +313,6 @@ pub fn for_install<T>(
         let downloading = s.spawn(|| {
             // The reader must never wait for a writer that is gone, whatever happens here.
             let ender = EndGuard(&growth);
-            let fetcher = Fetcher::new();
             let got = d.fetch(
                 &repo,
                 writer,
@@ -335,7 +340,28 @@ pub fn for_install<T>(
         });
         (got, t)
     });
-    settle(fi, d.finish(paths, got), t)
+    let first = repo.urls.first().map(|b| fetch::join(b, &package.path));
+    let fetched = d.finish(paths, got);
+    // A mirror before the one that gave the right bytes gave wrong ones, and the install
+    // read those as they arrived: install again from the copy now verified in the cache.
+    let t = match (&fetched, t) {
+        (Ok(f), Err(e)) if f.url.is_some() && f.url != first => {
+            tracing::debug!("install from the growing download failed: {e}");
+            tracing::warn!(
+                "{}: installing again from the copy verified from {}, since an earlier mirror's bytes were wrong",
+                fi.package.reference(),
+                f.url.as_deref().unwrap_or_default()
+            );
+            let Some(file) = d.dir.open_file(&d.name)? else {
+                return Err(crate::Error::InputNotFound {
+                    path: f.path.clone(),
+                });
+            };
+            install(&fi, Artifact::Cached(file))
+        }
+        (_, t) => t,
+    };
+    settle(fi, fetched, t)
 }
 
 /// The outcome of an install that read a download as it arrived, from both sides' results.

@@ -65,6 +65,22 @@ pub enum Error {
         expected: u64,
     },
 
+    #[error("key {key_id} is not pinned for repository `{repo}` (pinned: {})", .pinned.join(", "))]
+    KeyNotPinned {
+        repo: String,
+        key_id: String,
+        pinned: Vec<String>,
+    },
+    #[error("key {key_id} is the only key pinned for repository `{repo}`")]
+    LastKey { repo: String, key_id: String },
+    #[error("{path}: bad signature: {why}")]
+    BadFileSignature { path: PathBuf, why: String },
+    #[error("{path}: signed by key {key_id}, which is not trusted (trusted: {})", .trusted.join(", "))]
+    UntrustedFileKey {
+        path: PathBuf,
+        key_id: String,
+        trusted: Vec<String>,
+    },
     #[error("{url}: bad signature: {why}")]
     BadSignature { url: String, why: String },
     #[error("{url}: signed by key {key_id}, which is not pinned for repository `{repo}` (pinned: {})", .pinned.join(", "))]
@@ -184,6 +200,9 @@ impl ModuleError for Error {
             | RepoDirExists { .. }
             | PublishConflict { .. } => exit::CONFLICT,
             NotARepo { .. } => exit::NOT_FOUND,
+            KeyNotPinned { .. } => exit::NOT_FOUND,
+            LastKey { .. } => exit::CONFLICT,
+            BadFileSignature { .. } | UntrustedFileKey { .. } => exit::INTEGRITY,
             UnknownRepo { .. }
             | NoRepos
             | NoIndex { .. }
@@ -269,7 +288,11 @@ impl Error {
         let s = |t: &str| Some(t.to_string());
         match self {
             BadSignature { .. } => s("the index or its signature was altered, or signed by another key; the previous index stays in force"),
-            UnpinnedKey { .. } => s("if the publisher rotated keys, pin the new one with `berth repo add` after checking it out of band; the previous index stays in force"),
+            UnpinnedKey { repo, .. } => Some(format!("if the publisher rotated keys, pin the new one with `berth repo key add {repo} KEY` after checking it out of band; the previous index stays in force")),
+            BadFileSignature { .. } => s("the file or its signature was altered, or they do not belong together; nothing was installed"),
+            UntrustedFileKey { .. } => s("pin the key for a repository (`berth repo key add`) or put its .pub file in the root's keys/, after checking it out of band; nothing was installed"),
+            KeyNotPinned { repo, .. } => Some(format!("`berth repo list` shows the keys of {repo}")),
+            LastKey { repo, .. } => Some(format!("pin the new key first (`berth repo key add {repo} NEW.pub`), then remove the old one")),
             LegacySignature { .. } => s("re-sign with a current minisign (default) or `berth repo publish`; the previous index stays in force"),
             Rollback { .. } => s("a mirror or an attacker serves an old index; the previous index stays in force"),
             SerialReused { .. } => s("the publisher must bump the serial for every change (`berth repo publish` does); the previous index stays in force"),

@@ -2,6 +2,7 @@
 //! timeouts, hard size caps (a server that never stops sending is cut off), conditional
 //! requests for the index, and one clear error per failure that names the URL.
 
+use super::credentials::{self, Credentials};
 use super::Error;
 use crate::error::Result;
 use std::io::{Read, Write};
@@ -9,8 +10,16 @@ use std::time::Duration;
 
 /// Time to connect, and the longest silence tolerated while reading.
 const IDLE: Duration = Duration::from_secs(30);
-/// A whole index or signature request.
-const SMALL_TOTAL: Duration = Duration::from_secs(120);
+/// A whole index or signature request, and the base of a package's: 120 s unless
+/// `$BERTH_DOWNLOAD_TIMEOUT` says otherwise.
+fn base_total() -> Duration {
+    let secs = std::env::var(crate::env::BERTH_DOWNLOAD_TIMEOUT)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
 /// A package download may take 2 minutes plus one second per 64 KiB (a trickling server is
 /// cut off; a slow but honest link is not).
 const MIN_RATE: u64 = 64 << 10;
@@ -34,9 +43,13 @@ pub enum Small {
     Fetched(Vec<u8>, Validators),
 }
 
+/// Redirects followed, each checked here (no scheme change, no https to http).
+const MAX_REDIRECTS: usize = 5;
+
 /// Fetches from repository URLs.
 pub struct Fetcher {
     agent: ureq::Agent,
+    credentials: Credentials,
 }
 
 impl Default for Fetcher {
@@ -46,19 +59,86 @@ impl Default for Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher with berth's timeouts; proxies come from the usual environment variables.
+    /// A fetcher with berth's timeouts and no credentials; proxies come from the usual
+    /// environment variables.
     pub fn new() -> Fetcher {
+        Fetcher::with_credentials(Credentials::default())
+    }
+
+    /// A fetcher that sends the root's repository credentials (`repos/credentials.toml`).
+    pub fn for_root(paths: &super::Paths) -> Result<Fetcher> {
+        let mut c = Credentials::load(paths)?;
+        c.logins
+            .extend(super::trust::Repos::load(paths)?.legacy_logins);
+        Ok(Fetcher::with_credentials(c))
+    }
+
+    /// A fetcher that sends `credentials` to the URLs under their bases.
+    pub fn with_credentials(credentials: Credentials) -> Fetcher {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(IDLE))
             .timeout_recv_response(Some(IDLE))
             .timeout_per_read(Some(IDLE))
-            .max_redirects(5)
+            // Redirects are followed by `get`, which checks each one.
+            .max_redirects(0)
             .build();
         Fetcher {
             agent: config.into(),
+            credentials,
         }
+    }
+
+    /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects to http(s) URLs (never
+    /// from https to http); each request gets `total` in all.
+    fn get(
+        &self,
+        url: &str,
+        total: Duration,
+        cond: Option<&Validators>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let mut current = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self
+                .agent
+                .get(&current)
+                .config()
+                .timeout_global(Some(total))
+                .build();
+            if let Some(login) = self.credentials.for_url(&current) {
+                req = req.header("Authorization", login.header());
+            }
+            if let Some(v) = cond {
+                if let Some(e) = &v.etag {
+                    req = req.header("If-None-Match", e);
+                }
+                if let Some(m) = &v.last_modified {
+                    req = req.header("If-Modified-Since", m);
+                }
+            }
+            let resp = req.call().map_err(|e| net_error(url, e, total))?;
+            if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return Ok(resp);
+            }
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Error::Network {
+                    url: url.into(),
+                    why: format!("HTTP status {} without a Location", resp.status().as_u16()),
+                    hint: "the server is misconfigured; try another mirror",
+                })?;
+            current = redirect(url, &current, location)?;
+        }
+        Err(Error::Network {
+            url: url.into(),
+            why: format!("too many redirects (more than {MAX_REDIRECTS})"),
+            hint:
+                "the server redirects in a loop or too far; point the repository at the final URL",
+        }
+        .into())
     }
 
     /// Gets at most `cap` bytes of `url` (`what` names it in errors); with `cond`, a
@@ -75,27 +155,13 @@ impl Fetcher {
             let mut bytes = Vec::new();
             f.take(cap + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| io_error(url, &e))?;
+                .map_err(|e| io_error(url, &e, base_total()))?;
             if bytes.len() as u64 > cap {
                 return Err(too_large(url, what, cap));
             }
             return Ok(Small::Fetched(bytes, Validators::default()));
         }
-        let mut req = self
-            .agent
-            .get(url)
-            .config()
-            .timeout_global(Some(SMALL_TOTAL))
-            .build();
-        if let Some(v) = cond {
-            if let Some(e) = &v.etag {
-                req = req.header("If-None-Match", e);
-            }
-            if let Some(m) = &v.last_modified {
-                req = req.header("If-Modified-Since", m);
-            }
-        }
-        let mut resp = req.call().map_err(|e| net_error(url, e))?;
+        let mut resp = self.get(url, base_total(), cond)?;
         match resp.status().as_u16() {
             304 if cond.is_some() => return Ok(Small::NotModified),
             _ => check_status(url, resp.status().as_u16())?,
@@ -118,7 +184,7 @@ impl Fetcher {
             .as_reader()
             .take(cap + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| io_error(url, &e))?;
+            .map_err(|e| io_error(url, &e, base_total()))?;
         if bytes.len() as u64 > cap {
             return Err(too_large(url, what, cap));
         }
@@ -128,9 +194,10 @@ impl Fetcher {
     /// Writes exactly `size` bytes of `url` to `out`: a longer body is refused as soon as it
     /// shows (by its Content-Length, or by one byte too many), a shorter one too.
     pub fn exact(&self, url: &str, size: u64, out: &mut dyn Write) -> Result<()> {
+        let total = base_total() + Duration::from_secs(size / MIN_RATE);
         if let Some(path) = file_path(url) {
             let f = open_file(path, url)?;
-            let actual = f.metadata().map_err(|e| io_error(url, &e))?.len();
+            let actual = f.metadata().map_err(|e| io_error(url, &e, total))?.len();
             if actual != size {
                 return Err(Error::SizeMismatch {
                     url: url.into(),
@@ -139,17 +206,9 @@ impl Fetcher {
                 }
                 .into());
             }
-            return copy_exact(f, url, size, out);
+            return copy_exact(f, url, size, out, total);
         }
-        let total = Duration::from_secs(120 + size / MIN_RATE);
-        let resp = self
-            .agent
-            .get(url)
-            .config()
-            .timeout_global(Some(total))
-            .build()
-            .call()
-            .map_err(|e| net_error(url, e))?;
+        let resp = self.get(url, total, None)?;
         check_status(url, resp.status().as_u16())?;
         if let Some(n) = resp.body().content_length().filter(|n| *n != size) {
             return Err(Error::SizeMismatch {
@@ -159,12 +218,58 @@ impl Fetcher {
             }
             .into());
         }
-        copy_exact(resp.into_body().into_reader(), url, size, out)
+        copy_exact(resp.into_body().into_reader(), url, size, out, total)
     }
 }
 
+/// Where a redirect from `current` to `location` leads, if berth follows it: to http(s)
+/// only, and never from https down to http. `url` (the one asked for) names errors.
+fn redirect(url: &str, current: &str, location: &str) -> Result<String> {
+    let (scheme, rest) = current.split_once("://").unwrap_or(("http", current));
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let next = if location.contains("://") {
+        location.to_string()
+    } else if let Some(r) = location.strip_prefix("//") {
+        format!("{scheme}://{r}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else {
+        let dir = &current[..current.rfind('/').map_or(current.len(), |i| i + 1)];
+        format!("{dir}{location}")
+    };
+    let next_scheme = next.split_once("://").map_or("", |(s, _)| s);
+    let refused = |why: String| {
+        Error::Network {
+        url: url.into(),
+        why,
+        hint: "berth follows redirects to http:// and https:// only, never from https to http; point the repository at the final URL",
+    }
+    };
+    if !matches!(next_scheme, "http" | "https") {
+        return Err(refused(format!(
+            "redirect to {} refused: a scheme change ({scheme} to {next_scheme})",
+            credentials::redact(&next)
+        ))
+        .into());
+    }
+    if scheme == "https" && next_scheme == "http" {
+        return Err(refused(format!(
+            "redirect to {} refused: a downgrade from https to http",
+            credentials::redact(&next)
+        ))
+        .into());
+    }
+    Ok(next)
+}
+
 /// Copies `size` bytes, then checks that nothing follows.
-fn copy_exact(mut r: impl Read, url: &str, size: u64, out: &mut dyn Write) -> Result<()> {
+fn copy_exact(
+    mut r: impl Read,
+    url: &str,
+    size: u64,
+    out: &mut dyn Write,
+    limit: Duration,
+) -> Result<()> {
     let mut buf = vec![0u8; 256 << 10];
     let mut got = 0u64;
     while got < size {
@@ -188,7 +293,7 @@ fn copy_exact(mut r: impl Read, url: &str, size: u64, out: &mut dyn Write) -> Re
                 }
                 .into())
             }
-            Err(e) => return Err(io_error(url, &e)),
+            Err(e) => return Err(io_error(url, &e, limit)),
         };
         out.write_all(&buf[..n]).map_err(|e| crate::Error::Io {
             op: "store the download of",
@@ -256,10 +361,18 @@ fn open_file(path: &str, url: &str) -> Result<std::fs::File> {
     }
 }
 
-fn io_error(url: &str, e: &std::io::Error) -> crate::Error {
+fn io_error(url: &str, e: &std::io::Error, limit: Duration) -> crate::Error {
+    // ureq hands its own errors (a timeout among them) to a body's reader wrapped in I/O ones.
+    if let Some(ureq::Error::Timeout(t)) = e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>())
+    {
+        return timed_out(url, *t, limit);
+    }
     let (why, hint) = match e.kind() {
         std::io::ErrorKind::TimedOut => (
-            "timed out".to_string(),
+            format!(
+                "the download timed out (nothing arrived for {})",
+                humantime::format_duration(IDLE)
+            ),
             "the server stopped answering; try again, or another mirror",
         ),
         _ => (e.to_string(), "try again; check the network and the URL"),
@@ -272,8 +385,35 @@ fn io_error(url: &str, e: &std::io::Error) -> crate::Error {
     .into()
 }
 
-fn net_error(url: &str, e: ureq::Error) -> crate::Error {
+/// A timeout, said in words: the whole download's limit, or the silence tolerated.
+fn timed_out(url: &str, t: ureq::Timeout, limit: Duration) -> crate::Error {
+    let why = match t {
+        ureq::Timeout::Global => format!(
+            "the download timed out: not complete after {} (the limit for its size)",
+            humantime::format_duration(limit)
+        ),
+        ureq::Timeout::Connect | ureq::Timeout::Resolve => format!(
+            "timed out connecting (after {})",
+            humantime::format_duration(IDLE)
+        ),
+        _ => format!(
+            "the download timed out: nothing arrived for {}",
+            humantime::format_duration(IDLE)
+        ),
+    };
+    Error::Network {
+        url: url.into(),
+        why,
+        hint: "the server is too slow or unreachable; try again, or another mirror",
+    }
+    .into()
+}
+
+fn net_error(url: &str, e: ureq::Error, limit: Duration) -> crate::Error {
     use ureq::Error as E;
+    if let E::Timeout(t) = e {
+        return timed_out(url, t, limit);
+    }
     let (why, hint) = match &e {
         E::ConnectionFailed => (
             "connection refused".to_string(),
@@ -286,10 +426,6 @@ fn net_error(url: &str, e: ureq::Error) -> crate::Error {
         E::HostNotFound => (
             "host not found".to_string(),
             "check the host name in the URL and DNS",
-        ),
-        E::Timeout(t) => (
-            format!("timed out ({t})"),
-            "the server is too slow or unreachable; try again, or another mirror",
         ),
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => tls(&e),
         // rustls reports handshake failures (untrusted certificate …) as I/O errors.
@@ -319,7 +455,7 @@ fn tls(e: &ureq::Error) -> (String, &'static str) {
 /// as a file URL); always ends with `/` so package paths join under it.
 pub fn normalise_url(given: &str) -> Result<String> {
     let bad = |why: &str| Error::BadUrl {
-        url: given.to_string(),
+        url: credentials::redact(given),
         why: why.to_string(),
     };
     let mut url = if given.starts_with('/') {

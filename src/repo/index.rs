@@ -127,9 +127,45 @@ pub fn parse(bytes: &[u8], url: &str) -> Result<Index> {
     Ok(index)
 }
 
-/// Parses an RFC 3339 timestamp.
+/// Parses an RFC 3339 timestamp: a date, `T`, a time (fractions allowed) and a zone,
+/// `Z` or an offset (`+14:00`); a time without a zone is refused (it means no instant).
 pub fn time(s: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(s).ok()
+    let (local, offset) = if let Some(l) = s.strip_suffix(['Z', 'z']) {
+        (l, 0i64)
+    } else {
+        let at = s.len().checked_sub(6)?;
+        let (l, zone) = (s.get(..at)?, s.get(at..)?);
+        let b = zone.as_bytes();
+        let sign = match b[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        if b[3] != b':'
+            || !zone[1..3]
+                .bytes()
+                .chain(zone[4..].bytes())
+                .all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let (h, m): (i64, i64) = (zone[1..3].parse().ok()?, zone[4..].parse().ok()?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        (l, sign * (h * 3600 + m * 60))
+    };
+    // humantime reads the strict UTC form; the offset is applied here.
+    if local.len() < 19 || local.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    let utc = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
+    let shift = std::time::Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 {
+        utc.checked_sub(shift)
+    } else {
+        utc.checked_add(shift)
+    }
 }
 
 /// Formats a time as RFC 3339 in UTC, to the second.
@@ -178,12 +214,12 @@ impl Index {
         let mut seen = std::collections::HashSet::new();
         for p in &self.packages {
             p.check().map_err(|why| IndexError::Package {
-                reference: p.reference(),
+                reference: shown(&p.reference()),
                 why,
             })?;
             if !seen.insert((p.name.as_str(), p.version.as_str())) {
                 return Err(IndexError::ListedTwice {
-                    reference: p.reference(),
+                    reference: shown(&p.reference()),
                 });
             }
         }
@@ -225,9 +261,9 @@ pub enum PackageFault {
     #[error("store_id is not 32 lower-case hex digits")]
     BadStoreId,
     /// Its path climbs, leaves `packages/` or has other characters.
-    #[error("path `{0}` must be packages/…, with parts of letters, digits and . _ + ~ - only")]
+    #[error("path `{0}` must be packages/…, with parts of at most 255 bytes of letters, digits and . _ + ~ - only")]
     BadPath(String),
-    #[error("description is longer than 1024 bytes or has control characters")]
+    #[error("description is longer than 1024 bytes or has control, bidirectional or zero-width characters")]
     BadDescription,
     #[error("strip_components is larger than 64")]
     TooManyStripped,
@@ -260,8 +296,14 @@ impl Package {
             }
         }
         check_path(&self.path)?;
-        if self.description.len() > 1024 || self.description.chars().any(|c| c.is_control()) {
+        if self.description.len() > 1024 || self.description.chars().any(hidden_or_control) {
             return Err(PackageFault::BadDescription);
+        }
+        if self.version.chars().any(hidden_or_control) {
+            return Err(PackageFault::BadName(format!(
+                "version `{}` has control, bidirectional or zero-width characters",
+                shown(&self.version)
+            )));
         }
         if self.strip_components > 64 {
             return Err(PackageFault::TooManyStripped);
@@ -270,17 +312,50 @@ impl Package {
     }
 }
 
+/// Characters that change how text around them is shown without showing themselves:
+/// controls, bidirectional overrides and isolates (Trojan Source), zero-width ones.
+fn hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM, RLM
+            | '\u{202A}'..='\u{202E}' // embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // isolates
+            | '\u{061C}'               // Arabic letter mark
+            | '\u{FEFF}'               // zero-width no-break space
+            | '\u{180E}'               // Mongolian vowel separator
+            | '\u{00AD}') // soft hyphen
+}
+
+/// Publisher text for a message: hidden and control characters written as `\u{…}`.
+pub fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if hidden_or_control(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A package path is relative, under `packages/`, made of plain characters, and never
 /// climbs: it is joined to a URL and becomes a file name in the cache.
 pub fn check_path(path: &str) -> std::result::Result<(), PackageFault> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "._+~-".contains(c);
+    // Each part becomes a file name in the cache: at most 255 bytes, like every file name.
     let ok = path.len() <= 512
         && path.starts_with("packages/")
-        && path
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != ".." && part.chars().all(plain));
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && part.len() <= 255
+                && part != "."
+                && part != ".."
+                && part.chars().all(plain)
+        });
     if !ok {
-        return Err(PackageFault::BadPath(path.to_string()));
+        return Err(PackageFault::BadPath(shown(path)));
     }
     Ok(())
 }
@@ -350,5 +425,49 @@ mod tests {
         );
         let e = parse(newer.as_bytes(), "t").unwrap_err().to_string();
         assert!(e.contains("upgrade berth"), "{e}");
+    }
+
+    #[test]
+    fn expires_takes_rfc3339_offsets_and_refuses_a_time_without_a_zone() {
+        let z = time("2026-06-01T12:00:00Z").unwrap();
+        assert_eq!(time("2026-06-02T02:00:00+14:00"), Some(z));
+        assert_eq!(time("2026-06-01T02:30:00-09:30"), Some(z));
+        assert_eq!(
+            time("2026-06-01T12:00:00.250+00:00").map(|t| t > z),
+            Some(true)
+        );
+        for bad in [
+            "2026-06-01T12:00:00",
+            "2026-06-01 12:00:00Z",
+            "2026-06-01T12:00:00+1400",
+            "2026-06-01T12:00:00+24:00",
+        ] {
+            assert_eq!(time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hidden_characters_and_long_path_parts_are_refused() {
+        let mut i = sample();
+        i.packages[0].description = "safe \u{202E}txt.exe".into();
+        assert!(matches!(
+            i.check(),
+            Err(IndexError::Package {
+                why: PackageFault::BadDescription,
+                ..
+            })
+        ));
+        let mut i = sample();
+        i.packages[0].version = "1.0\u{200B}".into();
+        assert!(i.check().is_err());
+        let mut i = sample();
+        i.packages[0].path = format!("packages/{}", "a".repeat(256));
+        assert!(matches!(
+            i.check(),
+            Err(IndexError::Package {
+                why: PackageFault::BadPath(_),
+                ..
+            })
+        ));
     }
 }

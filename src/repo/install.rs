@@ -86,6 +86,7 @@ pub fn install_arg(
     lock: &LockedFile,
     mut req: Request,
     sig: Signature<'_>,
+    from: Option<&str>,
     progress: &Progress,
 ) -> Result<Installed> {
     let paths = Paths::new(store.root());
@@ -94,6 +95,15 @@ pub fn install_arg(
         && super::resolve::looks_like_reference(&arg.to_string_lossy())
         && !super::trust::Repos::load(&paths)?.repos.is_empty();
     if !named {
+        if from.is_some() {
+            return Err(Error::BadFlag {
+                flag: "--from",
+                why: format!(
+                    "{} is a local file (or no repository is configured); --from names the repository a NAME[@VERSION] comes from",
+                    arg.display()
+                ),
+            });
+        }
         let verdict = check_local(&paths, &arg, sig.file, sig.insecure)?;
         let notice = (verdict == Verdict::Insecure).then_some(Notice::Unsigned { file: arg });
         let signed_by = match verdict {
@@ -122,7 +132,7 @@ pub fn install_arg(
             why: "they apply to local files; a repository's index already says them".into(),
         });
     }
-    let (got, outcome) = by_name(store, lock, &arg.to_string_lossy(), req, progress)?;
+    let (got, outcome) = by_name_from(store, lock, &arg.to_string_lossy(), from, req, progress)?;
     let p = &got.package;
     let notice = match &got.fetched.url {
         Some(url) => Notice::Downloaded {
@@ -153,11 +163,25 @@ pub fn by_name(
     store: &Store,
     lock: &LockedFile,
     reference: &str,
-    mut req: Request,
+    req: Request,
+    progress: &Progress,
+) -> Result<(ForInstall, Outcome)> {
+    by_name_from(store, lock, reference, None, req, progress)
+}
+
+/// As [`by_name`], from repository `from` when given (`install --from`); the name is then
+/// bound to the repository it came from (pinned: see `resolve::resolve`).
+pub fn by_name_from(
+    store: &Store,
+    lock: &LockedFile,
+    reference: &str,
+    from: Option<&str>,
+    req: Request,
     progress: &Progress,
 ) -> Result<(ForInstall, Outcome)> {
     let paths = Paths::new(store.root());
-    cache::for_install(&paths, reference, |got, growing| {
+    let (got, outcome) = cache::for_install(&paths, reference, from, |got, growing| {
+        let mut req = req.clone();
         let p = &got.package;
         req.path = got.fetched.path.clone();
         req.read.name = Some(p.name.clone());
@@ -174,5 +198,7 @@ pub fn by_name(
                 store.install_source(lock, &req, source, progress)
             }
         }
-    })
+    })?;
+    super::resolve::pin(&paths, &got.package.name, &got.repo, from.is_some())?;
+    Ok((got, outcome))
 }

@@ -30,15 +30,27 @@ impl PublicKey {
             }
             t => t.to_string(),
         };
-        let line = text
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-            .unwrap_or("");
         let bad = |why: &str| Error::BadPublicKey {
-            key: given.trim().chars().take(80).collect(),
+            key: crate::package::printable::printable(
+                &given.trim().chars().take(80).collect::<String>(),
+            ),
             why: why.to_string(),
         };
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+            .collect();
+        // minisign reads the first key line, other tools the last: one key per file, or
+        // berth would pin a key other than the one the operator checked.
+        if lines.len() > 1 {
+            return Err(bad(&format!(
+                "it holds {} key lines; a key file holds one (split it, or pass each key with its own --key)",
+                lines.len()
+            ))
+            .into());
+        }
+        let line = lines.first().copied().unwrap_or("");
         let key = minisign_verify::PublicKey::from_base64(line)
             .map_err(|e| bad(&format!("not a minisign public key ({e})")))?;
         let id = minisign::PublicKey::from_base64(line)
@@ -235,11 +247,42 @@ pub fn verify_file<'k>(
     path: &Path,
     sig_text: &str,
     keys: &'k [PublicKey],
-    repo: &str,
+) -> Result<(&'k PublicKey, String)> {
+    verify_local(path, sig_text, keys).map_err(|e| local_error(e, path))
+}
+
+/// A signature error about a repository's index, said of a local file instead.
+fn local_error(e: crate::Error, path: &Path) -> crate::Error {
+    let path = path.to_path_buf();
+    match e.downcast_ref::<Error>() {
+        Some(Error::BadSignature { why, .. }) => Error::BadFileSignature {
+            path,
+            why: why.clone(),
+        }
+        .into(),
+        Some(Error::LegacySignature { .. }) => Error::BadFileSignature {
+            path,
+            why: "legacy (non-prehashed) minisign signature refused".into(),
+        }
+        .into(),
+        Some(Error::UnpinnedKey { key_id, pinned, .. }) => Error::UntrustedFileKey {
+            path,
+            key_id: key_id.clone(),
+            trusted: pinned.clone(),
+        }
+        .into(),
+        _ => e,
+    }
+}
+
+fn verify_local<'k>(
+    path: &Path,
+    sig_text: &str,
+    keys: &'k [PublicKey],
 ) -> Result<(&'k PublicKey, String)> {
     use sha2::Digest;
     let url = path.display().to_string();
-    let (sig, key) = signer(sig_text, keys, &url, repo)?;
+    let (sig, key) = signer(sig_text, keys, &url, "")?;
     let mut v = key
         .key
         .verify_stream(&sig)

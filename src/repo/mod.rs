@@ -5,17 +5,20 @@
 //!
 //! Files this module owns under the root: `repos.toml` (configured repositories),
 //! `repos/<name>.json` (the last good index of each, with its signature), `cache/` (verified
-//! downloads), `keys/*.pub` (extra keys trusted for `install --signature`) and `config.toml`.
+//! downloads), `keys/*.pub` (extra keys trusted for `install --signature`), `config.toml`, and
+//! `repos/credentials.toml` (0600: the users and passwords of repository URLs).
 
 pub mod apt;
 pub mod cache;
 pub mod check;
+pub mod credentials;
 mod error;
 pub mod fetch;
 pub mod index;
 pub mod inspect;
 pub mod install;
 pub mod keys;
+pub mod manage;
 pub mod policy;
 pub mod publish;
 pub mod resolve;
@@ -73,18 +76,26 @@ impl Paths {
     pub fn read(&self, rel: &str) -> Result<Option<String>> {
         self.root.dir().read_text(rel)
     }
+    /// One of this module's files, for messages.
+    pub fn root_path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
     /// Writes one of this module's files durably, creating its directory (0755).
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.write_mode(rel, bytes, crate::root::FILE_MODE)
+    }
+    /// As [`Paths::write`], readable by its owner only (0600): it holds secrets.
+    pub fn write_private(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.write_mode(rel, bytes, 0o600)
+    }
+    fn write_mode(&self, rel: &str, bytes: &[u8], mode: u32) -> Result<()> {
         match rel.rsplit_once('/') {
-            Some((d, name)) => self.root.dir().ensure_dir(d, DIR_MODE)?.write_atomic(
-                name,
-                bytes,
-                crate::root::FILE_MODE,
-            ),
-            None => self
+            Some((d, name)) => self
                 .root
                 .dir()
-                .write_atomic(rel, bytes, crate::root::FILE_MODE),
+                .ensure_dir(d, DIR_MODE)?
+                .write_atomic(name, bytes, mode),
+            None => self.root.dir().write_atomic(rel, bytes, mode),
         }
     }
     /// Removes one of this module's files; a missing one is fine.

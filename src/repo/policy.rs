@@ -42,7 +42,7 @@ pub fn check_local(
             }
             .into());
         }
-        let (key, sha256) = keys::verify_file(file, &sig, &trusted, "(local)")?;
+        let (key, sha256) = keys::verify_file(file, &sig, &trusted)?;
         return Ok(Verdict::Signed {
             key_id: key.id.clone(),
             sha256,

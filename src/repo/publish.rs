@@ -4,6 +4,7 @@
 use super::index::{self, Index, Package, INDEX, SIGNATURE};
 use super::inspect::{self, Given};
 use super::keys::{self, PublicKey, SecretKey};
+use super::trust;
 use super::Error;
 use crate::error::{IoContext, Result};
 use crate::package::source::sha256_file;
@@ -180,14 +181,15 @@ fn plan(
 /// The repository's current index, refused when someone else signed it (unless told).
 fn load_own_index(dir: &Path, key: &SecretKey, accept_existing: bool) -> Result<Index> {
     let path = dir.join(INDEX);
-    let bytes = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    // A repository directory's files are inputs: regular files only, never waited on.
+    let bytes = match crate::fsutil::read_input(&path, trust::INDEX_CAP) {
+        Err(crate::Error::InputNotFound { .. }) => {
             return Err(Error::NotARepo {
                 path: dir.to_path_buf(),
             }
             .into())
         }
-        r => r.ctx("read", &path)?,
+        r => r?,
     };
     let idx = index::parse(&bytes, &path.display().to_string())?;
     if accept_existing {
@@ -198,15 +200,15 @@ fn load_own_index(dir: &Path, key: &SecretKey, accept_existing: bool) -> Result<
         path: path.clone(),
         why,
     };
-    match std::fs::read_to_string(&sig_path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match crate::fsutil::read_input_text(&sig_path, trust::SIGNATURE_CAP) {
+        Err(crate::Error::InputNotFound { .. }) => {
             if idx.serial == 0 && idx.packages.is_empty() {
                 Ok(idx)
             } else {
                 Err(foreign("the index has no signature".into()).into())
             }
         }
-        Err(e) => Err(crate::Error::io("read", &sig_path, e)),
+        Err(e) => Err(e),
         Ok(sig) => {
             let own = [key.public()?];
             keys::verify(&bytes, &sig, &own, &path.display().to_string(), "-")
@@ -250,7 +252,7 @@ fn copy_in(dir: &Path, pkg: &Package, src: &Path) -> Result<()> {
         crate::fsutil::create_user_dirs(parent)?;
     }
     crate::fsutil::write_user_file_with(&dest, 0o644, |f| {
-        let mut from = std::fs::File::open(src).ctx("open", src)?;
+        let mut from = crate::fsutil::open_input(src)?;
         std::io::copy(&mut from, f).ctx("copy", src)?;
         Ok(())
     })?;
@@ -294,17 +296,17 @@ pub fn verify(dir: &Path, keys: &[PublicKey]) -> Result<Report> {
         packages: 0,
         problems: vec![],
     };
-    let bytes = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match crate::fsutil::read_input(&path, trust::INDEX_CAP) {
+        Err(crate::Error::InputNotFound { .. }) => {
             return Err(Error::NotARepo {
                 path: dir.to_path_buf(),
             }
             .into())
         }
-        b => b.ctx("read", &path)?,
+        b => b?,
     };
     let url = path.display().to_string();
-    match std::fs::read_to_string(dir.join(SIGNATURE)) {
+    match crate::fsutil::read_input_text(&dir.join(SIGNATURE), trust::SIGNATURE_CAP) {
         Err(_) => r
             .problems
             .push(format!("{SIGNATURE}: missing or unreadable")),

@@ -40,17 +40,73 @@ pub fn looks_like_reference(word: &str) -> bool {
         && version.is_none_or(|v| crate::package::name::check_version(v).is_ok())
 }
 
-/// The package `reference` names, and the repository whose index lists it.
-pub fn resolve(paths: &Paths, reference: &str) -> Result<(Repo, Known, Package)> {
+/// A package resolved in the last good indexes.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The repository it comes from.
+    pub repo: Repo,
+    /// That repository's last good index.
+    pub known: Known,
+    /// The package's entry.
+    pub package: Package,
+}
+
+/// The package `reference` names, and the repository whose index lists it. A name comes
+/// from one repository only: `from` when given, else the one it is pinned to (where it was
+/// first installed from), else the first in `repos.toml` that offers it. Other
+/// repositories offering the same name are named in a warning, never used silently.
+pub fn resolve(paths: &Paths, reference: &str, from: Option<&str>) -> Result<Resolved> {
+    let repos = Repos::load(paths)?;
     let all = known(paths)?;
     if all.is_empty() {
         return Err(Error::NoRepos.into());
     }
+    if let Some(f) = from {
+        repos.get(f)?;
+    }
     let (name, version) = split(reference);
+    let offering: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, k))| {
+            k.as_ref()
+                .is_some_and(|k| k.index.packages.iter().any(|p| p.name == name))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let pinned = repos.pins.get(name).filter(|r| repos.get(r).is_ok());
+    let (chosen, why) = match (from, pinned) {
+        (Some(f), _) => (Some(f.to_string()), "asked for with --from"),
+        (None, Some(p)) => (Some(p.clone()), "it was first installed from there"),
+        (None, None) => (
+            offering.first().map(|i| all[*i].0.name.clone()),
+            "the first repository in repos.toml that offers it",
+        ),
+    };
+    let others: Vec<String> = offering
+        .iter()
+        .map(|i| all[*i].0.name.clone())
+        .filter(|n| Some(n) != chosen.as_ref())
+        .collect();
+    if let (Some(c), false) = (&chosen, others.is_empty()) {
+        tracing::warn!(
+            "package {name} is offered by {} too; using repository `{c}` ({why}); `berth install --from {} {name}` chooses another",
+            others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+            others[0]
+        );
+    }
+    let candidates: Vec<usize> = match &chosen {
+        Some(c) => all
+            .iter()
+            .position(|(r, _)| &r.name == c)
+            .into_iter()
+            .collect(),
+        None => vec![],
+    };
     let mut best: Option<(usize, &Package)> = None;
     let mut versions = Vec::new();
-    for (i, (_, k)) in all.iter().enumerate() {
-        let Some(k) = k else { continue };
+    for i in candidates {
+        let Some(k) = &all[i].1 else { continue };
         for p in k.index.packages.iter().filter(|p| p.name == name) {
             versions.push(p.version.clone());
             if version.is_some_and(|v| v != p.version) {
@@ -74,16 +130,35 @@ pub fn resolve(paths: &Paths, reference: &str) -> Result<(Repo, Known, Package)>
         }
         versions.sort_by(|a, b| compare(a, b));
         versions.dedup();
+        let repos = match &chosen {
+            Some(c) => vec![c.clone()],
+            None => all.iter().map(|(r, _)| r.name.clone()).collect(),
+        };
         return Err(Error::NotInIndexes {
             reference: reference.to_string(),
-            repos: all.iter().map(|(r, _)| r.name.clone()).collect(),
+            repos,
             versions,
         }
         .into());
     };
-    let pkg = pkg.clone();
+    let package = pkg.clone();
     let (repo, k) = all.into_iter().nth(i).expect("index from this list");
-    Ok((repo, k.expect("matched in a known index"), pkg))
+    Ok(Resolved {
+        repo,
+        known: k.expect("matched in a known index"),
+        package,
+    })
+}
+
+/// Binds `name` to `repo` unless it is bound already (`force`: `--from` rebinds it).
+pub fn pin(paths: &Paths, name: &str, repo: &str, force: bool) -> Result<()> {
+    let mut repos = Repos::load(paths)?;
+    let current = repos.pins.get(name).filter(|r| repos.get(r).is_ok());
+    if current.is_some_and(|c| c == repo) || (current.is_some() && !force) {
+        return Ok(());
+    }
+    repos.pins.insert(name.to_string(), repo.to_string());
+    repos.save(paths)
 }
 
 /// One line of `search`.

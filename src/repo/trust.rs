@@ -25,6 +25,52 @@ pub struct Repos {
     /// The repositories, in the order they are searched.
     #[serde(default, rename = "repo")]
     pub repos: Vec<Repo>,
+    /// Package names bound to the repository they were first installed from (or chosen
+    /// with `install --from`): another repository offering the name is not used for it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pins: std::collections::BTreeMap<String, String>,
+    /// Removed repositories' last-seen serials (`repo remove` without `--forget`): adding
+    /// the name again starts from them, so an older index is still a rollback.
+    #[serde(default, rename = "removed", skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Tombstone>,
+    /// Credentials found in URLs written by an older berth, split off when read (never shown;
+    /// `berth repo remove` and `repo add` move them to `repos/credentials.toml`).
+    #[serde(skip)]
+    pub legacy_logins: Vec<super::credentials::Login>,
+}
+
+/// The last index a repository was seen at, kept across key rotations and removals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seen {
+    /// Its serial.
+    pub serial: u64,
+    /// The sha256 of its bytes (the same serial with other bytes is a replay).
+    pub sha256: String,
+    /// Its expiry.
+    pub expires: String,
+}
+
+impl Seen {
+    /// What `known` says.
+    pub fn of(known: &Known) -> Seen {
+        use sha2::Digest;
+        Seen {
+            serial: known.index.serial,
+            sha256: hex::encode(sha2::Sha256::digest(known.state.index.as_bytes())),
+            expires: known.index.expires.clone(),
+        }
+    }
+}
+
+/// A removed repository's last-seen index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    /// The repository's name.
+    pub name: String,
+    /// Its serial, sha256 and expiry.
+    pub seen: Seen,
 }
 
 /// One configured repository.
@@ -39,6 +85,10 @@ pub struct Repo {
     pub keys: Vec<String>,
     /// The channel its index must be for.
     pub channel: String,
+    /// The last index seen before its keys changed or it was removed and added again: an
+    /// index is never accepted below it (the last good index in `repos/` counts too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<Seen>,
 }
 
 impl Repo {
@@ -73,18 +123,39 @@ impl Repos {
         let Some(text) = paths.read(super::REPOS_TOML)? else {
             return Ok(Repos::default());
         };
-        toml::from_str(&text).map_err(|e| {
-            Error::BadConfig {
-                path: path.clone(),
-                why: e.message().to_string(),
-                hint: "fix the file, or remove and re-add the repository",
+        let mut repos: Repos = toml::from_str(&text).map_err(|e| Error::BadConfig {
+            path: path.clone(),
+            why: e.message().to_string(),
+            hint: "fix the file, or remove and re-add the repository",
+        })?;
+        for r in &mut repos.repos {
+            for u in &mut r.urls {
+                if let (bare, Some((user, password))) = super::credentials::split(u) {
+                    repos.legacy_logins.push(super::credentials::Login {
+                        repo: r.name.clone(),
+                        url: bare.clone(),
+                        user,
+                        password,
+                    });
+                    *u = bare;
+                }
             }
-            .into()
-        })
+        }
+        Ok(repos)
     }
 
-    /// Writes `repos.toml` durably.
+    /// Writes `repos.toml` durably (credentials read from an old one go to
+    /// `repos/credentials.toml`).
     pub fn save(&self, paths: &Paths) -> Result<()> {
+        if !self.legacy_logins.is_empty() {
+            let mut c = super::credentials::Credentials::load(paths)?;
+            for l in &self.legacy_logins {
+                if c.for_url(&l.url).is_none() && self.repos.iter().any(|r| r.name == l.repo) {
+                    c.logins.push(l.clone());
+                }
+            }
+            c.save(paths)?;
+        }
         let text = toml::to_string(self).map_err(|e| crate::Error::Internal {
             what: "repos.toml",
             detail: e.to_string(),
@@ -359,6 +430,28 @@ fn check_rules(
             .into());
         }
     }
+    if let Some(seen) = &repo.seen {
+        // The floor kept across key rotations and removals (`repo key remove`, `repo remove`).
+        if index.serial < seen.serial {
+            return Err(Error::Rollback {
+                url: url.to_string(),
+                serial: index.serial,
+                last: seen.serial,
+            }
+            .into());
+        }
+        let sha = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        };
+        if index.serial == seen.serial && sha != seen.sha256 {
+            return Err(Error::SerialReused {
+                url: url.to_string(),
+                serial: index.serial,
+            }
+            .into());
+        }
+    }
     check_expiry(index, url, policy)
 }
 
@@ -401,5 +494,37 @@ fn days(d: Duration) -> String {
     match d.as_secs() {
         s if s % 86_400 == 0 => format!("{} days", s / 86_400),
         _ => humantime::format_duration(d).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repos_toml_round_trips_with_pins_tombstones_and_floors() {
+        let seen = Seen {
+            serial: 7,
+            sha256: "ab".repeat(32),
+            expires: "2026-06-01T00:00:00Z".into(),
+        };
+        let mut r = Repos::default();
+        r.repos.push(Repo {
+            name: "origin".into(),
+            urls: vec!["http://h/".into()],
+            keys: vec![],
+            channel: "stable".into(),
+            seen: Some(seen.clone()),
+        });
+        r.pins.insert("myapp".into(), "origin".into());
+        r.removed.push(Tombstone {
+            name: "old".into(),
+            seen: seen.clone(),
+        });
+        let text = toml::to_string(&r).unwrap();
+        let back: Repos = toml::from_str(&text).unwrap();
+        assert_eq!(back.repos[0].seen.as_ref(), Some(&seen));
+        assert_eq!(back.pins.get("myapp").map(String::as_str), Some("origin"));
+        assert_eq!(back.removed[0].seen, seen);
     }
 }

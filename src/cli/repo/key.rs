@@ -77,12 +77,8 @@ pub fn run(ctx: &Ctx, c: Command) -> Result<()> {
                 s.push(".minisig");
                 PathBuf::from(s)
             });
-            let f = std::fs::File::open(&a.file).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => crate::Error::InputNotFound {
-                    path: a.file.clone(),
-                },
-                _ => crate::Error::io("open", &a.file, e),
-            })?;
+            // A regular file only: a FIFO or device is refused, never waited on.
+            let f = crate::fsutil::open_input(&a.file)?;
             let name = a
                 .file
                 .file_name()

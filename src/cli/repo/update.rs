@@ -2,6 +2,7 @@
 
 use crate::cli::{output, Ctx};
 use crate::error::Result;
+use crate::package::printable::printable;
 use crate::repo::fetch::Fetcher;
 use crate::repo::trust::{self, Outcome, Policy, Repo, Repos};
 use crate::repo::{resolve, Paths};
@@ -50,7 +51,7 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<()> {
             .map(|n| repos.get(n))
             .collect::<Result<_>>()?
     };
-    let fetcher = Fetcher::new();
+    let fetcher = Fetcher::for_root(paths)?;
     let policy = Policy {
         max_validity: a.max_validity,
         now: SystemTime::now(),
@@ -142,13 +143,14 @@ pub fn search(ctx: &Ctx, paths: Option<&Paths>, a: SearchArgs) -> Result<()> {
         let cells = hits
             .iter()
             .map(|h| {
+                // Index text is the publisher's: escape what a terminal would act on.
                 vec![
-                    h.name.clone(),
-                    h.versions.join(" "),
+                    printable(&h.name),
+                    printable(&h.versions.join(" ")),
                     output::size(h.size),
                     h.kind.to_string(),
                     h.repository.clone(),
-                    h.description.clone(),
+                    printable(&h.description),
                 ]
             })
             .collect::<Vec<_>>();
