@@ -34,6 +34,10 @@ pub struct Report {
     pub generation: Option<u64>,
     /// Config files whose new copy waits beside the operator's as `.berth-dist`.
     pub pending: Vec<String>,
+    /// What the run did besides its steps (finishing a switch a killed berth left in
+    /// flight), or, with `--dry-run`, would do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -46,7 +50,23 @@ impl Report {
             changes: plan.steps.clone(),
             generation: plan.generation,
             pending: vec![],
+            notes: vec![],
         }
+    }
+
+    /// What `--dry-run` prints: the plan, and a switch a killed berth left in flight,
+    /// which the real run finishes first.
+    pub fn preview(store: Option<&Store>, plan: &Plan) -> Result<Report> {
+        let mut r = Report::of(plan, true);
+        if let Some(store) = store {
+            if let Some(p) = super::pending::read(store.root(), &plan.profile)? {
+                r.notes.push(format!(
+                    "an interrupted {} is in flight; the run finishes it first",
+                    p.describe()
+                ));
+            }
+        }
+        Ok(r)
     }
 }
 
@@ -89,9 +109,9 @@ pub fn run(
     };
     // A switch a killed berth left in flight is finished even when this run has nothing to
     // switch (a later switch would finish it first anyway).
-    for note in deploy::finish(store, lock, &plan.profile)? {
-        tracing::warn!("{}: {note}", plan.profile);
-    }
+    report
+        .notes
+        .extend(deploy::finish(store, lock, &plan.profile)?);
     let switches = plan.steps.iter().any(|s| matches!(s, Step::Switch { .. }));
     if switches {
         // The renderings are put in place by the switch (as at every switch to a

@@ -61,7 +61,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
             store: view.as_ref().map(|v| &v.store),
             take_new,
         };
-        Report::of(&plan::plan(&ground, &a.file, text, spec)?, true)
+        Report::preview(ground.store, &plan::plan(&ground, &a.file, text, spec)?)?
     } else {
         let l = ctx.lock()?;
         let ground = Ground {
@@ -87,6 +87,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
 
 fn print(r: &Report) {
     let p = &r.profile;
+    for n in &r.notes {
+        eprintln!("note: {p}: {n}");
+    }
     if !r.changed {
         println!("{p}: unchanged");
     } else {

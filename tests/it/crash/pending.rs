@@ -273,3 +273,55 @@ fn apply_killed_at_100_random_moments_leaves_a_checked_or_pending_generation_and
         "no kill landed in a restart or health check"
     );
 }
+
+#[test]
+fn apply_shows_a_pending_switch_in_its_dry_run_and_reports_finishing_it() {
+    let env = Env::new();
+    env.script_package("tool", "1", "tool");
+    env.script_package("tool", "2", "tool");
+    let flag = env.dir().join("healthy");
+    let marker = format!("30{}.25", std::process::id() % 100_000);
+    let health = format!(
+        "tool | grep -q 'tool 1' && exit 0; [ -e {} ] && exit 0; sleep {marker} & wait; exit 1",
+        flag.display()
+    );
+    let file = |v: &str| {
+        env.profile_file(
+            "a.toml",
+            &format!(
+                "profile = \"a\"\n[packages]\ntool = \"{v}\"\n[service]\nexec = \"tool\"\n\
+                 restart = \"true\"\nhealth = {health:?}\nhealth_timeout = \"1s\"\n"
+            ),
+        )
+    };
+    env.apply(&file("1"), &[]).ok();
+    let two = file("2");
+    let two = two.to_str().unwrap();
+    assert!(
+        kill_when(&env, &["apply", two], || running(&marker)),
+        "berth ended before the kill"
+    );
+    let left = left_after_grace(&marker);
+    reap(&marker);
+    assert!(left.is_empty(), "outlived berth: {left:?}");
+    assert_eq!(env.current("a"), Some(2));
+
+    // The dry run says what the real run will finish first, and changes nothing.
+    let before = crate::common::snapshot(env.root(), None);
+    let dry = env.json(&["apply", "--dry-run", two]);
+    let notes = dry["notes"].to_string();
+    assert!(
+        notes.contains("switch to generation 2 (from 1)") && notes.contains("finishes it first"),
+        "{dry}"
+    );
+    assert_eq!(crate::common::snapshot(env.root(), None), before);
+
+    // Healthy now: the real run finishes the switch and its report says so.
+    std::fs::write(&flag, "").unwrap();
+    let r = env.json(&["apply", two]);
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("generation 2 is healthy and stays"), "{r}");
+    assert_eq!(r["changed"], false, "nothing else to do: {r}");
+    assert!(pending_problems(&env).is_empty());
+    assert_eq!(env.current("a"), Some(2));
+}
