@@ -83,6 +83,8 @@ impl Outcome {
                 format!("did not finish within {}", humantime::format_duration(l))
             }
             (Some(c), _, _) => format!("exited {c}"),
+            // The last try of a health check: killed when the check's time ran out.
+            (None, true, None) => "was killed when its time ran out".to_string(),
             _ => "was killed by a signal".to_string(),
         }
     }
@@ -217,4 +219,26 @@ fn tail(mut out: std::fs::File) -> String {
         .chars()
         .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_says_why_a_command_ended() {
+        let o = |code, timed_out| Outcome {
+            code,
+            timed_out,
+            output: String::new(),
+        };
+        let limit = Some(Duration::from_secs(3));
+        assert_eq!(o(Some(2), false).status(limit), "exited 2");
+        assert_eq!(o(None, true).status(limit), "did not finish within 3s");
+        assert_eq!(
+            o(None, true).status(None),
+            "was killed when its time ran out"
+        );
+        assert_eq!(o(None, false).status(None), "was killed by a signal");
+    }
 }
