@@ -37,8 +37,8 @@ options:
     type: list
     elements: str
 notes:
-  - Supports C(check_mode). A package file's path is always reported as to be installed in
-    check mode unless a package of the file's base name is installed.
+  - Supports C(check_mode). In check mode a package file counts as installed when an installed
+    entry's NAME-VERSION is the file's name without its extension (as C(berth pack) names it).
 author:
   - berth contributors
 '''
@@ -85,8 +85,25 @@ from ansible_collections.berth.core.plugins.module_utils.berth import (
 )
 
 
+PACKAGE_SUFFIXES = ('.berth', '.deb', '.rpm', '.tar.gz', '.tgz', '.tar.xz', '.tar.zst',
+                    '.tar.bz2', '.tar')
+
+
+def file_stem(spec):
+    base = os.path.basename(spec)
+    for suffix in PACKAGE_SUFFIXES:
+        if base.endswith(suffix):
+            return base[:-len(suffix)]
+    return base
+
+
 def is_installed(spec, entries):
-    if '@' in spec and not os.path.sep in spec:
+    """Whether berth list's ENTRIES hold SPEC: NAME@VERSION that version, NAME any version,
+    a package file an entry whose NAME-VERSION is the file's name without its extension."""
+    if os.path.sep in spec or os.path.exists(spec):
+        stem = file_stem(spec)
+        return any('%s-%s' % (e.get('name'), e.get('version')) == stem for e in entries)
+    if '@' in spec:
         name, version = spec.split('@', 1)
         return any(e.get('name') == name and e.get('version') == version for e in entries)
     return any(e.get('name') == spec for e in entries)
