@@ -250,7 +250,7 @@ fn check_diff_shows_versions_and_config_steps_and_changes_nothing() {
     assert!(after.contains("package myapp 1.5.0\n"), "{res}");
     assert!(after.contains("config site.ini (create)\n"), "{res}");
     assert!(
-        after.contains("dir uploads root:root 0750 (create)\n") || after.contains("dir uploads "),
+        after.contains("dir uploads ") && after.contains(" 0750 (create)\n"),
         "{res}"
     );
     assert_eq!(snapshot(env.root(), None), before);
