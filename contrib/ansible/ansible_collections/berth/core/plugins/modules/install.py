@@ -25,6 +25,11 @@ options:
     type: list
     elements: str
     required: true
+  from_repo:
+    description:
+      - Install the named packages from this configured repository (C(--from)) and bind the
+        names to it; later installs of those names use it whatever other repositories offer.
+    type: str
   berth:
     description: The berth binary.
     type: str
@@ -111,7 +116,10 @@ def is_installed(spec, entries):
 
 def main():
     argument_spec = common_argument_spec()
-    argument_spec.update(name=dict(type='list', elements='str', required=True))
+    argument_spec.update(
+        name=dict(type='list', elements='str', required=True),
+        from_repo=dict(type='str'),
+    )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     names = module.params['name']
 
@@ -120,7 +128,10 @@ def main():
         missing = [n for n in names if not is_installed(n, entries or [])]
         module.exit_json(changed=bool(missing), missing=missing, rc=rc)
 
-    rc, report, out, err = run_berth(module, ['install'] + names)
+    args = ['install']
+    if module.params['from_repo']:
+        args += ['--from', module.params['from_repo']]
+    rc, report, out, err = run_berth(module, args + names)
     installed = report if isinstance(report, list) else []
     changed = any(e.get('status') != 'unchanged' for e in installed)
     module.exit_json(changed=changed, installed=installed, rc=rc)
