@@ -133,9 +133,6 @@ pub(super) struct Row {
 
 /// Runs `install`.
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
-    if a.apt {
-        return super::install_apt::run(ctx, &a);
-    }
     let per_file =
         a.name.is_some() || a.pkg_version.is_some() || a.sha256.is_some() || a.signature.is_some();
     if a.files.len() > 1 && per_file {

@@ -225,6 +225,8 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Pack(a) => pack::run(&ctx, a),
+        // `--apt` has a module of its own (it shares install's rows and report).
+        Command::Install(a) if a.apt => install_apt::run(&ctx, &a),
         Command::Install(a) => install::run(&ctx, a),
         Command::List(a) => info::list(&ctx, a),
         Command::Info(a) => info::info(&ctx, a),

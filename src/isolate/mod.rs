@@ -18,6 +18,7 @@ pub mod hold;
 pub mod instance;
 mod kernel_fs;
 pub mod launch;
+mod layers;
 pub mod mounts;
 pub mod namespace;
 mod overlay;

@@ -3,8 +3,8 @@
 //! string), and finding the host's mounts beneath a directory that an overlay will cover.
 
 use super::error::{Ctx, Error};
+use super::layers::Overlay;
 use super::namespace::kernel_version;
-use super::plan::Overlay;
 use super::syscalls;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -9,7 +9,7 @@
 
 use super::error::{Ctx, Error};
 use super::fhs::fhs_shared;
-use super::plan::{Bind, Layer, Overlay};
+use super::layers::{Bind, Layer, Overlay};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -6,6 +6,7 @@
 
 pub use super::entries::{load_entries, order};
 use super::error::{Ctx, Error};
+pub use super::layers::{Bind, Layer, Overlay};
 use crate::store::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,47 +14,6 @@ use std::path::{Path, PathBuf};
 /// Top-level directories that are never overlaid: they hold kernel interfaces or scratch
 /// space that must stay the host's (and writable).
 const NEVER_OVERLAID: [&str; 5] = ["dev", "proc", "sys", "run", "tmp"];
-
-/// One lower layer: a package's directory.
-#[derive(Debug, Clone)]
-pub struct Layer {
-    /// The directory in the store.
-    pub dir: PathBuf,
-    /// `name@version` of the package, for messages.
-    pub package: String,
-}
-
-/// One overlay mount.
-#[derive(Debug, Clone)]
-pub struct Overlay {
-    /// The path in the packages: a top-level name (`usr`), or a directory that is the
-    /// packages' alone (`etc/nginx`).
-    pub top: String,
-    /// Where it is mounted (`/usr`, or `/usr/bin` for `bin` on a merged-/usr host).
-    pub target: PathBuf,
-    /// Package layers, highest precedence first.
-    pub layers: Vec<Layer>,
-    /// Whether the mount-point layer goes on top (it holds targets for binds).
-    pub mount_points: bool,
-    /// Whether the host's directory goes below the layers (merged with the host); false
-    /// for a directory that is the packages' alone: an empty layer goes there instead.
-    pub over_host: bool,
-}
-
-/// A file or directory of the root bound read-write onto its path inside the namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    /// In the root: `<root>/etc/<profile>/<package>/<path>` or `<root>/var/…`.
-    pub source: PathBuf,
-    /// Absolute path inside the namespace (`/etc/app/app.conf`).
-    pub target: PathBuf,
-    /// A directory (`[[writable]]`) rather than a file (`[[config]]`).
-    pub dir: bool,
-    /// `config` or `writable`.
-    pub what: &'static str,
-    /// `name@version` of the package that declares it.
-    pub package: String,
-}
 
 /// Everything an isolated run mounts.
 #[derive(Debug, Clone)]
