@@ -153,6 +153,62 @@ fn a_switch_killed_during_its_health_check_is_pending_and_the_next_command_finis
     assert_eq!(env.current("h"), Some(pending_to), "healthy now: it stays");
 }
 
+/// The finishing step is itself a switch that waits on a health check: berth killed while
+/// it checks the pending generation again leaves the record as it was (nothing half
+/// finished, no process left), and the command after finishes it.
+#[test]
+fn a_kill_while_a_pending_switch_is_being_finished_leaves_it_pending_for_the_next_command() {
+    let env = Env::new();
+    env.script_package("tool", "1", "tool");
+    env.script_package("tool", "2", "tool");
+    env.script_package("other", "1", "other");
+    let marker = format!("30{}.25", std::process::id() % 100_000);
+    // Generation 1 is healthy; anything with tool 2 never is.
+    let health = format!("tool | grep -q 'tool 1' && exit 0; sleep {marker} & wait; exit 1");
+    let spec = env.spec_file(
+        "f.toml",
+        &format!(
+            "profile = \"f\"\n[service]\nexec = \"tool\"\nrestart = \"true\"\n\
+             health = {health:?}\nhealth_timeout = \"1s\"\n"
+        ),
+    );
+    env.use_with_spec("f", &["tool@1"], &spec).ok();
+    assert!(
+        kill_when(&env, &["use", "f", "tool@2"], || running(&marker)),
+        "berth ended before the kill"
+    );
+    reap(&marker);
+    assert_eq!(pending_to(&env, "f"), Some(2));
+
+    // Each of these finishes the pending switch first: killed while it checks generation 2
+    // again, it leaves the same record and the same link, and nothing running.
+    for args in [
+        &["check", "--repair"][..],
+        &["use", "f", "other@1"],
+        &["rollback", "f"],
+    ] {
+        assert!(
+            kill_when(&env, args, || running(&marker)),
+            "berth {args:?} ended before the kill"
+        );
+        let left = left_after_grace(&marker);
+        reap(&marker);
+        assert!(left.is_empty(), "outlived berth {args:?}: {left:?}");
+        assert_eq!(pending_to(&env, "f"), Some(2), "after a kill of {args:?}");
+        assert_eq!(env.current("f"), Some(2), "after a kill of {args:?}");
+        let p = pending_problems(&env);
+        assert_eq!(p.len(), 1, "{p:?}");
+    }
+
+    // Left alone, the next command finishes it (fails again, switches back) and goes on.
+    let v = env.json(&["use", "f", "other@1"]);
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("switched back to generation 1"), "{v}");
+    assert_eq!(v["from"], 1, "{v}");
+    assert_eq!(pending_to(&env, "f"), None);
+    assert!(problems(&env, &[]).is_empty(), "{:?}", problems(&env, &[]));
+}
+
 #[test]
 fn a_restart_command_may_leave_its_daemon_running() {
     let env = Env::new();
