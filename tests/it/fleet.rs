@@ -225,7 +225,14 @@ impl Fleet {
     }
 
     fn play(&self, web: &str, api: &str, extra: &[&str]) -> Play {
-        Play::of(Run::of(&mut self.playbook(web, api, extra)))
+        let start = Instant::now();
+        let p = Play::of(Run::of(&mut self.playbook(web, api, extra)));
+        eprintln!(
+            "fleet: web {web}, api {api} {extra:?}: exit {} in {:.1?}",
+            p.run.code,
+            start.elapsed()
+        );
+        p
     }
 
     /// What host `k`'s service on `port` says its version is (curl in the host's namespace).
@@ -292,7 +299,9 @@ impl Play {
     /// The recap's number `what` (ok, changed, failures …) for host `k` (0 when the host
     /// never ran).
     fn stat(&self, k: usize, what: &str) -> u64 {
-        self.doc["stats"][format!("h{k}")][what].as_u64().unwrap_or(0)
+        self.doc["stats"][format!("h{k}")][what]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Host `k`'s results of every task named `task`, in play order (one per loop item).
@@ -349,7 +358,9 @@ fn a_fleet_converges_rolls_out_canary_first_and_refuses_what_it_must() {
             return;
         }
     }
+    let start = Instant::now();
     let fleet = Fleet::up();
+    eprintln!("fleet: up in {:.1?}", start.elapsed());
     let web1 = fleet.service("web", "1.0", false, 0);
     let api1 = fleet.service("api", "1.0", false, 0);
     fleet.publish(&[&web1, &api1]);
@@ -431,7 +442,13 @@ fn a_fleet_converges_rolls_out_canary_first_and_refuses_what_it_must() {
     std::fs::write(&index, serde_json::to_vec_pretty(&expired).unwrap()).unwrap();
     fleet
         .publisher
-        .run(&["key", "sign", index.to_str().unwrap(), "--key", "release.key"])
+        .run(&[
+            "key",
+            "sign",
+            index.to_str().unwrap(),
+            "--key",
+            "release.key",
+        ])
         .ok();
     let p = fleet.play("1.0", "1.0", &[]);
     assert_ne!(p.run.code, 0, "{p}");
