@@ -30,6 +30,8 @@ const N: usize = 10;
 const CUT: usize = N;
 /// Where nginx listens, inside the fleet's namespaces only.
 const REPO_IP: &str = "10.77.0.254";
+/// How long the canary's health check of the broken release keeps trying.
+const BROKEN_WAIT: &str = "5s";
 /// Namespace names start with this, then the test process's pid.
 const PREFIX: &str = "bft";
 
@@ -185,7 +187,10 @@ impl Fleet {
 
     /// The ansible-playbook command of `examples/fleet/site.yml` on this fleet with the
     /// versions given, the JSON callback, and every writable path in the scratch directory.
+    /// The health checks get 30 s (a loaded CI machine starts a service slowly), except
+    /// web's in a rollout of its broken release, where the canary waits only [`BROKEN_WAIT`].
     fn playbook(&self, web: &str, api: &str, extra: &[&str]) -> Command {
+        let health = if web == "2.0" { BROKEN_WAIT } else { "30s" };
         let home = self.publisher.dir().join("home");
         let tmp = self.publisher.dir().join("ansible-tmp");
         std::fs::create_dir_all(&home).unwrap();
@@ -198,6 +203,7 @@ impl Fleet {
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
             .env("ANSIBLE_FORKS", "20")
+            .env("ANSIBLE_PIPELINING", "1")
             .env("ANSIBLE_STDOUT_CALLBACK", "json")
             .env(
                 "ANSIBLE_COLLECTIONS_PATH",
@@ -218,7 +224,7 @@ impl Fleet {
             ))
             .arg("-e")
             .arg(format!(
-                r#"{{"versions": {{"web": "{web}", "api": "{api}"}}, "health_timeout": "3s"}}"#
+                r#"{{"versions": {{"web": "{web}", "api": "{api}"}}, "health_timeouts": {{"web": "{health}", "api": "30s"}}}}"#
             ))
             .args(extra);
         c
