@@ -18,6 +18,7 @@ mod crash;
 mod debian_services;
 mod dedup;
 mod distribution;
+mod fleet;
 mod fuzz_replay;
 mod gc;
 mod gc_race;

@@ -15,7 +15,11 @@ description:
   - Adds (C(berth repo add NAME URL --key KEY)) or removes (C(berth repo remove NAME)) a
     static signed repository. C(berth repo list --json) decides whether anything changes.
   - A configured repository with other URLs or another key is removed and added again.
-  - Check mode changes nothing and reports whether it would.
+  - With I(update=true), then fetches and verifies the repository's index
+    (C(berth update NAME --json)); a refused index (a bad signature, a replayed older serial,
+    an expired index) fails the task with berth's reason, and the previous index stays in
+    force.
+  - Check mode changes nothing and reports whether it would (it fetches no index).
 options:
   name:
     description: The repository's name.
@@ -39,6 +43,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  update:
+    description:
+      - Fetch and verify the repository's index after making sure it is configured
+        (C(berth update NAME)); C(changed) when a newer index was taken. Not done in check
+        mode. Only with I(state=present).
+    type: bool
+    default: false
   berth:
     description: The berth binary.
     type: str
@@ -63,6 +74,14 @@ EXAMPLES = r'''
     url: http://repo.example/stable/
     key: /etc/berth/release.pub
 
+- name: Pin it and take its newest index, inside a network namespace
+  berth.core.repo:
+    name: origin
+    url: http://10.77.0.254/
+    key: /etc/berth/release.pub
+    update: true
+    command_prefix: [ip, netns, exec, h1]
+
 - name: Forget it
   berth.core.repo:
     name: origin
@@ -75,6 +94,11 @@ repository:
   returned: when present
   type: dict
   sample: {"name": "origin", "urls": ["http://repo.example/stable/"], "keys": ["F5147DEBFAC7C0CC"]}
+index:
+  description: The index taken or kept, as C(berth update --json) reports it.
+  returned: when I(update=true) and not in check mode
+  type: dict
+  sample: {"repository": "origin", "status": "updated", "serial": 3, "packages": 4}
 rc:
   description: berth's exit code of the last command.
   returned: always
@@ -128,6 +152,7 @@ def main():
         key=dict(type='str', no_log=False),
         channel=dict(type='str', default='stable'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
+        update=dict(type='bool', default=False),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -156,21 +181,27 @@ def main():
         and kid is not None
         and list(current.get('keys') or []) == [kid]
     )
-    if same:
-        module.exit_json(changed=False, repository=current, rc=rc)
     if module.check_mode:
-        module.exit_json(changed=True, repository=current, rc=rc)
-    if current is not None:
-        rc, _, out, err = run_berth(module, ['repo', 'remove', p['name']])
-    args = ['repo', 'add', p['name']] + list(p['url']) + ['--key', p['key'],
-                                                          '--channel', p['channel']]
-    rc, _, out, err = run_berth(module, args)
-    rc, repos, out, err = run_berth(module, ['repo', 'list'])
-    repository = None
-    for r in repos or []:
-        if r.get('name') == p['name']:
-            repository = r
-    module.exit_json(changed=True, repository=repository, rc=rc)
+        module.exit_json(changed=not same, repository=current, rc=rc)
+    changed = not same
+    if not same:
+        if current is not None:
+            rc, _, out, err = run_berth(module, ['repo', 'remove', p['name']])
+        args = ['repo', 'add', p['name']] + list(p['url']) + ['--key', p['key'],
+                                                              '--channel', p['channel']]
+        rc, _, out, err = run_berth(module, args)
+        rc, repos, out, err = run_berth(module, ['repo', 'list'])
+        current = None
+        for r in repos or []:
+            if r.get('name') == p['name']:
+                current = r
+    result = dict(repository=current)
+    if p['update']:
+        rc, rows, out, err = run_berth(module, ['update', p['name']])
+        row = rows[0] if isinstance(rows, list) and rows else {}
+        result['index'] = row
+        changed = changed or row.get('status') == 'updated'
+    module.exit_json(changed=changed, rc=rc, **result)
 
 
 if __name__ == '__main__':
