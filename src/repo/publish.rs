@@ -164,7 +164,12 @@ fn plan(
         None => "added",
     };
     let file = plain_file_name(&input.path);
+    let seek = match (kind, &info.store_id) {
+        (index::Kind::Berth, Some(_)) => super::delta::describe(&input.path, size)?,
+        _ => None,
+    };
     let pkg = Package {
+        seek,
         path: format!("packages/{}/{sha256}-{file}", &sha256[..2]),
         name: info.name,
         version: info.version,

@@ -1,0 +1,323 @@
+//! Issue 24: a release costs its changed bytes. v2 of a package whose v1 is installed is
+//! fetched by HTTP range requests (one range each) from a real nginx: only the frames of
+//! files the store lacks; a server that ignores ranges gets the full download; a tampered
+//! range is refused; an index without `seek` (or a store holding nothing) downloads whole.
+
+use super::{fails, Fx};
+use crate::common::nginx::Nginx;
+use crate::common::{pkg::noise, Env};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Members of `big`: 60 files of 1–64 KiB that do not compress (sizes vary with i), a
+/// directory, a link; those in `changed` get other bytes in v2.
+fn big_files(changed: &[usize], v2: bool) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = (0..60usize)
+        .map(|i| {
+            let size = match i % 4 {
+                0 => 1 << 10,
+                1 => 3 << 10 | i,
+                2 => 9 << 10,
+                _ => (20 << 10) + i * 700,
+            };
+            let seed = if v2 && changed.contains(&i) {
+                1000 + i
+            } else {
+                i
+            };
+            (
+                format!("share/big/f{i:03}"),
+                noise(seed as u64 + 1, size),
+            )
+        })
+        .collect();
+    out.push((
+        "share/big/a-name-longer-than-one-hundred-bytes-so-that-tar-needs-a-gnu-long-name-entry-before-its-header.txt"
+            .into(),
+        b"long\n".to_vec(),
+    ));
+    out
+}
+
+/// The changed members: one shares a frame with others, two have frames of their own.
+const CHANGED: [usize; 3] = [6, 7, 11];
+
+/// Publishes big 1.0.0 and 2.0.0 (CHANGED differ) and returns their files in the repo.
+fn publish_big(fx: &Fx) -> (PathBuf, PathBuf) {
+    let mut pkgs = Vec::new();
+    for (v, v2) in [("1.0.0", false), ("2.0.0", true)] {
+        let files = big_files(&CHANGED, v2);
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        let src = fx.env.source("big", v, &refs);
+        pkgs.push(fx.env.pack(&src));
+    }
+    fx.publish(&[&pkgs[0], &pkgs[1]], &[]);
+    (
+        fx.package_file("big", "1.0.0"),
+        fx.package_file("big", "2.0.0"),
+    )
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// The `transfer` of an `install --json` row.
+fn transfer(row: &Value) -> (String, u64, u64) {
+    let t = &row[0]["transfer"];
+    (
+        t["mode"].as_str().unwrap_or_default().to_string(),
+        t["bytes"].as_u64().unwrap_or(0),
+        t["requests"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Every file of an installed entry with its content hash (to compare two installs).
+fn entry_files(env: &Env, name: &str, version: &str) -> Vec<(String, String)> {
+    let (_, _, id) = env
+        .listed()
+        .into_iter()
+        .find(|(n, v, _)| n == name && v == version)
+        .unwrap();
+    let dir = env.entry_dir(name, version, &id);
+    crate::common::walk(&dir)
+        .into_iter()
+        .filter(|(_, m)| m.is_file())
+        .map(|(p, _)| {
+            let h = crate::common::sha256_file(&dir.join(&p));
+            (p, h)
+        })
+        .collect()
+}
+
+#[test]
+fn v2_comes_by_range_requests_and_equals_a_full_install() {
+    let fx = Fx::new();
+    let (v1, v2) = publish_big(&fx);
+    let nginx = Nginx::serve(&fx.repo());
+    fx.add(&[&nginx.url()]);
+    fx.ok(&["update"]);
+    let row = fx.env.json(&["install", "big@1.0.0"]);
+    assert_eq!(transfer(&row).0, "full", "{row}");
+    let size = std::fs::metadata(&v2).unwrap().len();
+    let row = fx.env.json(&["install", "big@2.0.0"]);
+    let (mode, bytes, requests) = transfer(&row);
+    assert_eq!(mode, "ranges", "{row}");
+    // Every request for v2 asked one range and got a 206; the bytes are what berth counted
+    // and a small part of the file.
+    let hits = nginx.ranges(&file_name(&v2));
+    assert!(!hits.is_empty());
+    for (status, _, range) in &hits {
+        assert_eq!(*status, 206, "{hits:?}");
+        let range = range.as_deref().expect("a Range header");
+        assert!(!range.contains(','), "one range per request: {range}");
+    }
+    assert_eq!(hits.len() as u64, requests, "{hits:?}");
+    assert_eq!(hits.iter().map(|h| h.1).sum::<u64>(), bytes, "{hits:?}");
+    assert!(
+        bytes * 3 < size,
+        "{bytes} of {size} bytes fetched for 3 changed members of 61"
+    );
+    eprintln!(
+        "v1 {} bytes; v2 {size} bytes, fetched {bytes} by {requests} ranges",
+        std::fs::metadata(&v1).unwrap().len()
+    );
+    fx.ok(&["verify", "big@2.0.0"]);
+    // Nothing of the rebuild stays in the cache.
+    let cached = crate::common::walk(&fx.env.root().join("cache"));
+    assert!(
+        !cached.iter().any(|(p, m)| m.is_file() && p.contains("big-2.0.0")),
+        "{:?}",
+        cached.keys()
+    );
+    // A full install of v2 in a fresh root gives the same entry, file for file.
+    let fresh = Env::new();
+    let key = fx.pubkey();
+    fresh
+        .run(&[
+            "repo",
+            "add",
+            "origin",
+            &nginx.url(),
+            "--key",
+            &key,
+            "--channel",
+            "stable",
+        ])
+        .ok();
+    fresh.run(&["update"]).ok();
+    let full = fresh.json(&["install", "big@2.0.0"]);
+    assert_eq!(transfer(&full).0, "full", "{full}");
+    let ids = |e: &Env| {
+        e.listed()
+            .into_iter()
+            .filter(|(n, _, _)| n == "big")
+            .find(|(_, v, _)| v == "2.0.0")
+            .unwrap()
+            .2
+    };
+    assert_eq!(ids(&fresh), ids(&fx.env));
+    assert_eq!(
+        entry_files(&fresh, "big", "2.0.0"),
+        entry_files(&fx.env, "big", "2.0.0")
+    );
+}
+
+#[test]
+fn a_server_that_ignores_ranges_gets_the_full_download() {
+    let fx = Fx::new();
+    let (_, v2) = publish_big(&fx);
+    let nginx = Nginx::serve_with(&fx.repo(), "max_ranges 0;");
+    fx.add(&[&nginx.url()]);
+    fx.ok(&["update"]);
+    fx.env.json(&["install", "big@1.0.0"]);
+    let row = fx.env.json(&["install", "big@2.0.0"]);
+    let (mode, bytes, _) = transfer(&row);
+    assert_eq!(mode, "full", "{row}");
+    let size = std::fs::metadata(&v2).unwrap().len();
+    assert!(bytes >= size, "{row}");
+    // The Range probe was answered 200 (whole file); the full download verified.
+    let hits = nginx.ranges(&file_name(&v2));
+    assert!(hits.iter().all(|h| h.0 == 200), "{hits:?}");
+    assert!(hits.iter().any(|h| h.2.is_some()), "{hits:?}");
+    fx.ok(&["verify", "big@2.0.0"]);
+}
+
+/// The seek table of a seekable `.berth`: (offset, compressed, decompressed) per frame.
+fn frames(file: &[u8]) -> Vec<(usize, usize, usize)> {
+    let le = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    let n = le(file.len() - 9);
+    let first = file.len() - 9 - n * 8;
+    let mut at = 0;
+    (0..n)
+        .map(|i| {
+            let (c, d) = (le(first + i * 8), le(first + i * 8 + 4));
+            at += c;
+            (at - c, c, d)
+        })
+        .collect()
+}
+
+#[test]
+fn a_tampered_range_is_refused_and_nothing_changes() {
+    let fx = Fx::new();
+    let (_, v2) = publish_big(&fx);
+    // Another server's copy of the repository, where one changed member's frame (f007, a
+    // frame of its own: 512 + its data rounded to 512) has other bytes, same size.
+    let evil = fx.env.dir().join("evil");
+    let rel = v2.strip_prefix(fx.repo()).unwrap();
+    copy_dir(&fx.repo(), &evil);
+    let mut bytes = std::fs::read(&v2).unwrap();
+    let size7: usize = (20 << 10) + 7 * 700;
+    let want = 512 + size7.div_ceil(512) * 512;
+    let (at, len, _) = *frames(&bytes)
+        .iter()
+        .find(|f| f.2 == want)
+        .expect("f007's frame");
+    bytes[at + len / 2] ^= 0x55;
+    std::fs::write(evil.join(rel), &bytes).unwrap();
+    let nginx = Nginx::serve(&evil);
+    fx.add(&[&nginx.url()]);
+    fx.ok(&["update"]);
+    fx.env.json(&["install", "big@1.0.0"]);
+    let before = fx.snapshot();
+    let r = fx.env.run(&["install", "big@2.0.0"]);
+    let url = format!("{}{}", nginx.url(), rel.display());
+    fails(r.clone(), 5, &url);
+    assert!(r.stderr.contains("bytes "), "{r}");
+    assert!(
+        r.stderr.contains("does not decode") || r.stderr.contains("the signed listing"),
+        "{r}"
+    );
+    assert_eq!(fx.snapshot(), before, "the root changed");
+    // No silent full download was tried after the refusal.
+    let hits = nginx.ranges(&file_name(&v2));
+    assert!(hits.iter().all(|h| h.0 == 206), "{hits:?}");
+    // The whole file from that server would fail its signed sha256 too.
+    let sha = fx.index()["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["version"] == "2.0.0")
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(crate::common::sha256_file(&evil.join(rel)), sha);
+    // Once the server has the published bytes again, the next run installs by ranges.
+    std::fs::copy(&v2, evil.join(rel)).unwrap();
+    let r = fx.env.run(&["install", "big@2.0.0"]).ok();
+    assert!(
+        r.stderr.contains("fetched ") && r.stderr.contains("range requests"),
+        "{r}"
+    );
+    fx.ok(&["verify", "big@2.0.0"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_malformed_seek_field_makes_the_index_refused() {
+    let fx = Fx::new();
+    publish_big(&fx);
+    let url = format!("file://{}/", fx.repo().display());
+    fx.add(&[&url]);
+    let mut idx = fx.index();
+    let p = idx["packages"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["version"] == "2.0.0")
+        .unwrap();
+    assert!(p["seek"]["head"].as_u64().unwrap() > 0, "{p}");
+    p["seek"]["head"] = 0.into();
+    fx.write_signed(&idx);
+    let r = fx.env.run(&["update"]);
+    fails(r, 6, "seek: head or table has an impossible length");
+}
+
+#[test]
+fn without_seek_in_the_index_or_anything_pooled_the_file_comes_whole() {
+    let fx = Fx::new();
+    let (_, v2) = publish_big(&fx);
+    let nginx = Nginx::serve(&fx.repo());
+    fx.add(&[&nginx.url()]);
+    fx.ok(&["update"]);
+    // Nothing in the store: no range is asked.
+    let row = fx.env.json(&["install", "big@2.0.0"]);
+    assert_eq!(transfer(&row), ("full".into(), row_size(&v2), 1), "{row}");
+    assert!(nginx.ranges(&file_name(&v2)).iter().all(|h| h.2.is_none()));
+    fx.ok(&["remove", "big@2.0.0"]);
+    std::fs::remove_dir_all(fx.env.root().join("cache")).unwrap();
+    // An older index (no `seek`), re-signed: the whole file, as before.
+    let mut idx = fx.index();
+    for p in idx["packages"].as_array_mut().unwrap() {
+        p.as_object_mut().unwrap().remove("seek");
+    }
+    idx["serial"] = (idx["serial"].as_u64().unwrap() + 1).into();
+    fx.write_signed(&idx);
+    fx.ok(&["update"]);
+    fx.env.json(&["install", "big@1.0.0"]);
+    let row = fx.env.json(&["install", "big@2.0.0"]);
+    assert_eq!(transfer(&row), ("full".into(), row_size(&v2), 1), "{row}");
+    assert!(nginx.ranges(&file_name(&v2)).iter().all(|h| h.2.is_none()));
+    fx.ok(&["verify", "big@2.0.0"]);
+}
+
+fn row_size(p: &Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
+}
