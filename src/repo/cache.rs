@@ -333,6 +333,13 @@ pub fn for_install<T>(
                 tracing::debug!("{}: no range install: {why}", package.reference());
                 spent = s;
             }
+            // Another mirror may answer: the full download tries each in turn.
+            Err(e)
+                if repo.urls.len() > 1
+                    && e.downcast_ref::<Error>().is_some_and(Error::is_network) =>
+            {
+                tracing::warn!("{e}; downloading the whole file instead");
+            }
             Err(e) => {
                 paths.remove_dir_if_empty(&d.rel)?;
                 return Err(e);

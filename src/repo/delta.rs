@@ -274,8 +274,9 @@ pub fn attempt(
             };
             let from = (starts[f] - start) as usize;
             let raw = &bytes[from..from + table.frames[f].compressed as usize];
-            let plain = decode_frame(raw, table.frames[f].decompressed)
-                .map_err(|e| mismatch(url, start, end, format!("frame {f} does not decode: {e}")))?;
+            let plain = decode_frame(raw, table.frames[f].decompressed).map_err(|e| {
+                mismatch(url, start, end, format!("frame {f} does not decode: {e}"))
+            })?;
             for (rel, data_at, size, sha) in members {
                 let got = plain
                     .get(*data_at as usize..(*data_at + *size) as usize)

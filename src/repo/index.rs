@@ -343,13 +343,19 @@ impl Package {
             return Err(bad("only for a .berth with a store_id"));
         }
         if !is_hex(&seek.head_sha256, 64) || !is_hex(&seek.table_sha256, 64) {
-            return Err(bad("head_sha256 and table_sha256 must be 64 lower-case hex digits"));
+            return Err(bad(
+                "head_sha256 and table_sha256 must be 64 lower-case hex digits",
+            ));
         }
         // A table holds at least one 8-byte entry, its 8-byte frame header and 9-byte footer.
         if seek.head == 0 || seek.table < 25 || (seek.table - 17) % 8 != 0 {
             return Err(bad("head or table has an impossible length"));
         }
-        if seek.head.checked_add(seek.table).is_none_or(|n| n > self.size) {
+        if seek
+            .head
+            .checked_add(seek.table)
+            .is_none_or(|n| n > self.size)
+        {
             return Err(bad("head and table are longer than the file"));
         }
         Ok(())
@@ -474,9 +480,11 @@ mod tests {
             );
         }
         // Unknown fields inside `seek` are refused like anywhere else.
-        let text = String::from_utf8(i.to_bytes())
-            .unwrap()
-            .replacen("\"head\": 4", "\"head\": 4, \"frames\": 9", 1);
+        let text = String::from_utf8(i.to_bytes()).unwrap().replacen(
+            "\"head\": 4",
+            "\"head\": 4, \"frames\": 9",
+            1,
+        );
         assert!(parse(text.as_bytes(), "t").is_err());
     }
 

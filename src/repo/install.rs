@@ -224,7 +224,8 @@ pub fn by_name_from(
         pooled: &pooled,
         max_ratio: req.read.limits.max_ratio,
     };
-    let delta = pool.is_some().then_some(&want);
+    // A repair rebuilds an entry from the package's own bytes, not from the pool.
+    let delta = (pool.is_some() && !req.repair).then_some(&want);
     let (got, outcome) = cache::for_install(&paths, reference, from, delta, |got, growing| {
         let mut req = req.clone();
         let p = &got.package;

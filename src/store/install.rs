@@ -95,11 +95,13 @@ impl Store {
             tracing::debug!("extracted in {:?}", started.elapsed());
             let rebuilt = req.read.rebuilt_of.as_ref();
             let (name, version) = (&read.manifest.package.name, &read.manifest.package.version);
-            let refuse = |actual: &str, want: &str| crate::Error::Corrupt {
+            let refuse = |actual: &str, want: &str| {
+                crate::Error::Corrupt {
                 entry: format!("{name}@{version}"),
                 problem: format!(
                     "rebuilt from ranges, its store id is {actual}, the signed index says {want}; nothing was committed"
                 ),
+            }
             };
             if read.skipped {
                 let existing = writer.existing.clone().unwrap_or_default();

@@ -25,10 +25,7 @@ fn big_files(changed: &[usize], v2: bool) -> Vec<(String, Vec<u8>)> {
             } else {
                 i
             };
-            (
-                format!("share/big/f{i:03}"),
-                noise(seed as u64 + 1, size),
-            )
+            (format!("share/big/f{i:03}"), noise(seed as u64 + 1, size))
         })
         .collect();
     out.push((
@@ -129,7 +126,9 @@ fn v2_comes_by_range_requests_and_equals_a_full_install() {
     // Nothing of the rebuild stays in the cache.
     let cached = crate::common::walk(&fx.env.root().join("cache"));
     assert!(
-        !cached.iter().any(|(p, m)| m.is_file() && p.contains("big-2.0.0")),
+        !cached
+            .iter()
+            .any(|(p, m)| m.is_file() && p.contains("big-2.0.0")),
         "{:?}",
         cached.keys()
     );
@@ -204,39 +203,35 @@ fn frames(file: &[u8]) -> Vec<(usize, usize, usize)> {
 #[test]
 fn a_tampered_range_is_refused_and_nothing_changes() {
     let fx = Fx::new();
-    let (_, v2) = publish_big(&fx);
+    let (v1, v2) = publish_big(&fx);
     // Another server's copy of the repository, where one changed member's frame (f007, a
-    // frame of its own: 512 + its data rounded to 512) has other bytes, same size.
+    // frame of its own: 512 + its data rounded to 512) has other bytes, same size: first
+    // one byte altered (the frame no longer decodes), then v1's frame of that member (it
+    // decodes, to content other than the signed listing's).
     let evil = fx.env.dir().join("evil");
     let rel = v2.strip_prefix(fx.repo()).unwrap();
     copy_dir(&fx.repo(), &evil);
-    let mut bytes = std::fs::read(&v2).unwrap();
     let size7: usize = (20 << 10) + 7 * 700;
     let want = 512 + size7.div_ceil(512) * 512;
-    let (at, len, _) = *frames(&bytes)
-        .iter()
-        .find(|f| f.2 == want)
-        .expect("f007's frame");
-    bytes[at + len / 2] ^= 0x55;
-    std::fs::write(evil.join(rel), &bytes).unwrap();
+    let frame_of = |b: &[u8]| {
+        *frames(b)
+            .iter()
+            .find(|f| f.2 == want)
+            .expect("f007's frame")
+    };
+    let good = std::fs::read(&v2).unwrap();
+    let old = std::fs::read(&v1).unwrap();
+    let (at, len, _) = frame_of(&good);
+    let (old_at, old_len, _) = frame_of(&old);
+    assert_eq!(len, old_len, "incompressible data: frames of equal length");
+    let mut flipped = good.clone();
+    flipped[at + len / 2] ^= 0x55;
+    let mut spliced = good.clone();
+    spliced[at..at + len].copy_from_slice(&old[old_at..old_at + len]);
     let nginx = Nginx::serve(&evil);
     fx.add(&[&nginx.url()]);
     fx.ok(&["update"]);
     fx.env.json(&["install", "big@1.0.0"]);
-    let before = fx.snapshot();
-    let r = fx.env.run(&["install", "big@2.0.0"]);
-    let url = format!("{}{}", nginx.url(), rel.display());
-    fails(r.clone(), 5, &url);
-    assert!(r.stderr.contains("bytes "), "{r}");
-    assert!(
-        r.stderr.contains("does not decode") || r.stderr.contains("the signed listing"),
-        "{r}"
-    );
-    assert_eq!(fx.snapshot(), before, "the root changed");
-    // No silent full download was tried after the refusal.
-    let hits = nginx.ranges(&file_name(&v2));
-    assert!(hits.iter().all(|h| h.0 == 206), "{hits:?}");
-    // The whole file from that server would fail its signed sha256 too.
     let sha = fx.index()["packages"]
         .as_array()
         .unwrap()
@@ -246,9 +241,29 @@ fn a_tampered_range_is_refused_and_nothing_changes() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_ne!(crate::common::sha256_file(&evil.join(rel)), sha);
+    let url = format!("{}{}", nginx.url(), rel.display());
+    for (bytes, what) in [
+        (&flipped, "does not decode"),
+        (&spliced, "the signed listing says"),
+    ] {
+        std::fs::write(evil.join(rel), bytes).unwrap();
+        let before = fx.snapshot();
+        let seen = nginx.ranges(&file_name(&v2)).len();
+        let r = fx.env.run(&["install", "big@2.0.0"]);
+        fails(r.clone(), 5, &url);
+        assert!(
+            r.stderr.contains(": bytes ") && r.stderr.contains(what),
+            "{r}"
+        );
+        assert_eq!(fx.snapshot(), before, "the root changed: {what}");
+        // No full download was tried after the refusal: ranges only.
+        let hits = nginx.ranges(&file_name(&v2));
+        assert!(hits[seen..].iter().all(|h| h.0 == 206), "{hits:?}");
+        // The whole file from that server would fail its signed sha256 too.
+        assert_ne!(crate::common::sha256_file(&evil.join(rel)), sha);
+    }
     // Once the server has the published bytes again, the next run installs by ranges.
-    std::fs::copy(&v2, evil.join(rel)).unwrap();
+    std::fs::write(evil.join(rel), &good).unwrap();
     let r = fx.env.run(&["install", "big@2.0.0"]).ok();
     assert!(
         r.stderr.contains("fetched ") && r.stderr.contains("range requests"),
@@ -320,4 +335,87 @@ fn without_seek_in_the_index_or_anything_pooled_the_file_comes_whole() {
 
 fn row_size(p: &Path) -> u64 {
     std::fs::metadata(p).unwrap().len()
+}
+
+/// Serves `dir` over HTTP/1.1 with single-range support, one request per connection; the
+/// `cut`-th range request (counting from 0) gets its 206 header and half its bytes, then
+/// the connection closes, as a dropped link does.
+fn serve_ranges_cutting(dir: PathBuf, cut: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut ranges = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut range = None;
+            let mut h = String::new();
+            while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = v.trim().split_once('-').unwrap();
+                    range = Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()));
+                }
+                h.clear();
+            }
+            let path = line
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let Ok(body) = std::fs::read(dir.join(path)) else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let (status, part, extra) = match range {
+                Some((a, b)) => (
+                    "206 Partial Content",
+                    &body[a..=b],
+                    format!("Content-Range: bytes {a}-{b}/{}\r\n", body.len()),
+                ),
+                None => ("200 OK", &body[..], String::new()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+                part.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let sent = if range.is_some() {
+                ranges += 1;
+                if ranges - 1 == cut {
+                    &part[..part.len() / 2]
+                } else {
+                    part
+                }
+            } else {
+                part
+            };
+            let _ = stream.write_all(sent);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_connection_cut_during_the_ranges_fails_cleanly_and_the_next_run_works() {
+    let fx = Fx::new();
+    publish_big(&fx);
+    // Range requests 0 and 1 are the seek table and frame 0; 2 is the first of the frames.
+    let url = serve_ranges_cutting(fx.repo(), 2);
+    fx.add(&[&url]);
+    fx.ok(&["update"]);
+    fx.env.json(&["install", "big@1.0.0"]);
+    let before = fx.snapshot();
+    let r = fx.env.run(&["install", "big@2.0.0"]);
+    fails(r, 1, "the connection ended after");
+    assert_eq!(fx.snapshot(), before, "the root changed");
+    let row = fx.env.json(&["install", "big@2.0.0"]);
+    assert_eq!(transfer(&row).0, "ranges", "{row}");
+    fx.ok(&["verify", "big@2.0.0"]);
 }
