@@ -252,7 +252,7 @@ pub fn attempt(
             Some((_, last))
                 if starts[f] - (starts[*last] + table.frames[*last].compressed) <= MERGE_GAP =>
             {
-                *last = f
+                *last = f;
             }
             _ => groups.push((f, f)),
         }

@@ -348,7 +348,7 @@ impl Package {
             ));
         }
         // A table holds at least one 8-byte entry, its 8-byte frame header and 9-byte footer.
-        if seek.head == 0 || seek.table < 25 || (seek.table - 17) % 8 != 0 {
+        if seek.head == 0 || seek.table < 25 || !(seek.table - 17).is_multiple_of(8) {
             return Err(bad("head or table has an impossible length"));
         }
         if seek
