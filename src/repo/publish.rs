@@ -363,6 +363,13 @@ fn check_package(dir: &Path, p: &Package) -> std::result::Result<(), String> {
             p.kind.as_str()
         ));
     }
+    if let Some(seek) = &p.seek {
+        let actual =
+            super::delta::describe(&file, p.size).map_err(|e| first_line(&e.to_string()))?;
+        if actual.as_ref() != Some(seek) {
+            return Err("its `seek` (frame 0 and seek table) does not match the file".into());
+        }
+    }
     Ok(())
 }
 

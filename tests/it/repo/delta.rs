@@ -295,23 +295,45 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn a_malformed_seek_field_makes_the_index_refused() {
+fn a_malformed_seek_field_makes_the_index_refused_and_a_wrong_one_the_install() {
     let fx = Fx::new();
     publish_big(&fx);
-    let url = format!("file://{}/", fx.repo().display());
-    fx.add(&[&url]);
-    let mut idx = fx.index();
-    let p = idx["packages"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|p| p["version"] == "2.0.0")
-        .unwrap();
-    assert!(p["seek"]["head"].as_u64().unwrap() > 0, "{p}");
-    p["seek"]["head"] = 0.into();
-    fx.write_signed(&idx);
-    let r = fx.env.run(&["update"]);
-    fails(r, 6, "seek: head or table has an impossible length");
+    let nginx = Nginx::serve(&fx.repo());
+    fx.add(&[&nginx.url()]);
+    let signed = fx.index();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut idx = signed.clone();
+        let p = idx["packages"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["version"] == "2.0.0")
+            .unwrap();
+        assert!(p["seek"]["head"].as_u64().unwrap() > 0, "{p}");
+        f(&mut p["seek"]);
+        fx.write_signed(&idx);
+    };
+    with(&|s| s["head"] = 0.into());
+    fails(
+        fx.env.run(&["update"]),
+        6,
+        "seek: head or table has an impossible length",
+    );
+    // Well formed but not the file's (only the key's holder can sign that): `repo verify`
+    // says so, and the install refuses frame 0 rather than trust it.
+    with(&|s| s["head_sha256"] = "0".repeat(64).into());
+    fails(
+        fx.env
+            .run(&["repo", "verify", "repo", "--key", "release.pub"]),
+        5,
+        "1 problem(s)",
+    );
+    fx.ok(&["update"]);
+    fx.env.json(&["install", "big@1.0.0"]);
+    let before = fx.snapshot();
+    let r = fx.env.run(&["install", "big@2.0.0"]);
+    fails(r, 5, "frame 0's sha256 is");
+    assert_eq!(fx.snapshot(), before, "the root changed");
 }
 
 #[test]
