@@ -58,6 +58,9 @@ impl Transfer {
 
 /// Needed frames at most this far apart are fetched by one request.
 const MERGE_GAP: u64 = 8 << 10;
+/// Merged ranges stop growing at this many bytes (a range is held in memory while it is
+/// checked; a single frame larger than this is one range of its own).
+const MAX_GROUP: u64 = 8 << 20;
 /// Decoded bytes below which the compression ratio is not judged (as the reader does).
 const RATIO_FLOOR: u64 = 64 << 20;
 
@@ -87,6 +90,54 @@ pub enum Attempt {
         /// Bytes and requests spent before giving up.
         spent: Transfer,
     },
+}
+
+/// Per frame, the files it holds that the store lacks: path, where the data starts in the
+/// frame's decoded bytes, size, sha256 in the listing.
+type Missing<'l> = BTreeMap<usize, Vec<(&'l str, u64, u64, [u8; 32])>>;
+
+/// The data of the missing files in the frames `g` of a fetched range (`bytes`, which are
+/// `span` of the file), each checked against the signed listing.
+fn verified<'l>(
+    bytes: &[u8],
+    span: (u64, u64),
+    g: (usize, usize),
+    starts: &[u64],
+    table: &SeekTable,
+    missing: &Missing<'l>,
+    url: &str,
+) -> Result<HashMap<&'l str, Vec<u8>>> {
+    let (start, end) = span;
+    let mut out = HashMap::new();
+    for f in g.0..=g.1 {
+        let Some(members) = missing.get(&f) else {
+            continue;
+        };
+        let from = (starts[f] - start) as usize;
+        let raw = &bytes[from..from + table.frames[f].compressed as usize];
+        let plain = decode_frame(raw, table.frames[f].decompressed)
+            .map_err(|e| mismatch(url, start, end, format!("frame {f} does not decode: {e}")))?;
+        for (rel, data_at, size, sha) in members {
+            let got = plain
+                .get(*data_at as usize..(*data_at + *size) as usize)
+                .unwrap_or_default();
+            let actual = sha256_hex(got);
+            if actual != hex::encode(sha) {
+                return Err(mismatch(
+                    url,
+                    start,
+                    end,
+                    format!(
+                        "`{}` decodes to sha256 {actual}, the signed listing says {}",
+                        crate::package::extract::printable(rel),
+                        hex::encode(sha)
+                    ),
+                ));
+            }
+            out.insert(*rel, got.to_vec());
+        }
+    }
+    Ok(out)
 }
 
 /// A refusal naming the URL, the byte range and what did not match.
@@ -224,8 +275,7 @@ pub fn attempt(
         starts.push(at);
         at += f.compressed;
     }
-    type Missing<'l> = Vec<(&'l str, u64, u64, [u8; 32])>;
-    let mut missing: BTreeMap<usize, Missing<'_>> = BTreeMap::new();
+    let mut missing: Missing<'_> = BTreeMap::new();
     let mut pooled = 0usize;
     for ((rel, rec), (frame, data_at)) in list.records.iter().zip(&places) {
         if let Record::File { mode, size, sha256 } = rec {
@@ -249,8 +299,9 @@ pub fn attempt(
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for &f in missing.keys() {
         match groups.last_mut() {
-            Some((_, last))
-                if starts[f] - (starts[*last] + table.frames[*last].compressed) <= MERGE_GAP =>
+            Some((first, last))
+                if starts[f] - (starts[*last] + table.frames[*last].compressed) <= MERGE_GAP
+                    && starts[f] + table.frames[f].compressed - starts[*first] <= MAX_GROUP =>
             {
                 *last = f;
             }
@@ -262,49 +313,51 @@ pub fn attempt(
     if need > size / 4 * 3 {
         fallback!("most of it is not in the store ({need} of {size} bytes)")
     }
-    let mut data: HashMap<&str, Vec<u8>> = HashMap::new();
-    for g in &groups {
-        let (start, end) = span(*g);
-        let Some(bytes) = get(start, end, &mut spent)? else {
-            fallback!("the server does not serve ranges")
-        };
-        for f in g.0..=g.1 {
-            let Some(members) = missing.get(&f) else {
-                continue;
-            };
-            let from = (starts[f] - start) as usize;
-            let raw = &bytes[from..from + table.frames[f].compressed as usize];
-            let plain = decode_frame(raw, table.frames[f].decompressed).map_err(|e| {
-                mismatch(url, start, end, format!("frame {f} does not decode: {e}"))
-            })?;
-            for (rel, data_at, size, sha) in members {
-                let got = plain
-                    .get(*data_at as usize..(*data_at + *size) as usize)
-                    .unwrap_or_default();
-                let actual = sha256_hex(got);
-                if actual != hex::encode(sha) {
-                    return Err(mismatch(
-                        url,
-                        start,
-                        end,
-                        format!(
-                            "`{}` decodes to sha256 {actual}, the signed listing says {}",
-                            crate::package::extract::printable(rel),
-                            hex::encode(sha)
-                        ),
-                    ));
-                }
-                data.insert(rel, got.to_vec());
-            }
-        }
-    }
+    // The rebuild asks for members in listing order, and frames follow that order: each
+    // group is fetched and verified when its first member is reached, and only one group's
+    // bytes are held at a time.
+    let frame_of: HashMap<&str, usize> = missing
+        .iter()
+        .flat_map(|(f, ms)| ms.iter().map(move |m| (m.0, *f)))
+        .collect();
+    let mut next = 0usize;
+    let mut held: HashMap<&str, Vec<u8>> = HashMap::new();
+    let mut unserved = false;
     let tmp = crate::fsutil::temp_name(name);
     let file = dir
         .create_file(&tmp, 0o644)
         .map_err(|e| crate::Error::io("create", dir.join(&tmp), e))?;
     let path = dir.join(&tmp);
-    if let Err(e) = rebuild(file, &path, &head, &table, &list, &data) {
+    let built = rebuild(file, &path, &head, &table, &list, |rel, size| {
+        if !frame_of.contains_key(rel) {
+            return Ok(Box::new(std::io::repeat(0).take(size)));
+        }
+        while !held.contains_key(rel) {
+            let Some(g) = groups.get(next) else {
+                return Err(crate::Error::Internal {
+                    what: "range install",
+                    detail: format!("`{rel}` is in no planned range"),
+                });
+            };
+            next += 1;
+            let (start, end) = span(*g);
+            let Some(bytes) = get(start, end, &mut spent)? else {
+                unserved = true;
+                return Err(crate::Error::Internal {
+                    what: "range install",
+                    detail: "the server stopped serving ranges".into(),
+                });
+            };
+            held = verified(&bytes, (start, end), *g, &starts, &table, &missing, url)?;
+        }
+        let d = held.remove(rel).unwrap_or_default();
+        Ok(Box::new(std::io::Cursor::new(d)))
+    });
+    if let Err(e) = built {
         let _ = dir.remove_file(&tmp);
+        if unserved {
+            fallback!("the server stopped serving ranges")
+        }
         return Err(e);
     }
     tracing::debug!(
@@ -416,13 +469,13 @@ fn plan(list: &FileList, table: &SeekTable) -> Option<Vec<(usize, u64)>> {
 
 /// Writes the local rebuild: frame 0 verbatim, then the payload as the packer writes it,
 /// each file's data fetched (and verified) or zeros for one the pool holds.
-fn rebuild(
+fn rebuild<'d>(
     file: std::fs::File,
     path: &Path,
     head: &[u8],
     table: &SeekTable,
     list: &FileList,
-    data: &HashMap<&str, Vec<u8>>,
+    data: impl FnMut(&str, u64) -> Result<Box<dyn Read + 'd>>,
 ) -> Result<()> {
     let frames = FrameWriter::new(std::io::BufWriter::new(file), 1).ctx("compress", path)?;
     frames
@@ -430,12 +483,7 @@ fn rebuild(
         .ctx("write", path)?;
     let mut b = tar::Builder::new(frames.clone());
     b.mode(tar::HeaderMode::Deterministic);
-    write_payload(&frames, &mut b, list, path, |rel, size| {
-        Ok(match data.get(rel) {
-            Some(d) => Box::new(&d[..]),
-            None => Box::new(std::io::repeat(0).take(size)),
-        })
-    })?;
+    write_payload(&frames, &mut b, list, path, data)?;
     frames.end_frame().ctx("compress", path)?;
     drop(b.into_inner().ctx("write", path)?);
     let w = frames.finish().ctx("compress", path)?;
