@@ -276,6 +276,7 @@ fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Or
                 ..Limits::default()
             },
             allow_empty: a.allow_empty,
+            rebuilt_of: None,
         },
         repair: a.repair,
     };
@@ -303,6 +304,17 @@ fn install_one(ctx: &Ctx, l: &super::Locked, a: &Args, arg: &Path) -> Result<(Or
             size,
         }) => eprintln!(
             "downloaded {reference} from {url} ({}, sha256 verified)",
+            output::size(*size)
+        ),
+        Some(Notice::Ranges {
+            reference,
+            url,
+            fetched,
+            size,
+            requests,
+        }) => eprintln!(
+            "fetched {} of {} of {reference} from {url} by {requests} range requests (each file's sha256 verified)",
+            output::size(*fetched),
             output::size(*size)
         ),
         Some(Notice::Cached { reference }) => {

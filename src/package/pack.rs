@@ -180,7 +180,7 @@ fn hash_all(src: &Path, paths: Vec<(String, Kind)>) -> Result<FileList> {
 pub(crate) const OWN_FRAME: u64 = 16 << 10;
 /// Smaller members share frames of about this many bytes (a frame per small file would
 /// cost compression; their decoding is cheap next to the writes an install skips).
-const GROUP_FRAME: u64 = 128 << 10;
+pub(crate) const GROUP_FRAME: u64 = 128 << 10;
 
 /// Writes the seekable `.berth` (see [`super::seekable`]): frame 0 holds `.berth/`, then
 /// frames cut at member boundaries, then the end-of-archive blocks, then the seek table.
@@ -199,31 +199,46 @@ fn write_archive(
     append_bytes(&mut b, ".berth/manifest.toml", text.as_bytes(), out)?;
     append_bytes(&mut b, ".berth/files", list.to_text().as_bytes(), out)?;
     frames.end_frame().ctx("compress", out)?;
+    write_payload(&frames, &mut b, list, out, |rel, _| {
+        let full = src.join(rel);
+        let f = std::fs::File::open(&full).ctx("open", &full)?;
+        Ok(Box::new(f))
+    })?;
+    frames.end_frame().ctx("compress", out)?;
+    let frames_b = b.into_inner().ctx("write", out)?;
+    drop(frames_b);
+    let w = frames.finish().ctx("compress", out)?;
+    w.into_inner()
+        .map_err(|e| Error::io("write", out, e.into_error()))?;
+    Ok(())
+}
+
+/// Writes the payload members of `list` in order, cutting frames as [`write_archive`] does
+/// (deterministic from the list: a range install plans on it), with each file's data from
+/// `data` (which must give at least its listed size). `out` names the file in errors.
+pub(crate) fn write_payload<'d, W: Write>(
+    frames: &FrameWriter<W>,
+    b: &mut tar::Builder<FrameWriter<W>>,
+    list: &FileList,
+    out: &Path,
+    mut data: impl FnMut(&str, u64) -> Result<Box<dyn Read + 'd>>,
+) -> Result<()> {
     for (rel, rec) in &list.records {
-        let mut h = header(match rec {
-            Record::Dir => tar::EntryType::Directory,
-            Record::File { .. } => tar::EntryType::Regular,
-            Record::Symlink { .. } => tar::EntryType::Symlink,
-        });
+        let mut h = member_header(rec);
         let own = matches!(rec, Record::File { size, .. } if *size >= OWN_FRAME);
         if own || frames.frame_len() >= GROUP_FRAME {
             frames.end_frame().ctx("compress", out)?;
         }
         match rec {
             Record::Dir => {
-                h.set_mode(0o755);
                 b.append_data(&mut h, rel, std::io::empty())
                     .ctx("write", out)?;
             }
-            Record::File { mode, size, .. } => {
-                h.set_mode(if mode.exec() { 0o755 } else { 0o644 });
-                h.set_size(*size);
-                let full = src.join(rel);
-                let f = std::fs::File::open(&full).ctx("open", &full)?;
-                // If the file changed since it was hashed, the size check fails here
-                // rather than writing a package that lies.
+            Record::File { size, .. } => {
+                // If a file changed since it was hashed, the size check fails here rather
+                // than writing a package that lies.
                 let data = BlockAfterHeader {
-                    inner: f.take(*size),
+                    inner: data(rel, *size)?.take(*size),
                     frames: own.then(|| frames.clone()),
                 };
                 b.append_data(&mut h, rel, data).ctx("write", out)?;
@@ -232,18 +247,30 @@ fn write_archive(
                 }
             }
             Record::Symlink { target } => {
-                h.set_mode(0o777);
                 b.append_link(&mut h, rel, target).ctx("write", out)?;
             }
         }
     }
-    frames.end_frame().ctx("compress", out)?;
-    let frames_b = b.into_inner().ctx("write", out)?;
-    drop(frames_b);
-    let w = frames.finish().ctx("compress", out)?;
-    w.into_inner()
-        .map_err(|e| Error::io("write", out, e.into_error()))?;
     Ok(())
+}
+
+/// The tar header of a payload member as `pack` writes it (type, mode, size, fixed owner
+/// and mtime; the path is set when it is appended).
+pub(crate) fn member_header(rec: &Record) -> tar::Header {
+    let mut h = header(match rec {
+        Record::Dir => tar::EntryType::Directory,
+        Record::File { .. } => tar::EntryType::Regular,
+        Record::Symlink { .. } => tar::EntryType::Symlink,
+    });
+    match rec {
+        Record::Dir => h.set_mode(0o755),
+        Record::File { mode, size, .. } => {
+            h.set_mode(if mode.exec() { 0o755 } else { 0o644 });
+            h.set_size(*size);
+        }
+        Record::Symlink { .. } => h.set_mode(0o777),
+    }
+    h
 }
 
 fn header(t: tar::EntryType) -> tar::Header {

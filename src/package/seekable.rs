@@ -72,7 +72,38 @@ impl SeekTable {
             return None;
         }
         let body = at(size - table_len, table_len - FOOTER)?;
-        if le32(&body, 0) != u64::from(SKIPPABLE_MAGIC) || le32(&body, 4) != table_len - 8 {
+        Self::from_parts(&body, &footer, size)
+    }
+
+    /// Reads a table from `tail`, the last bytes of a file of `size` bytes: exactly the
+    /// table's skippable frame (as a range request fetched it). `None` when they are not
+    /// one that describes such a file exactly.
+    pub fn parse(tail: &[u8], size: u64) -> Option<SeekTable> {
+        let n = tail.len();
+        if (n as u64) < FOOTER + 8 || n as u64 > size {
+            return None;
+        }
+        let (body, footer) = tail.split_at(n - FOOTER as usize);
+        let t = Self::from_parts(body, footer, size)?;
+        (t.table_len == n as u64).then_some(t)
+    }
+
+    /// The table from its skippable frame's body (magic, size, entries) and its footer.
+    fn from_parts(body: &[u8], footer: &[u8], size: u64) -> Option<SeekTable> {
+        if le32(footer, 5) != u64::from(SEEKABLE_MAGIC) {
+            return None;
+        }
+        let n = le32(footer, 0);
+        let desc = footer[4];
+        if desc & 0x7c != 0 || n == 0 || n > MAX_FRAMES {
+            return None;
+        }
+        let entry = if desc & 0x80 != 0 { 12 } else { 8 };
+        let table_len = 8 + n * entry + FOOTER;
+        if table_len > size || body.len() as u64 != table_len - FOOTER {
+            return None;
+        }
+        if le32(body, 0) != u64::from(SKIPPABLE_MAGIC) || le32(body, 4) != table_len - 8 {
             return None;
         }
         let frames: Vec<Frame> = body[8..]
@@ -207,6 +238,21 @@ impl<W: Write> FrameWriter<W> {
     /// Ends the current block, so what was written so far decodes without what follows.
     pub fn end_block(&self) -> io::Result<()> {
         self.0.borrow_mut().drain(|e, o| e.flush(o))
+    }
+
+    /// Writes `bytes`, one whole zstd frame made elsewhere (and checked by the caller) that
+    /// decodes to `decompressed` bytes, as the next frame. Only between frames.
+    pub fn raw_frame(&self, bytes: &[u8], decompressed: u64) -> io::Result<()> {
+        let mut f = self.0.borrow_mut();
+        if f.current.decompressed != 0 {
+            return Err(io::Error::other("a raw frame in the middle of a frame"));
+        }
+        f.out.write_all(bytes)?;
+        f.done.push(Frame {
+            compressed: bytes.len() as u64,
+            decompressed,
+        });
+        Ok(())
     }
 
     /// Ends the last frame, appends the seek table and hands back the writer.
@@ -471,4 +517,46 @@ impl<R: Read> Read for FramedDecoder<R> {
             }
         }
     }
+}
+
+/// Decodes `bytes`, which must be exactly one zstd frame (its content checksum checked by
+/// zstd) of exactly `decompressed` bytes, as the seek table says.
+pub fn decode_frame(bytes: &[u8], decompressed: u64) -> io::Result<Vec<u8>> {
+    if decompressed > MAX_FRAME_DECOMPRESSED {
+        return Err(bad(format!("a frame of {decompressed} bytes is too large")));
+    }
+    let mut dec = Decoder::new()?;
+    dec.set_parameter(DParameter::WindowLogMax(
+        super::compression::ZSTD_WINDOW_LOG_MAX,
+    ))?;
+    let mut out = vec![0u8; decompressed as usize + 1];
+    let mut input = InBuffer::around(bytes);
+    let mut produced = 0usize;
+    loop {
+        let mut o = OutBuffer::around(&mut out[produced..]);
+        let hint = dec.run(&mut input, &mut o)?;
+        let n = o.pos();
+        produced += n;
+        if hint == 0 {
+            break;
+        }
+        if produced > decompressed as usize {
+            return Err(bad(format!(
+                "the frame decodes to more than the {decompressed} bytes its seek table gives"
+            )));
+        }
+        if n == 0 && input.pos() == bytes.len() {
+            return Err(bad("the frame ends early".into()));
+        }
+    }
+    if input.pos() != bytes.len() {
+        return Err(bad("bytes after the end of the frame".into()));
+    }
+    if produced != decompressed as usize {
+        return Err(bad(format!(
+            "the frame decodes to {produced} bytes, its seek table gives {decompressed}"
+        )));
+    }
+    out.truncate(produced);
+    Ok(out)
 }

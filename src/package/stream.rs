@@ -29,6 +29,19 @@ pub struct ReadOptions {
     pub limits: Limits,
     /// Accept a package with no files at all.
     pub allow_empty: bool,
+    /// The artifact is a local rebuild of a signed package from its verified parts (a
+    /// range install): its own sha256 is not checked (`sha256` stays unset); the entry's
+    /// id must be this one before anything is committed.
+    pub rebuilt_of: Option<RebuiltOf>,
+}
+
+/// The signed package a rebuilt artifact stands for.
+#[derive(Debug, Clone)]
+pub struct RebuiltOf {
+    /// The store id the signed index gives (checked before commit).
+    pub store_id: String,
+    /// The signed file's sha256 (what the entry's origin records).
+    pub sha256: String,
 }
 
 /// What a format's reader hands back: the outcome of streaming the members, the manifest it

@@ -248,6 +248,8 @@ pub struct ForInstall {
     pub package: Package,
     /// The local copy.
     pub fetched: Fetched,
+    /// What came over the wire for it.
+    pub transfer: super::delta::Transfer,
 }
 
 /// Resolves `reference` (`name` or `name@version`), refuses an expired index (freeze), and
@@ -257,10 +259,15 @@ pub struct ForInstall {
 /// download, hashing and extraction overlap; it still ends in `cache/` only when its size
 /// and sha256 match. The caller holds the root's lock and must verify the sha256 of what it
 /// read before committing anything.
+///
+/// With `delta` (what the store holds), a seekable `.berth` whose index entry allows it and
+/// whose files the store partly holds is fetched by ranges instead ([`super::delta`]) and
+/// handed over as [`Artifact::Rebuilt`]; nothing of it stays in the cache.
 pub fn for_install<T>(
     paths: &Paths,
     reference: &str,
     from: Option<&str>,
+    delta: Option<&super::delta::Want<'_>>,
     mut install: impl FnMut(&ForInstall, Artifact) -> Result<T>,
 ) -> Result<(ForInstall, T)> {
     let super::resolve::Resolved {
@@ -287,12 +294,58 @@ pub fn for_install<T>(
                 repo: repo.name,
                 package,
                 fetched,
+                transfer: super::delta::Transfer::cached(),
             };
             let t = install(&fi, Artifact::Cached(file))?;
             return Ok((fi, t));
         }
         Prepared::Fresh(d) => d,
     };
+    let mut spent = super::delta::Transfer::cached();
+    if let (Some(want), Some(base)) = (delta, repo.urls.first()) {
+        let url = fetch::join(base, &package.path);
+        let tried = super::delta::attempt(&d.dir, &d.name, &package, &url, &fetcher, want);
+        match tried {
+            Ok(super::delta::Attempt::Rebuilt { tmp, url, transfer }) => {
+                let fi = ForInstall {
+                    repo: repo.name.clone(),
+                    package: package.clone(),
+                    fetched: Fetched {
+                        path: d.dir.join(&d.name),
+                        downloaded: true,
+                        url: Some(url),
+                    },
+                    transfer,
+                };
+                let t = match d.dir.open_file(&tmp) {
+                    Ok(Some(file)) => install(&fi, Artifact::Rebuilt(file)),
+                    Ok(None) => Err(crate::Error::InputNotFound {
+                        path: d.dir.join(&tmp),
+                    }),
+                    Err(e) => Err(e),
+                };
+                // The rebuild is not the signed file: it never stays in the cache.
+                let _ = d.dir.remove_file(&tmp);
+                paths.remove_dir_if_empty(&d.rel)?;
+                return t.map(|t| (fi, t));
+            }
+            Ok(super::delta::Attempt::Fallback { why, spent: s }) => {
+                tracing::debug!("{}: no range install: {why}", package.reference());
+                spent = s;
+            }
+            // Another mirror may answer: the full download tries each in turn.
+            Err(e)
+                if repo.urls.len() > 1
+                    && e.downcast_ref::<Error>().is_some_and(Error::is_network) =>
+            {
+                tracing::warn!("{e}; downloading the whole file instead");
+            }
+            Err(e) => {
+                paths.remove_dir_if_empty(&d.rel)?;
+                return Err(e);
+            }
+        }
+    }
     let writer = create(&d)?;
     let Some(reader) = d.dir.open_file(&d.tmp)? else {
         return Err(crate::Error::InputNotFound {
@@ -307,6 +360,11 @@ pub fn for_install<T>(
             path: d.dir.join(&d.name),
             downloaded: true,
             url: None,
+        },
+        transfer: super::delta::Transfer {
+            mode: "full",
+            bytes: spent.bytes + package.size,
+            requests: spent.requests + 1,
         },
     };
     let (got, t) = std::thread::scope(|s| {
@@ -396,6 +454,9 @@ pub enum Artifact {
     Cached(std::fs::File),
     /// A download still being written.
     Growing(Growing),
+    /// A local rebuild of the package from verified ranges ([`super::delta`]): not the
+    /// signed file, so it is installed by its signed store id, not by its sha256.
+    Rebuilt(std::fs::File),
 }
 
 /// A download in progress, for the installer.

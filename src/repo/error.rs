@@ -125,6 +125,13 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error("{url}: bytes {start}-{end}: {what}")]
+    RangeMismatch {
+        url: String,
+        start: u64,
+        end: u64,
+        what: String,
+    },
     #[error("{url}: {actual} bytes, the signed index says {expected}")]
     SizeMismatch {
         url: String,
@@ -220,6 +227,7 @@ impl ModuleError for Error {
             | WrongChannel { .. }
             | TooLarge { .. }
             | HashMismatch { .. }
+            | RangeMismatch { .. }
             | SizeMismatch { .. }
             | RepoDamaged { .. }
             | ForeignIndex { .. } => exit::INTEGRITY,
@@ -302,6 +310,7 @@ impl Error {
             TooLarge { .. } => s("the server sends more than it should; nothing was kept"),
             HashMismatch { .. } => s("the mirror serves altered bytes; nothing was installed and nothing was kept"),
             SizeMismatch { .. } => s("the mirror serves other bytes than were published; nothing was kept"),
+            RangeMismatch { .. } => s("the mirror serves altered bytes for this range; nothing was installed and nothing was kept"),
             BadIndex { .. } => s("the index is signed but not one this berth understands; ask the publisher to republish it"),
             RepoDamaged { .. } => s("republish the damaged files, or restore the repository from its source"),
             _ => None,

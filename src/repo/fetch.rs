@@ -97,6 +97,7 @@ impl Fetcher {
         url: &str,
         total: Duration,
         cond: Option<&Validators>,
+        range: Option<(u64, u64)>,
     ) -> Result<ureq::http::Response<ureq::Body>> {
         let mut current = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
@@ -108,6 +109,13 @@ impl Fetcher {
                 .build();
             if let Some(login) = self.credentials.for_url(&current) {
                 req = req.header("Authorization", login.header());
+            }
+            if let Some((start, end)) = range {
+                // One range per request: multi-range answers are unreliable on object
+                // stores and CDNs. Identity: a range of a compressed encoding is useless.
+                req = req
+                    .header("Range", format!("bytes={start}-{end}"))
+                    .header("Accept-Encoding", "identity");
             }
             if let Some(v) = cond {
                 if let Some(e) = &v.etag {
@@ -161,7 +169,7 @@ impl Fetcher {
             }
             return Ok(Small::Fetched(bytes, Validators::default()));
         }
-        let mut resp = self.get(url, base_total(), cond)?;
+        let mut resp = self.get(url, base_total(), cond, None)?;
         match resp.status().as_u16() {
             304 if cond.is_some() => return Ok(Small::NotModified),
             _ => check_status(url, resp.status().as_u16())?,
@@ -208,7 +216,7 @@ impl Fetcher {
             }
             return copy_exact(f, url, size, out, total);
         }
-        let resp = self.get(url, total, None)?;
+        let resp = self.get(url, total, None, None)?;
         check_status(url, resp.status().as_u16())?;
         if let Some(n) = resp.body().content_length().filter(|n| *n != size) {
             return Err(Error::SizeMismatch {
@@ -220,6 +228,68 @@ impl Fetcher {
         }
         copy_exact(resp.into_body().into_reader(), url, size, out, total)
     }
+}
+
+/// The answer to a range request.
+pub enum Ranged {
+    /// Exactly the bytes asked for (a `206` whose `Content-Range` says so).
+    Bytes(Vec<u8>),
+    /// The server does not serve this range (a `200` with the whole file, `416`, another
+    /// status, or a `Content-Range` other than the one asked for): why, in words. Nothing
+    /// of the body was read.
+    Unserved(String),
+}
+
+impl Fetcher {
+    /// Gets bytes `start..=end` of `url`, a file of `size` bytes (as the signed index says),
+    /// with ONE range per request. Only http(s) URLs (a `file://` repository is read whole).
+    pub fn range(&self, url: &str, start: u64, end: u64, size: u64) -> Result<Ranged> {
+        let len = end + 1 - start;
+        let total = base_total() + Duration::from_secs(len / MIN_RATE);
+        if file_path(url).is_some() || end < start || end >= size {
+            return Ok(Ranged::Unserved("not an HTTP range".into()));
+        }
+        let resp = self.get(url, total, None, Some((start, end)))?;
+        let status = resp.status().as_u16();
+        if status != 206 {
+            return Ok(Ranged::Unserved(match status {
+                200 => "the server ignores Range (HTTP 200)".into(),
+                s => format!("HTTP status {s} to a Range request"),
+            }));
+        }
+        let said = resp
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        if content_range(&said) != Some((start, end, size)) {
+            return Ok(Ranged::Unserved(format!(
+                "Content-Range `{}` for bytes {start}-{end} of {size}",
+                crate::package::extract::printable(&said)
+            )));
+        }
+        if let Some(n) = resp.body().content_length().filter(|n| *n != len) {
+            return Ok(Ranged::Unserved(format!(
+                "Content-Length {n} for a range of {len} bytes"
+            )));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        copy_exact(resp.into_body().into_reader(), url, len, &mut out, total)?;
+        Ok(Ranged::Bytes(out))
+    }
+}
+
+/// `bytes START-END/TOTAL`, as numbers.
+fn content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    Some((
+        a.trim().parse().ok()?,
+        b.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 /// Where a redirect from `current` to `location` leads, if berth follows it: to http(s)

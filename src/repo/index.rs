@@ -53,9 +53,29 @@ pub struct Package {
     /// Leading path components dropped on install (tarballs).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub strip_components: usize,
+    /// A seekable `.berth`'s two ends, for an install that fetches only the frames it needs
+    /// by HTTP range requests (absent: the file is always downloaded whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seek: Option<Seek>,
     /// One line for `search`.
     #[serde(default)]
     pub description: String,
+}
+
+/// The parts of a seekable `.berth` a range install reads first, authenticated by the
+/// signed index: frame 0 (the manifest and the listing, which give every member's sha256)
+/// and the seek table (where every frame is).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Seek {
+    /// Bytes of frame 0, at the file's start.
+    pub head: u64,
+    /// sha256 of those bytes (lower-case hex).
+    pub head_sha256: String,
+    /// Bytes of the seek table's skippable frame, at the file's end.
+    pub table: u64,
+    /// sha256 of those bytes (lower-case hex).
+    pub table_sha256: String,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -267,6 +287,9 @@ pub enum PackageFault {
     BadDescription,
     #[error("strip_components is larger than 64")]
     TooManyStripped,
+    /// A `seek` field that cannot describe this file.
+    #[error("seek: {0}")]
+    BadSeek(&'static str),
 }
 
 /// Checks a channel name (also used for `--channel`).
@@ -307,6 +330,33 @@ impl Package {
         }
         if self.strip_components > 64 {
             return Err(PackageFault::TooManyStripped);
+        }
+        if let Some(seek) = &self.seek {
+            self.check_seek(seek)?;
+        }
+        Ok(())
+    }
+
+    fn check_seek(&self, seek: &Seek) -> std::result::Result<(), PackageFault> {
+        let bad = PackageFault::BadSeek;
+        if self.kind != Kind::Berth || self.store_id.is_none() {
+            return Err(bad("only for a .berth with a store_id"));
+        }
+        if !is_hex(&seek.head_sha256, 64) || !is_hex(&seek.table_sha256, 64) {
+            return Err(bad(
+                "head_sha256 and table_sha256 must be 64 lower-case hex digits",
+            ));
+        }
+        // A table holds at least one 8-byte entry, its 8-byte frame header and 9-byte footer.
+        if seek.head == 0 || seek.table < 25 || !(seek.table - 17).is_multiple_of(8) {
+            return Err(bad("head or table has an impossible length"));
+        }
+        if seek
+            .head
+            .checked_add(seek.table)
+            .is_none_or(|n| n > self.size)
+        {
+            return Err(bad("head and table are longer than the file"));
         }
         Ok(())
     }
@@ -381,9 +431,61 @@ mod tests {
             sha256: "a".repeat(64),
             store_id: Some("b".repeat(32)),
             strip_components: 0,
+            seek: None,
             description: "x".into(),
         });
         i
+    }
+
+    #[test]
+    fn a_malformed_seek_field_is_refused() {
+        let good = Seek {
+            head: 4,
+            head_sha256: "c".repeat(64),
+            table: 25,
+            table_sha256: "d".repeat(64),
+        };
+        let mut i = sample();
+        i.packages[0].size = 100;
+        i.packages[0].seek = Some(good.clone());
+        assert_eq!(i.check(), Ok(()));
+        let back = parse(&i.to_bytes(), "t").unwrap();
+        assert_eq!(back.packages[0].seek, Some(good.clone()));
+        let bad = |f: &dyn Fn(&mut Package)| {
+            let mut i = sample();
+            i.packages[0].size = 100;
+            i.packages[0].seek = Some(good.clone());
+            f(&mut i.packages[0]);
+            i.check()
+        };
+        for broken in [
+            bad(&|p| p.seek.as_mut().unwrap().head_sha256 = "C".repeat(64)),
+            bad(&|p| p.seek.as_mut().unwrap().table_sha256 = "d".repeat(63)),
+            bad(&|p| p.seek.as_mut().unwrap().head = 0),
+            bad(&|p| p.seek.as_mut().unwrap().table = 26),
+            bad(&|p| p.seek.as_mut().unwrap().head = 90),
+            bad(&|p| p.seek.as_mut().unwrap().head = u64::MAX),
+            bad(&|p| p.kind = Kind::Tarball),
+            bad(&|p| p.store_id = None),
+        ] {
+            assert!(
+                matches!(
+                    broken,
+                    Err(IndexError::Package {
+                        why: PackageFault::BadSeek(_),
+                        ..
+                    })
+                ),
+                "{broken:?}"
+            );
+        }
+        // Unknown fields inside `seek` are refused like anywhere else.
+        let text = String::from_utf8(i.to_bytes()).unwrap().replacen(
+            "\"head\": 4",
+            "\"head\": 4, \"frames\": 9",
+            1,
+        );
+        assert!(parse(text.as_bytes(), "t").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::policy::{check_local, Verdict};
 use super::Paths;
 use crate::error::{Error, Result};
 use crate::lock::LockedFile;
+use crate::package::listing::FileMode;
 use crate::package::source::Source;
 use crate::progress::Progress;
 use crate::store::install::{Outcome, Request};
@@ -32,6 +33,9 @@ pub struct Origin {
     /// The store id the index gives.
     #[serde(skip)]
     pub store_id: Option<String>,
+    /// What came over the wire: by ranges, whole, or nothing (cached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<super::delta::Transfer>,
 }
 
 /// Something the user is told about one argument, besides its outcome.
@@ -50,6 +54,19 @@ pub enum Notice {
         url: String,
         /// Its size in bytes.
         size: u64,
+    },
+    /// Fetched by range requests: only the frames of files the store lacked.
+    Ranges {
+        /// `name@version`.
+        reference: String,
+        /// Where from.
+        url: String,
+        /// Bytes fetched.
+        fetched: u64,
+        /// The package's size in bytes.
+        size: u64,
+        /// Requests made.
+        requests: u64,
     },
     /// A verified cached copy was reused.
     Cached {
@@ -135,6 +152,13 @@ pub fn install_arg(
     let (got, outcome) = by_name_from(store, lock, &arg.to_string_lossy(), from, req, progress)?;
     let p = &got.package;
     let notice = match &got.fetched.url {
+        Some(url) if got.transfer.mode == "ranges" => Notice::Ranges {
+            reference: p.reference(),
+            url: url.clone(),
+            fetched: got.transfer.bytes,
+            size: p.size,
+            requests: got.transfer.requests,
+        },
         Some(url) => Notice::Downloaded {
             reference: p.reference(),
             url: url.clone(),
@@ -149,6 +173,7 @@ pub fn install_arg(
         downloaded: Some(got.fetched.downloaded),
         signed_by: None,
         store_id: p.store_id.clone(),
+        transfer: Some(got.transfer.clone()),
     };
     Ok(Installed {
         outcome,
@@ -180,7 +205,28 @@ pub fn by_name_from(
     progress: &Progress,
 ) -> Result<(ForInstall, Outcome)> {
     let paths = Paths::new(store.root());
-    let (got, outcome) = cache::for_install(&paths, reference, from, |got, growing| {
+    let pool = match store.dir() {
+        Some(d) => crate::store::object_pool::ObjectPool::open_existing(d)?,
+        None => None,
+    };
+    let pooled = |sha: &[u8; 32], mode: FileMode, size: u64| {
+        pool.as_ref().is_some_and(|p| {
+            p.dir()
+                .stat(&crate::store::object_pool::ObjectPool::rel(sha, mode))
+                .ok()
+                .flatten()
+                .is_some_and(|st| {
+                    st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_size as u64 == size
+                })
+        })
+    };
+    let want = super::delta::Want {
+        pooled: &pooled,
+        max_ratio: req.read.limits.max_ratio,
+    };
+    // A repair rebuilds an entry from the package's own bytes, not from the pool.
+    let delta = (pool.is_some() && !req.repair).then_some(&want);
+    let (got, outcome) = cache::for_install(&paths, reference, from, delta, |got, growing| {
         let mut req = req.clone();
         let p = &got.package;
         req.path = got.fetched.path.clone();
@@ -190,6 +236,23 @@ pub fn by_name_from(
         req.read.sha256 = Some(p.sha256.clone());
         match growing {
             cache::Artifact::Cached(file) => {
+                let source = Source::from_file(file, &req.path)?;
+                store.install_source(lock, &req, source, progress)
+            }
+            cache::Artifact::Rebuilt(file) => {
+                let Some(store_id) = p.store_id.clone() else {
+                    return Err(Error::Internal {
+                        what: "range install",
+                        detail: "no store id in the index".into(),
+                    });
+                };
+                req.read.sha256 = None;
+                req.read.rebuilt_of = Some(crate::package::stream::RebuiltOf {
+                    store_id,
+                    sha256: p.sha256.clone(),
+                });
+                // The ratio was judged on the real package; pooled files are zeros here.
+                req.read.limits.max_ratio = u64::MAX;
                 let source = Source::from_file(file, &req.path)?;
                 store.install_source(lock, &req, source, progress)
             }

@@ -12,6 +12,7 @@ pub mod apt;
 pub mod cache;
 pub mod check;
 pub mod credentials;
+pub mod delta;
 mod error;
 pub mod fetch;
 pub mod index;

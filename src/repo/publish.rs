@@ -164,7 +164,12 @@ fn plan(
         None => "added",
     };
     let file = plain_file_name(&input.path);
+    let seek = match (kind, &info.store_id) {
+        (index::Kind::Berth, Some(_)) => super::delta::describe(&input.path, size)?,
+        _ => None,
+    };
     let pkg = Package {
+        seek,
         path: format!("packages/{}/{sha256}-{file}", &sha256[..2]),
         name: info.name,
         version: info.version,
@@ -357,6 +362,13 @@ fn check_package(dir: &Path, p: &Package) -> std::result::Result<(), String> {
             kind.as_str(),
             p.kind.as_str()
         ));
+    }
+    if let Some(seek) = &p.seek {
+        let actual =
+            super::delta::describe(&file, p.size).map_err(|e| first_line(&e.to_string()))?;
+        if actual.as_ref() != Some(seek) {
+            return Err("its `seek` (frame 0 and seek table) does not match the file".into());
+        }
     }
     Ok(())
 }

@@ -93,8 +93,23 @@ impl Store {
             progress.finish();
             let read = read?;
             tracing::debug!("extracted in {:?}", started.elapsed());
+            let rebuilt = req.read.rebuilt_of.as_ref();
+            let (name, version) = (&read.manifest.package.name, &read.manifest.package.version);
+            let refuse = |actual: &str, want: &str| {
+                crate::Error::Corrupt {
+                entry: format!("{name}@{version}"),
+                problem: format!(
+                    "rebuilt from ranges, its store id is {actual}, the signed index says {want}; nothing was committed"
+                ),
+            }
+            };
             if read.skipped {
                 let existing = writer.existing.clone().unwrap_or_default();
+                if let Some(r) = rebuilt {
+                    if existing != super::entry_dir_name(name, version, &r.store_id) {
+                        return Err(refuse(&existing, &r.store_id));
+                    }
+                }
                 return Ok(Outcome::AlreadyInstalled(Entry::load(
                     self.dir_mut()?,
                     &existing,
@@ -102,13 +117,19 @@ impl Store {
             }
             let repaired = req.repair && writer.existing.is_some();
             let built = writer.into_built()?;
+            if let Some(r) = rebuilt {
+                let id = built.list.id(&built.manifest)?;
+                if id != r.store_id {
+                    return Err(refuse(&id, &r.store_id));
+                }
+            }
             let origin = Origin {
                 artifact: req
                     .path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                sha256: read.sha256,
+                sha256: rebuilt.map_or(read.sha256, |r| r.sha256.clone()),
                 format: read.format.name().to_string(),
                 installed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                     .to_string(),

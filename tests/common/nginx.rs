@@ -38,26 +38,32 @@ pub fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx serving `root` and waits until it accepts connections.
     pub fn serve(root: &Path) -> Nginx {
-        Nginx::start(root, false)
+        Nginx::start(root, false, "")
+    }
+
+    /// As [`Nginx::serve`], with `extra` directives in the server block (`max_ranges 0;`
+    /// makes it ignore Range headers and answer 200 with the whole file).
+    pub fn serve_with(root: &Path, extra: &str) -> Nginx {
+        Nginx::start(root, false, extra)
     }
 
     /// As [`Nginx::serve`], over TLS with a fresh self-signed certificate (made by openssl),
     /// which no client trusts.
     pub fn serve_tls(root: &Path) -> Nginx {
-        Nginx::start(root, true)
+        Nginx::start(root, true, "")
     }
 
-    fn start(root: &Path, tls: bool) -> Nginx {
+    fn start(root: &Path, tls: bool, extra: &str) -> Nginx {
         // A port found free can be taken by someone else before nginx binds it: retry.
         for _ in 0..5 {
-            if let Some(n) = Nginx::try_serve(root, tls) {
+            if let Some(n) = Nginx::try_serve(root, tls, extra) {
                 return n;
             }
         }
         panic!("nginx did not start (see the error log printed above)");
     }
 
-    fn try_serve(root: &Path, tls: bool) -> Option<Nginx> {
+    fn try_serve(root: &Path, tls: bool, extra: &str) -> Option<Nginx> {
         let dir = tempfile::Builder::new()
             .prefix("berth-nginx-")
             .tempdir()
@@ -100,7 +106,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log info;
 events {{ worker_connections 64; }}
 http {{
-    log_format berth '$status $request_method $uri $body_bytes_sent';
+    log_format berth '$status $request_method $uri $body_bytes_sent range=$http_range';
     access_log {d}/access.log berth;
     client_body_temp_path {d}/client_body;
     proxy_temp_path {d}/proxy;
@@ -113,6 +119,7 @@ http {{
     server {{
         {listen}
         root {root};
+        {extra}
         location / {{ }}
     }}
 }}
@@ -178,6 +185,25 @@ http {{
                     f[2].to_string(),
                     f[3].parse().unwrap_or(0),
                 )
+            })
+            .collect()
+    }
+
+    /// Logged requests whose URI ends with `suffix`, as (status, bytes sent, the Range
+    /// header asked, if any).
+    pub fn ranges(&self, suffix: &str) -> Vec<(u16, u64, Option<String>)> {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .filter(|f| f[2].ends_with(suffix))
+            .map(|f| {
+                let range = f
+                    .get(4)
+                    .and_then(|r| r.strip_prefix("range="))
+                    .filter(|r| !r.is_empty() && *r != "-")
+                    .map(str::to_string);
+                (f[0].parse().unwrap(), f[3].parse().unwrap_or(0), range)
             })
             .collect()
     }

@@ -542,6 +542,9 @@ fn key_files_are_private_and_never_overwritten() {
 
 #[path = "repo/attacks.rs"]
 mod attacks;
+/// Issue 24: releases that cost their changed bytes (HTTP range requests).
+#[path = "repo/delta.rs"]
+mod delta;
 /// Issue 23: pinning names to repositories and what an index may hold.
 #[path = "repo/pinning.rs"]
 mod pinning;
