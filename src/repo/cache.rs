@@ -275,7 +275,7 @@ pub fn for_install<T>(
         known,
         package,
     } = super::resolve::resolve(paths, reference, from)?;
-    let fetcher = Fetcher::for_root(paths)?;
+    let fetcher = trust::fetcher(paths)?;
     let policy = trust::Policy {
         // Only the past matters here: the limit ahead was checked when it was fetched.
         max_validity: std::time::Duration::from_secs(u32::MAX as u64),

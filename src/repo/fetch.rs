@@ -65,14 +65,6 @@ impl Fetcher {
         Fetcher::with_credentials(Credentials::default())
     }
 
-    /// A fetcher that sends the root's repository credentials (`repos/credentials.toml`).
-    pub fn for_root(paths: &super::Paths) -> Result<Fetcher> {
-        let mut c = Credentials::load(paths)?;
-        c.logins
-            .extend(super::trust::Repos::load(paths)?.legacy_logins);
-        Ok(Fetcher::with_credentials(c))
-    }
-
     /// A fetcher that sends `credentials` to the URLs under their bases.
     pub fn with_credentials(credentials: Credentials) -> Fetcher {
         let config = ureq::Agent::config_builder()

@@ -116,6 +116,15 @@ pub fn check_repo_name(name: &str) -> Result<()> {
     }
 }
 
+/// A fetcher that sends the root's repository credentials (`repos/credentials.toml`, and
+/// those an older berth left in repos.toml). Here rather than in `fetch`, which knows
+/// nothing of repos.toml.
+pub fn fetcher(paths: &Paths) -> Result<Fetcher> {
+    let mut c = super::credentials::Credentials::load(paths)?;
+    c.logins.extend(Repos::load(paths)?.legacy_logins);
+    Ok(Fetcher::with_credentials(c))
+}
+
 impl Repos {
     /// Reads `repos.toml` (none configured when it does not exist).
     pub fn load(paths: &Paths) -> Result<Repos> {

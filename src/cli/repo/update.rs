@@ -3,7 +3,6 @@
 use crate::cli::{output, Ctx};
 use crate::error::Result;
 use crate::package::printable::printable;
-use crate::repo::fetch::Fetcher;
 use crate::repo::trust::{self, Outcome, Policy, Repo, Repos};
 use crate::repo::{resolve, Paths};
 use serde::Serialize;
@@ -51,7 +50,7 @@ pub fn update(ctx: &Ctx, paths: &Paths, a: UpdateArgs) -> Result<()> {
             .map(|n| repos.get(n))
             .collect::<Result<_>>()?
     };
-    let fetcher = Fetcher::for_root(paths)?;
+    let fetcher = trust::fetcher(paths)?;
     let policy = Policy {
         max_validity: a.max_validity,
         now: SystemTime::now(),
