@@ -106,7 +106,7 @@ profile = "app"
 app = "$v"
 [service]
 exec = "svc 8101"
-restart = 'p=$d/run/app.pid; if [ -s \$p ]; then old=\$(cat \$p); kill \$old 2>/dev/null; i=0; while kill -0 \$old 2>/dev/null && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done; fi; svc 8101 >>$d/run/app.log 2>&1 & echo \$! > \$p'
+restart = 'p=$d/run/app.pid; if [ -s \$p ]; then old=\$(cat \$p); kill \$old 2>/dev/null; i=0; while kill -0 \$old 2>/dev/null && ! grep -q "^State:.*Z" /proc/\$old/status 2>/dev/null && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done; fi; svc 8101 >>$d/run/app.log 2>&1 & echo \$! > \$p'
 health = "curl -fsS -m 2 http://127.0.0.1:8101/health"
 health_timeout = "30s"
 EOF

@@ -73,7 +73,11 @@ pub enum RepoCommand {
 Files are stored immutably as packages/<sha256[..2]>/<sha256>-<file name>; publishing a
 name@version that is already there with other bytes is refused. Kinds are told by content:
 .berth, tarballs, .deb and .rpm (for .deb/.rpm, name and version come from the file name:
-NAME_VERSION_ARCH.deb, NAME-VERSION-RELEASE.ARCH.rpm, unless --name/--version are given).")]
+NAME_VERSION_ARCH.deb, NAME-VERSION-RELEASE.ARCH.rpm, unless --name/--version are given).
+A .berth's entry also gives the length and sha256 of its first frame and of its seek table
+(`seek`): a client that holds an older version then fetches only the frames of the files it
+lacks, by HTTP range requests. A berth older than that refuses such an index: publish with
+--no-ranges until every client is upgraded.")]
     Publish(PublishArgs),
     /// Configure a repository: its URL(s), pinned public key(s) and channel
     #[command(after_help = "Examples:
@@ -151,6 +155,10 @@ pub struct PublishArgs {
     /// Sign the current index even though another key signed it (after a key rotation)
     #[arg(long)]
     pub accept_existing: bool,
+    /// Leave out (and take off every entry) what range installs need (`seek`): for clients
+    /// older than range installs, which refuse an index that has it
+    #[arg(long)]
+    pub no_ranges: bool,
 }
 
 /// `repo add`.
@@ -287,7 +295,14 @@ fn publish_cmd(ctx: &Ctx, a: PublishArgs) -> Result<()> {
             given: given.clone(),
         })
         .collect();
-    let p = publish::publish(&a.dir, &inputs, &key, a.valid_for, a.accept_existing)?;
+    let p = publish::publish(
+        &a.dir,
+        &inputs,
+        &key,
+        a.valid_for,
+        a.accept_existing,
+        !a.no_ranges,
+    )?;
     if ctx.json {
         output::json(&p);
     } else if !ctx.quiet {

@@ -80,12 +80,23 @@ pub fn publish(
     key: &SecretKey,
     valid_for: Duration,
     accept_existing: bool,
+    ranges: bool,
 ) -> Result<Published> {
     let mut idx = load_own_index(dir, key, accept_existing)?;
+    if !ranges {
+        // An index any entry of which has `seek` is refused whole by a berth older than
+        // range installs: `--no-ranges` takes it off every entry, for fleets mid-upgrade.
+        for p in &mut idx.packages {
+            p.seek = None;
+        }
+    }
     let mut rows = Vec::new();
     let mut added: Vec<(Package, PathBuf)> = Vec::new();
     for input in inputs {
-        let (pkg, status) = plan(dir, &idx, &added, input)?;
+        let (mut pkg, status) = plan(dir, &idx, &added, input)?;
+        if !ranges {
+            pkg.seek = None;
+        }
         rows.push(Row {
             package: pkg.reference(),
             kind: pkg.kind.as_str(),

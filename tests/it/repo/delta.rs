@@ -364,6 +364,38 @@ fn without_seek_in_the_index_or_anything_pooled_the_file_comes_whole() {
     fx.ok(&["verify", "big@2.0.0"]);
 }
 
+/// `repo publish --no-ranges` (for clients older than range installs, which refuse an
+/// index with `seek`) takes `seek` off every entry, those already published included.
+#[test]
+fn publish_no_ranges_takes_seek_off_every_entry() {
+    let fx = Fx::new();
+    publish_big(&fx);
+    let has_seek = |fx: &Fx| {
+        fx.index()["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p.get("seek").is_some())
+            .count()
+    };
+    assert!(has_seek(&fx) >= 2, "{}", fx.index());
+    fx.publish(&[], &["--no-ranges"]);
+    assert_eq!(has_seek(&fx), 0, "{}", fx.index());
+    let src = fx
+        .env
+        .source("small", "1.0.0", &[("bin/small", b"x".as_slice())]);
+    let small = fx.env.pack(&src);
+    fx.publish(&[&small], &["--no-ranges"]);
+    assert_eq!(has_seek(&fx), 0, "{}", fx.index());
+    // Without the flag, new entries get it again (old ones stay as they are).
+    let src = fx
+        .env
+        .source("small", "2.0.0", &[("bin/small", b"y".as_slice())]);
+    let small2 = fx.env.pack(&src);
+    fx.publish(&[&small2], &[]);
+    assert_eq!(has_seek(&fx), 1, "{}", fx.index());
+}
+
 fn row_size(p: &Path) -> u64 {
     std::fs::metadata(p).unwrap().len()
 }
