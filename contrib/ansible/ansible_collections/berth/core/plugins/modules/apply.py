@@ -31,19 +31,8 @@ options:
         the new one (the operator's is saved as C(.berth-old)). Maps to C(--conf old|new).
     type: str
     choices: [keep, new]
-  berth:
-    description: The berth binary.
-    type: str
-    default: berth
-  root:
-    description: The berth root (C(--root)); berth's default when not given.
-    type: path
-  command_prefix:
-    description:
-      - Words put before the berth command, e.g. C([ip, netns, exec, h1]) to run berth in a
-        network namespace.
-    type: list
-    elements: str
+extends_documentation_fragment:
+  - berth.core.berth
 notes:
   - Supports C(check_mode) (C(--dry-run)) and C(diff_mode).
 author:

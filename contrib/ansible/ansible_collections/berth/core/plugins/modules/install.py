@@ -30,17 +30,8 @@ options:
       - Install the named packages from this configured repository (C(--from)) and bind the
         names to it; later installs of those names use it whatever other repositories offer.
     type: str
-  berth:
-    description: The berth binary.
-    type: str
-    default: berth
-  root:
-    description: The berth root (C(--root)); berth's default when not given.
-    type: path
-  command_prefix:
-    description: Words put before the berth command, e.g. C([ip, netns, exec, h1]).
-    type: list
-    elements: str
+extends_documentation_fragment:
+  - berth.core.berth
 notes:
   - Supports C(check_mode). In check mode a package file counts as installed when an installed
     entry's NAME-VERSION is the file's name without its extension (as C(berth pack) names it).

@@ -50,17 +50,8 @@ options:
         mode. Only with I(state=present).
     type: bool
     default: false
-  berth:
-    description: The berth binary.
-    type: str
-    default: berth
-  root:
-    description: The berth root (C(--root)); berth's default when not given.
-    type: path
-  command_prefix:
-    description: Words put before the berth command, e.g. C([ip, netns, exec, h1]).
-    type: list
-    elements: str
+extends_documentation_fragment:
+  - berth.core.berth
 notes:
   - Supports C(check_mode).
 author:
