@@ -92,6 +92,9 @@ fn entry_files(env: &Env, name: &str, version: &str) -> Vec<(String, String)> {
                     .filter(|l| !l.starts_with("installed_at"))
                     .collect::<Vec<_>>()
                     .join("\n"),
+                // The seal hashes the manifest and the origin, install time included, so
+                // two installs seconds apart have different seals; `verify` checks each.
+                ".berth/seal" => "the seal of this entry's manifest and origin".to_string(),
                 _ => crate::common::sha256_file(&dir.join(&p)),
             };
             (p, h)
@@ -168,6 +171,10 @@ fn v2_comes_by_range_requests_and_equals_a_full_install() {
             .2
     };
     assert_eq!(ids(&fresh), ids(&fx.env));
+    for e in [&fresh, &fx.env] {
+        let r = e.run(&["verify", "big@2.0.0"]);
+        assert!(r.success(), "{r}");
+    }
     assert_eq!(
         entry_files(&fresh, "big", "2.0.0"),
         entry_files(&fx.env, "big", "2.0.0")
